@@ -1,0 +1,3 @@
+from nnreg_keras.cli import main
+
+raise SystemExit(main())
