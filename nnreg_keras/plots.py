@@ -22,3 +22,65 @@ PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2
 def color_for(i: int) -> str:
     """A colour-blind-friendly colour for the i-th model or series."""
     return PALETTE[i % len(PALETTE)]
+
+
+def decision_boundaries(xx: np.ndarray, yy: np.ndarray, probs: dict[str, np.ndarray],
+                        x: np.ndarray, y: np.ndarray, true_boundary: tuple | None = None) -> plt.Figure:
+    """One panel per model: predicted probability on a grid, its 0.5 contour, the training points."""
+    n = len(probs)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False,
+                             sharex=True, sharey=True)
+    for ax, (name, p) in zip(axes.flat, probs.items()):
+        ax.contourf(xx, yy, p.reshape(xx.shape), levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
+        ax.contour(xx, yy, p.reshape(xx.shape), levels=[0.5], colors="k", linewidths=1.2)
+        if true_boundary is not None:
+            ax.plot(*true_boundary, ls="--", color="0.35", lw=1)
+        for label, color in ((0, PALETTE[1]), (1, PALETTE[0])):
+            pts = x[np.asarray(y).ravel() == label]
+            ax.scatter(pts[:, 0], pts[:, 1], s=7, color=color, edgecolors="none")
+        ax.set_title(name)
+        ax.set_xlim(xx.min(), xx.max())
+        ax.set_ylim(yy.min(), yy.max())
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(records: dict[str, list[dict[str, float]]], keys: tuple[str, ...] = ("train_loss", "test_loss"),
+                    ylabel: str = "loss (inference mode)") -> plt.Figure:
+    """Curves of recorded values against training step, one colour per model, one panel per key."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False, sharey=True)
+    for ax, key in zip(axes.flat, keys):
+        for i, (name, recs) in enumerate(records.items()):
+            ax.plot([r["step"] for r in recs], [r[key] for r in recs], color=color_for(i), label=name)
+        ax.set_title(key.replace("_", " "))
+        ax.set_xlabel("training step")
+    axes.flat[0].set_ylabel(ylabel)
+    axes.flat[-1].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np.ndarray,
+               mc_gap: np.ndarray) -> plt.Figure:
+    """Monte Carlo averaging of k training-mode passes against the single inference pass.
+
+    Arrays have one row per seed; the line is the mean, the band spans the seeds."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    for ax, values, label in ((left, mc_accuracy, "average of k dropout passes"),
+                              (right, mc_gap, "mean |p_MC - p_inference|")):
+        v = np.atleast_2d(values)
+        ax.plot(k, v.mean(axis=0), marker="o", ms=3, color=PALETTE[0], label=label)
+        ax.fill_between(k, v.min(axis=0), v.max(axis=0), color=PALETTE[0], alpha=0.2, lw=0)
+        ax.set_xscale("log")
+        ax.set_xlabel("k (stochastic passes averaged)")
+    d = np.atleast_1d(deterministic_accuracy)
+    left.axhline(d.mean(), color=PALETTE[1], ls="--", label="one inference pass (all units, no scaling)")
+    left.set_ylabel("test accuracy")
+    left.legend(frameon=False)
+    right.set_ylabel("gap in predicted probability")
+    fig.tight_layout()
+    return fig

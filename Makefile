@@ -1,0 +1,65 @@
+# nnreg_keras: `make report` regenerates everything, `make test` runs the tests.
+# Both create .venv and install requirements.txt and the package on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+PROFILE ?= default
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONDONTWRITEBYTECODE := 1
+
+NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
+RESULTS := $(patsubst tutorials/%.ipynb,reports/results/%.json,$(NOTEBOOKS))
+# Code the notebooks run; a change to any of it reruns them (report-only code does not).
+LIBRARY := $(filter-out nnreg_keras/report.py nnreg_keras/cli.py,$(wildcard nnreg_keras/*.py))
+
+ifeq ($(wildcard params/$(PROFILE).yaml),)
+$(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profiles: $(basename $(notdir $(wildcard params/*.yaml))))
+endif
+
+.DEFAULT_GOAL := help
+.PHONY: help report test bench clean distclean FORCE
+
+help: ## show this list
+	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
+	@echo "make reports/results/NN_name.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
+	@echo "make test                     run the test suite (includes every notebook, quick profile)"
+	@echo "make bench                    time the training loops side by side"
+	@echo "make clean                    delete reports/ (generated)"
+	@echo "make distclean                also delete .venv"
+	@echo "profiles: $(basename $(notdir $(wildcard params/*.yaml)))"
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "nnreg_keras needs Python 3.10 or newer; set PYTHON=python3.x")'
+	@echo "setting up $(VENV) (first run only; about a minute) ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# The profile of the last run; a different PROFILE makes every notebook stale.
+reports/.profile: FORCE
+	@mkdir -p reports
+	@echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
+
+reports/results/%.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
+	@$(PY) -m nnreg_keras run $* --profile $(PROFILE)
+
+reports/index.html: $(RESULTS) $(wildcard templates/*) nnreg_keras/report.py | $(INSTALLED)
+	@$(PY) -m nnreg_keras report
+
+report: reports/index.html
+
+test: | $(INSTALLED)
+	@$(PY) -m pytest -q
+
+bench: | $(INSTALLED)
+	@$(PY) benchmarks/bench_training.py
+
+clean:
+	rm -rf reports
+
+distclean: clean
+	rm -rf $(VENV)
