@@ -7,7 +7,6 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.rcParams.update({
-    "svg.hashsalt": "nnreg_keras",  # stable ids in SVG output, so figures are byte-identical
     "figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False,
     "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
     "legend.fontsize": 8, "font.size": 9,

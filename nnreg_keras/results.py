@@ -137,7 +137,10 @@ class Recorder:
         path = self.output_dir / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight", dpi=110)
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.hashsalt": "nnreg_keras"}):  # stable ids: same bytes each run
+            fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight", dpi=110)
         self.data["figures"].append({"file": relative.as_posix(), "caption": caption, "alt": alt})
         return path
 

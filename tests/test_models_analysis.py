@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from nnreg_keras import analysis
+from nnreg_keras.data import make_goalkeeper
+from nnreg_keras.models import FixedMaskDropout
+from nnreg_keras.training import fit_full_batch, keras, set_seed
+
+
+def test_fixed_mask_keeps_the_same_units_in_training_and_inference():
+    layer = FixedMaskDropout(0.25, seed=3)
+    ones = np.ones((5, 40), dtype="float32")
+    train = keras.ops.convert_to_numpy(layer(ones, training=True))
+    assert np.array_equal(train, keras.ops.convert_to_numpy(layer(ones, training=False)))
+    assert np.all((train == 0) | np.isclose(train, 1 / 0.75))
+    assert np.count_nonzero(train[0]) == 30  # exactly (1 - rate) * units kept
+    assert (train > 0).all(axis=0).sum() == 30  # the same units for every example
+    assert layer.count_params() == 0
+
+
+def test_fixed_mask_rejects_bad_rate():
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\), got 1.0"):
+        FixedMaskDropout(1.0)
+
+
+def test_dropped_units_keep_their_initial_weights():
+    data = make_goalkeeper(n_train=50, n_test=10)
+    set_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
+                              FixedMaskDropout(0.5, seed=1), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    before = analysis.weights_snapshot(model)
+    fit_full_batch(model, data.x_train, data.y_train, steps=20, record_every=10)
+    after = analysis.weights_snapshot(model)
+    dropped = keras.ops.convert_to_numpy(model.layers[1].mask) == 0
+    np.testing.assert_array_equal(before[0][:, dropped], after[0][:, dropped])  # kernel columns
+    np.testing.assert_array_equal(before[2][dropped], after[2][dropped])  # next layer's rows
+    assert analysis.changed_parameters(before, after) <= sum(w.size for w in before) - 4 * 2 - 4 - 4
+
+
+def test_changed_parameters_counts_exact_differences():
+    a = [np.zeros((2, 3)), np.zeros(3)]
+    b = [np.zeros((2, 3)), np.array([0.0, 1e-12, 2.0])]
+    assert analysis.changed_parameters(a, b) == 2
+    with pytest.raises(ValueError, match="different architectures"):
+        analysis.changed_parameters(a, [np.zeros(3)])
+
+
+def test_distinct_rows_and_sampled_masks():
+    masks = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 1]])
+    assert analysis.distinct_rows(masks) == 2
+    sampled = analysis.sample_dropout_masks(0.5, units=64, draws=500, seed=0)
+    assert sampled.shape == (500, 64)
+    assert abs(sampled.mean() - 0.5) < 0.02
+    assert analysis.distinct_rows(sampled) == 500
+
+
+def test_mean_sd_and_average_records():
+    assert analysis.mean_sd([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)))
+    assert analysis.mean_sd([5.0]) == (5.0, 0.0)
+    assert analysis.mean_sd_text([0.5, 0.7], digits=2) == "0.60 ± 0.14"
+    runs = [[{"step": 1, "loss": 1.0}], [{"step": 1, "loss": 3.0}]]
+    assert analysis.average_records(runs) == [{"step": 1.0, "loss": 2.0}]
+    with pytest.raises(ValueError, match="different steps"):
+        analysis.average_records([[{"step": 1}], [{"step": 2}]])
+
+
+def test_mc_dropout_curve_converges_to_a_deterministic_model():
+    set_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.Dropout(0.0),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    x = np.random.default_rng(0).normal(size=(30, 2)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    curve = analysis.mc_dropout_curve(model, x, y, [1, 5])
+    assert curve["k"] == [1, 5]
+    assert curve["mc_gap"] == pytest.approx([0.0, 0.0], abs=1e-6)  # rate 0: every pass is the same
+    assert curve["mc_accuracy"] == [curve["deterministic_accuracy"]] * 2
+
+
+def test_grid_covers_the_inputs():
+    xx, yy, points = analysis.grid(np.array([[0.0, 1.0], [2.0, 3.0]]), steps=5, margin=0.0)
+    assert xx.shape == (5, 5) and points.shape == (25, 2)
+    assert points.min(axis=0).tolist() == [0.0, 1.0] and points.max(axis=0).tolist() == [2.0, 3.0]

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.params import check_parameters, load_profile, notebook_defaults, parameter_problems, rule_for
+from tests.conftest import write_notebook
+
+
+@pytest.mark.parametrize("name, value", [
+    ("dropout_rate", 1.0), ("dropout_rate", -0.1), ("input_rates", [0.1, 1.2]), ("input_rates", []),
+    ("l2", -1e-3), ("hidden_l2", -1), ("l2s", [0.1, -0.1]), ("width", 0), ("width", 2.5),
+    ("steps", -5), ("epochs", 0), ("seeds", []), ("seeds", [1, 1]), ("seeds", [-1]),
+    ("dataset", "mnist"), ("keep_prob", 0.0), ("learning_rate", 0), ("label_noise", 0.5),
+    ("dropout_rate", True),
+])
+def test_bad_values_are_named_with_what_is_accepted(name, value):
+    problems = parameter_problems({name: value})
+    assert len(problems) == 1
+    assert repr(name) in problems[0] and "accepted" in problems[0]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("dropout_rate", 0.0), ("dropout_rate", 0.99), ("l2", 0), ("width", 3), ("seeds", [0, 4]),
+    ("dataset", "goalkeeper"), ("keep_prob", 1.0), ("input_rates", [0.0, 0.5]), ("learning_rate", 0.3),
+])
+def test_good_values_pass(name, value):
+    assert parameter_problems({name: value}) == []
+
+
+def test_learning_rate_is_not_a_dropout_rate():
+    assert rule_for("learning_rate")(3.0) is None
+    assert rule_for("hidden_rate")(3.0) == "a number in [0, 1)"
+
+
+def test_type_of_default_is_kept_for_other_names():
+    assert parameter_problems({"title": 3}, {"title": "x"}) == [
+        "parameter 'title' = 3: accepted a value of type str like the default 'x'"]
+    assert parameter_problems({"scale": 2}, {"scale": 1.5}) == []  # an int where a float is expected
+
+
+def test_check_parameters_names_notebook_and_every_problem():
+    with pytest.raises(ParameterError) as err:
+        check_parameters("01_x", {"dropout_rate": 1.5, "colour": "red"}, {"dropout_rate": 0.5})
+    message = str(err.value)
+    assert message.startswith("notebook 01_x:")
+    assert "'dropout_rate' = 1.5: accepted a number in [0, 1)" in message
+    assert "'colour' is unknown; accepted names: dropout_rate" in message
+
+
+def test_notebook_defaults_reads_literals(tmp_path):
+    nb = write_notebook(tmp_path / "n.ipynb", "a = 1  # one\nb = [0.1, 0.2]\nc = 'x'", "pass")
+    assert notebook_defaults(nb) == {"a": 1, "b": [0.1, 0.2], "c": "x"}
+
+
+def test_profile_errors(tmp_path):
+    with pytest.raises(ParameterError, match="does not exist; available profiles: none"):
+        load_profile(tmp_path / "nope.yaml", ["01_a"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("01_a: [1, 2\n")
+    with pytest.raises(ParameterError, match="not valid YAML"):
+        load_profile(bad, ["01_a"])
+    bad.write_text("- 1\n")
+    with pytest.raises(ParameterError, match="must map notebook names"):
+        load_profile(bad, ["01_a"])
+    bad.write_text("09_missing:\n  steps: 3\n")
+    with pytest.raises(ParameterError, match="names notebooks that do not exist: 09_missing; notebooks: 01_a"):
+        load_profile(bad, ["01_a"])
+    bad.write_text("01_a:\n  steps: 3\n")
+    assert load_profile(bad, ["01_a"]) == {"01_a": {"steps": 3}}
+
+
+def test_repository_profiles_name_real_notebooks(root: Path):
+    stems = [p.stem for p in (root / "tutorials").glob("*.ipynb")]
+    for profile in (root / "params").glob("*.yaml"):
+        for stem, values in load_profile(profile, stems).items():
+            defaults = notebook_defaults(root / "tutorials" / f"{stem}.ipynb")
+            check_parameters(stem, {**defaults, **values}, defaults)

@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from nnreg_keras import report
+from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.results import SCHEMA_VERSION
+
+SVG = ('<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" '
+       'height="10"><rect width="5" height="5"/></svg>\n')
+
+
+def fake_results(reports, stem, title, **extra):
+    (reports / "figures" / stem).mkdir(parents=True, exist_ok=True)
+    (reports / "figures" / stem / "f.svg").write_text(SVG)
+    data = {"schema_version": SCHEMA_VERSION, "notebook": stem, "title": title,
+            "questions": ["Why would you use dropout?"], "answer": ["Measured: 0.9."],
+            "tables": [{"caption": "Scores", "columns": ["model", "n", "acc"], "rows": [["wide", 1200, 0.91234]]}],
+            "figures": [{"file": f"figures/{stem}/f.svg", "caption": "A square.", "alt": "One square."}],
+            "metrics": {"acc": 0.9}, "parameters": {"rate": 0.5}, "seeds": [0, 1], "profile": "quick",
+            "environment": {"keras_backend": "tensorflow", "python": "3.11", "packages": {"keras": "3"},
+                            "git_commit": "abc123"}, **extra}
+    (reports / "results").mkdir(parents=True, exist_ok=True)
+    (reports / "results" / f"{stem}.json").write_text(json.dumps(data))
+    return data
+
+
+def test_report_has_every_section_with_its_parts(tmp_path):
+    fake_results(tmp_path, "01_first", "First lesson")
+    fake_results(tmp_path, "02_second", "Second lesson")
+    html = report.build(tmp_path).read_text()
+    for anchor, title in (("01-first", "First lesson"), ("02-second", "Second lesson")):
+        assert f'<section id="{anchor}">' in html and f'<a href="#{anchor}">{title}</a>' in html
+    assert html.count("<blockquote>Why would you use dropout?</blockquote>") == 2
+    assert '<div class="svg" role="img" aria-label="One square."><svg' in html
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html
+    assert "<td>0.912</td>" in html and "<td>1,200</td>" in html
+    assert "python -m nnreg_keras run 01 --profile quick" in html
+    assert "abc123" in html and "rate=0.5" in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
+
+
+def test_html_in_titles_and_parameters_is_escaped(tmp_path):
+    fake_results(tmp_path, "01_x", "<script>alert(1)</script>", parameters={"name": "<b>bold</b>"},
+                 answer=["a < b & c"])
+    html = report.build(tmp_path).read_text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "a &lt; b &amp; c" in html
+
+
+def test_png_figures_are_inlined_as_data(tmp_path):
+    data = fake_results(tmp_path, "01_x", "X")
+    (tmp_path / "figures" / "01_x" / "p.png").write_bytes(b"\x89PNG fake")
+    data["figures"] = [{"file": "figures/01_x/p.png", "caption": "c", "alt": 'say "hi"'}]
+    (tmp_path / "results" / "01_x.json").write_text(json.dumps(data))
+    html = report.build(tmp_path).read_text()
+    assert '<img src="data:image/png;base64,iVBORyBmYWtl" alt="say &#34;hi&#34;">' in html
+
+
+def test_errors_leave_the_previous_report_untouched(tmp_path):
+    with pytest.raises(ResultsError, match="no results files"):
+        report.build(tmp_path)
+    fake_results(tmp_path, "01_x", "X")
+    (tmp_path / "index.html").write_text("previous")
+    (tmp_path / "figures" / "01_x" / "f.svg").unlink()
+    with pytest.raises(ResultsError, match="f.svg is missing"):
+        report.build(tmp_path)
+    fake_results(tmp_path, "01_x", "X")
+    fake_results(tmp_path, "02_y", "Y", answer=[])
+    with pytest.raises(ResultsError, match="02_y.json breaks the results contract"):
+        report.build(tmp_path)
+    assert (tmp_path / "index.html").read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".index")] == []
+
+
+def test_autoescape_is_on_for_the_html_j2_template():
+    template = report.environment().from_string("{{ x }}")
+    assert template.render(x="<i>") == "&lt;i&gt;"
+    assert report.environment().get_template("report.html.j2").environment.autoescape is True

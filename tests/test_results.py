@@ -1,0 +1,93 @@
+import json
+import os
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.results import Recorder, plain, read, validate
+
+
+def make_recorder(tmp_path, monkeypatch, notebook="01_demo"):
+    monkeypatch.setenv("NNREG_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("NNREG_NOTEBOOK", notebook)
+    monkeypatch.setenv("NNREG_PROFILE", "quick")
+    rec = Recorder("ignored_when_run_by_the_runner", title="Demo", questions=["Why?"],
+                   parameters={"rate": np.float32(0.5), "seeds": (0, 1)}, seeds=[0, 1])
+    rec.add_table("A table", ["model", "accuracy"], [["wide", np.float64(0.9)]])
+    rec.add_metrics(accuracy=np.float64(0.9), count=np.int64(3))
+    rec.set_answer("It works: 0.9.")
+    return rec
+
+
+def test_recorder_writes_a_valid_file_where_the_runner_says(tmp_path, monkeypatch):
+    rec = make_recorder(tmp_path, monkeypatch)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    rec.add_figure(fig, "line", caption="A line.", alt="A falling line.")
+    path = rec.write()
+    assert path == tmp_path / "results" / "01_demo.json"
+    data = read(path)
+    assert data["notebook"] == "01_demo" and data["profile"] == "quick"
+    assert data["parameters"] == {"rate": 0.5, "seeds": [0, 1]}
+    assert data["metrics"] == {"accuracy": 0.9, "count": 3}
+    assert data["figures"] == [{"file": "figures/01_demo/line.svg", "caption": "A line.", "alt": "A falling line."}]
+    assert (tmp_path / "figures" / "01_demo" / "line.svg").read_text().count("<svg") == 1
+    assert data["environment"]["keras_backend"] in {"tensorflow", "jax", "torch", "numpy"}
+
+
+def test_same_content_gives_same_bytes(tmp_path, monkeypatch):
+    first = make_recorder(tmp_path / "a", monkeypatch).write().read_bytes()
+    second = make_recorder(tmp_path / "b", monkeypatch).write().read_bytes()
+    assert first == second
+
+
+FIGURE_SCRIPT = """
+import sys
+import matplotlib.pyplot as plt
+from nnreg_keras.results import Recorder
+rec = Recorder("n", title="t", questions=["q"], parameters={}, seeds=[0])
+fig, ax = plt.subplots()
+ax.scatter([0, 1, 2], [2, 1, 0])
+ax.set_title("a scatter")
+sys.stdout.write(rec.add_figure(fig, "f", caption="c", alt="a").read_text())
+"""
+
+
+def test_figures_are_byte_identical_across_runs(tmp_path):
+    runs = [subprocess.run([sys.executable, "-c", FIGURE_SCRIPT], capture_output=True, text=True,
+                           check=True, env={**os.environ, "NNREG_OUTPUT_DIR": str(tmp_path / str(i))}).stdout
+            for i in range(2)]
+    assert "<svg" in runs[0] and runs[0] == runs[1]
+
+
+def test_validate_lists_every_problem():
+    good = {"schema_version": 1, "notebook": "n", "title": "t", "questions": ["q"], "answer": ["a"],
+            "tables": [], "figures": [], "metrics": {}, "parameters": {}, "seeds": [0],
+            "profile": "p", "environment": {}}
+    assert validate(dict(good)) == good
+    with pytest.raises(ResultsError, match="'answer' must be a list"):
+        validate({**good, "answer": "text"})
+    bad = {**good, "answer": [""], "metrics": {"x": float("nan")},
+           "tables": [{"caption": "c", "columns": ["a", "b"], "rows": [[1]]}],
+           "figures": [{"file": "f.svg", "caption": "c"}], "schema_version": 99}
+    with pytest.raises(ResultsError) as err:
+        validate(bad, source="results file x.json")
+    message = str(err.value)
+    for part in ("results file x.json", "schema_version is 99", "'answer' must be a non-empty list",
+                 "every row needs 2 cells", "figure 0 needs", "metric 'x' must be a finite number"):
+        assert part in message
+
+
+def test_read_names_the_file(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    with pytest.raises(ResultsError, match="broken.json cannot be read"):
+        read(path)
+
+
+def test_plain_converts_numpy():
+    assert json.dumps(plain({"a": np.arange(3), "b": (np.float32(1.5),)})) == '{"a": [0, 1, 2], "b": [1.5]}'
