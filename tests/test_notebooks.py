@@ -1,0 +1,63 @@
+"""Every tutorial notebook, executed with the quick profile through the runner, in a temp dir."""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nnreg_keras import report
+from nnreg_keras.results import read
+from nnreg_keras.runner import Layout, discover, run
+from tests.conftest import ROOT
+
+NOTEBOOKS = discover(ROOT / "tutorials")
+STEMS = [nb.stem for nb in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
+def test_committed_without_outputs_and_with_parameters(notebook: Path):
+    nb = nbformat.read(str(notebook), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "clear the outputs before committing"
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    assert nb.cells[0].cell_type == "markdown" and "> " in nb.cells[0].source, "first cell: title and quoted question"
+
+
+@pytest.fixture(scope="session")
+def quick_reports(tmp_path_factory) -> Path:
+    reports = tmp_path_factory.mktemp("reports")
+    run([], "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)
+    return reports
+
+
+@pytest.mark.notebooks
+def test_every_notebook_writes_valid_results_and_the_report_has_every_section(quick_reports: Path):
+    for stem in STEMS:
+        results = read(quick_reports / "results" / f"{stem}.json")
+        assert results["notebook"] == stem and results["profile"] == "quick"
+        assert results["figures"] and results["tables"] and results["answer"]
+        assert (quick_reports / "notebooks" / f"{stem}.ipynb").is_file()
+    html = report.build(quick_reports).read_text()
+    assert html.count("<section id=") == len(STEMS)
+    for stem in STEMS:
+        assert f'<a href="notebooks/{stem}.ipynb">' in html
+
+
+@pytest.mark.notebooks
+def test_same_profile_and_seed_give_identical_results(quick_reports: Path, tmp_path: Path):
+    stem = STEMS[0]
+    run([stem], "quick", Layout(ROOT / "tutorials", ROOT / "params", tmp_path / "again"), progress=False)
+    first = (quick_reports / "results" / f"{stem}.json").read_bytes()
+    assert (tmp_path / "again" / "results" / f"{stem}.json").read_bytes() == first
+
+
+@pytest.mark.notebooks
+def test_tutorial_01_measures_what_it_claims(quick_reports: Path):
+    m = read(quick_reports / "results" / "01_dropout_is_not_a_smaller_network.json")["metrics"]
+    assert m["params_before_dropout"] == m["params_after_dropout"] > 0
+    assert m["params_changed_fixed_mask"] < m["params_changed_dropout"]
+    assert m["distinct_masks_fixed"] == 1 and m["distinct_masks_dropout"] > 1000
+    assert m["inference_deterministic"] == 1 and m["training_pass_gap"] > 0
+    assert m["kept_value"] == pytest.approx(2.0)  # quick profile keeps dropout_rate 0.5
+    executed = json.loads((quick_reports / "notebooks" / "01_dropout_is_not_a_smaller_network.ipynb").read_text())
+    assert executed["metadata"]["papermill"]["duration"] > 0
