@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -101,3 +102,21 @@ def test_make_rejects_an_unknown_profile(root):
                           capture_output=True, text=True)
     assert done.returncode != 0
     assert "PROFILE=no_such_profile: there is no params/no_such_profile.yaml; available profiles:" in done.stderr
+
+
+def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_path):
+    for name in ("Makefile", "requirements.txt", "pyproject.toml", "tutorials", "templates"):
+        (shutil.copytree if (root / name).is_dir() else shutil.copy2)(root / name, tmp_path / name)
+    (tmp_path / "params").mkdir()
+    stem = sorted((root / "tutorials").glob("*.ipynb"))[0].stem
+    (tmp_path / "params" / "bad.yaml").write_text(f"{stem}:\n  seeds: [0, 0]\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "index.html").write_text("previous report")
+    (tmp_path / "installed").touch()  # the environment counts as set up: nothing is installed
+    done = subprocess.run(["make", "-C", str(tmp_path), "report", "PROFILE=bad", f"VENV={root / '.venv'}",
+                           f"INSTALLED={tmp_path / 'installed'}"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert f"error: notebook {stem}:" in done.stderr and "'seeds' = [0, 0]" in done.stderr
+    assert (tmp_path / "reports" / "index.html").read_text() == "previous report"
+    assert not (tmp_path / "reports" / "results").exists()
