@@ -51,6 +51,7 @@ reports/index.html: $(RESULTS) $(wildcard templates/*) nnreg_keras/report.py | $
 	@$(PY) -m nnreg_keras report
 
 report: reports/index.html
+	@echo "reports/index.html is up to date (profile $(PROFILE))"
 
 test: | $(INSTALLED)
 	@$(PY) -m pytest -q
