@@ -3,11 +3,13 @@
 Modules, one concern each: `data` (datasets), `params` (parameter checks and profiles),
 `models` (Keras building blocks), `training` (seeding, fast full-batch training), `analysis`
 (measurements), `plots` (figures), `results` (the results contract), `runner` (executes notebooks),
-`report` (the HTML report), `cli` (command line), `scratch` (the numpy twin).
+`report` (the HTML report), `cli` (command line), `quiet` (TensorFlow's log), `scratch` (the numpy twin).
 """
-import os
+import sys
 
-# TensorFlow's C++ logger is quiet unless the user asked otherwise (must be set before TF loads).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from nnreg_keras import quiet  # noqa: F401  (TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
 
 __version__ = "0.1.0"
+
+if "ipykernel" in sys.modules:  # in a notebook: load Keras now, keeping TF's start-up lines out of the cells
+    from nnreg_keras import training  # noqa: F401

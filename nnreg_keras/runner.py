@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from nnreg_keras import params as params_mod
 from nnreg_keras import results as results_mod
 from nnreg_keras.exceptions import NotebookError, ParameterError
+from nnreg_keras.quiet import stderr_to
 
 
 @dataclass(frozen=True)
@@ -51,19 +52,6 @@ def select(notebooks: list[Path], selectors: list[str]) -> list[Path]:
                                  f"{', '.join(nb.stem for nb in notebooks) or 'none'}")
         chosen.append(matches[0])
     return chosen
-
-
-@contextlib.contextmanager
-def _kernel_stderr_to(path: Path) -> Iterator[None]:
-    """Send this process's stderr (inherited by the kernel: TensorFlow's C++ log) to a file."""
-    with open(path, "ab") as log:
-        saved = os.dup(2)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 @contextlib.contextmanager
@@ -116,7 +104,7 @@ def run_notebook(notebook: Path, profile: str, overrides: dict[str, Any],
     env = {"NNREG_OUTPUT_DIR": str(work.resolve()), "NNREG_NOTEBOOK": stem,
            "NNREG_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "agg"}
     try:
-        with _environment(env), _kernel_stderr_to(work / "kernel.log"):
+        with _environment(env), stderr_to(work / "kernel.log"):
             papermill.execute_notebook(
                 str(notebook), str(executed), parameters=overrides, kernel_name="python3",
                 cwd=str(notebook.parent), progress_bar=False, log_output=False)

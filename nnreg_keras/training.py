@@ -12,8 +12,12 @@ from typing import Callable
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import keras  # noqa: E402
+from nnreg_keras.quiet import stderr_to
+
+with stderr_to(os.devnull):
+    import keras
+
+    keras.ops.convert_to_numpy(keras.ops.ones((1,)) + 1)  # the first operation logs too
 
 
 def set_seed(seed: int) -> None:
