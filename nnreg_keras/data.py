@@ -65,7 +65,55 @@ def make_goalkeeper(
     )
 
 
-DATASETS: dict[str, Callable[..., Dataset]] = {"goalkeeper": make_goalkeeper}
+def _check_generator_parameter(ok: bool, name: str, value: Any, accepted: str) -> None:
+    """Raise DatasetError naming a generator parameter, its value and what is accepted, unless `ok`."""
+    if not ok:
+        raise DatasetError(f"{name} must be {accepted}, got {value!r}")
+
+
+HEIGHT_PROXIES = ("arm_span", "leg_length", "shoe_size", "hand_span", "weight")
+HEIGHT_UNRELATED = ("pulse", "sleep_hours", "reaction_time", "commute_time")
+
+
+def make_height(
+    n_train: int = 2000, n_test: int = 2000, correlations: list[float] | None = None,
+    label_noise: float = 0.1, seed: int = 0,
+) -> Dataset:
+    """Ten standardized features where `height` decides the label: the thread's "height" example.
+
+    The label is 1 when height is above average, each label flipped with probability `label_noise`.
+    Five noisy proxies (`HEIGHT_PROXIES`) have population correlation `correlations[k]` with height
+    and carry no information beyond it; four features (`HEIGHT_UNRELATED`) are pure noise.
+    """
+    correlations = [0.9, 0.8, 0.7, 0.6, 0.5] if correlations is None else correlations
+    numbers_ok = isinstance(correlations, (list, tuple)) and all(
+        isinstance(r, (int, float)) and not isinstance(r, bool) and -1 <= r <= 1 for r in correlations)
+    _check_generator_parameter(numbers_ok and len(correlations) == len(HEIGHT_PROXIES), "correlations", correlations,
+                               f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})")
+    _check_generator_parameter(0 <= label_noise < 0.5, "label_noise", label_noise, "in [0, 0.5)")
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        _check_generator_parameter(int(n) == n and n >= 1, name, n, "a positive integer")
+    rng = np.random.default_rng(seed)
+    r = np.asarray(correlations, dtype="float64")
+
+    def draw(m: int) -> tuple[np.ndarray, np.ndarray]:
+        height = rng.standard_normal(m)
+        proxies = r * height[:, None] + np.sqrt(1 - r**2) * rng.standard_normal((m, len(r)))
+        unrelated = rng.standard_normal((m, len(HEIGHT_UNRELATED)))
+        flip = rng.random(m) < label_noise
+        x = np.column_stack([height, proxies, unrelated])
+        return x.astype("float32"), ((height > 0) ^ flip).astype("float32")
+
+    x_train, y_train = draw(int(n_train))
+    x_test, y_test = draw(int(n_test))
+    return Dataset(
+        "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
+        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r))), "label_noise": label_noise,
+         "seed": seed, "best_accuracy": 1.0 - label_noise},
+    )
+
+
+DATASETS: dict[str, Callable[..., Dataset]] = {"goalkeeper": make_goalkeeper, "height": make_height}
 
 
 def make_dataset(name: str, **kwargs: Any) -> Dataset:

@@ -83,3 +83,46 @@ def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np
     right.set_ylabel("gap in predicted probability")
     fig.tight_layout()
     return fig
+
+
+def feature_shares(feature_names: list[str], panels: dict[str, dict[str, np.ndarray]]) -> plt.Figure:
+    """Grouped bars: for each feature, one bar per model; one panel per measure (e.g. reliance, weights).
+
+    `panels` maps a panel title to {model: array (seeds, features)}; bars show the mean over seeds and
+    the error bars the standard deviation."""
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False, sharex=True)
+    positions = np.arange(len(feature_names))
+    for ax, (title, by_model) in zip(axes.flat, panels.items()):
+        bar = 0.85 / len(by_model)
+        for i, (model, values) in enumerate(by_model.items()):
+            v = np.atleast_2d(values)
+            ax.bar(positions + (i - (len(by_model) - 1) / 2) * bar, v.mean(axis=0), bar, color=color_for(i),
+                   yerr=v.std(axis=0, ddof=1) if len(v) > 1 else None, error_kw={"lw": 0.7}, label=model)
+        ax.set_title(title)
+        ax.set_ylabel("share")
+    axes.flat[0].legend(frameon=False, ncol=min(4, len(next(iter(panels.values())))))
+    axes.flat[-1].set_xticks(positions, feature_names, rotation=30, ha="right")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_panels(x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabel: str,
+                 log_x: bool = False) -> plt.Figure:
+    """Lines against a swept knob (dropout rate, L2 strength), one panel per measure.
+
+    `panels` maps a panel title to {series: array (seeds, len(x))}; the line is the mean over seeds
+    and the band their range. With `log_x`, the axis is logarithmic but keeps 0 (symlog)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False)
+    for ax, (title, series) in zip(axes.flat, panels.items()):
+        for i, (label, values) in enumerate(series.items()):
+            v = np.atleast_2d(values)
+            ax.plot(x, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
+            ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=color_for(i), alpha=0.2, lw=0)
+        if log_x:
+            ax.set_xscale("symlog", linthresh=min(v for v in x if v > 0))
+            ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
