@@ -7,6 +7,7 @@ whole training set as one batch and runs `record_every` steps inside each epoch 
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable
 
@@ -18,6 +19,8 @@ with stderr_to(os.devnull):
     import keras
 
     keras.ops.convert_to_numpy(keras.ops.ones((1,)) + 1)  # the first operation logs too
+# Each new model traces its own training function; TF's Python logger warns about "retracing".
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def set_seed(seed: int) -> None:
