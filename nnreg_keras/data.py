@@ -121,3 +121,139 @@ def make_dataset(name: str, **kwargs: Any) -> Dataset:
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; accepted: {', '.join(sorted(DATASETS))}")
     return DATASETS[name](**kwargs)
+
+
+
+DATASET_FILE_LAYOUTS = {
+    ".mat": "keys X, y (training) and Xval, yval (test), examples as rows (the course's data.mat)",
+    ".npz": "arrays x_train, y_train, x_test, y_test (examples as rows), optionally feature_names",
+    ".csv": "a header row, a label column 'y', a column 'split' (train or test) and numeric feature columns",
+}
+_Part = tuple[tuple[str, Any], tuple[str, Any]]  # ((name of x, x), (name of y, y)) as the file calls them
+
+
+def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
+    """Read a dataset file the user gives; the dataset is named after the file (its stem).
+
+    - `.mat` (read with scipy, the course's `data.mat`): `X` (m, n) and `y` (m, 1) for training,
+      `Xval` and `yval` for testing.
+    - `.npz`: `x_train` (m, n), `y_train` (m,), `x_test`, `y_test`; optionally `feature_names` (n strings).
+    - `.csv`: a header row, a column `y` with the labels, a column `split` saying `train` or `test`,
+      and any number of numeric feature columns, named by the header.
+
+    Labels must be 0 or 1 and every value finite. Features are named by the csv header or the npz
+    `feature_names`, otherwise x1..xn. Anything else raises DatasetError naming the file. Arrays are
+    float32 like the generated datasets; `dtype="float64"` keeps a file's full precision (to reproduce
+    the course's numpy results bit for bit).
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in DATASET_FILE_LAYOUTS:
+        raise DatasetError(f"dataset file {path}: extension {path.suffix or '(none)'!r} is not supported; "
+                           f"accepted: {', '.join(DATASET_FILE_LAYOUTS)}")
+    if not path.is_file():
+        raise DatasetError(f"dataset file {path} does not exist (expected a {suffix} file with "
+                           f"{DATASET_FILE_LAYOUTS[suffix]})")
+    if path.stat().st_size == 0:
+        raise DatasetError(f"dataset file {path} is empty; expected {DATASET_FILE_LAYOUTS[suffix]}")
+    reader = {".mat": _read_mat, ".npz": _read_npz, ".csv": _read_csv}[suffix]
+    train, test, names = reader(path)
+    x_train, y_train = _checked_part(path, *train, dtype=dtype)
+    x_test, y_test = _checked_part(path, *test, dtype=dtype)
+    if x_train.shape[1] != x_test.shape[1]:
+        raise DatasetError(f"dataset file {path}: {x_train.shape[1]} training features but "
+                           f"{x_test.shape[1]} test features; expected the same features in both")
+    n = x_train.shape[1]
+    names = tuple(f"x{i}" for i in range(1, n + 1)) if names is None else tuple(str(s) for s in names)
+    if len(names) != n:
+        raise DatasetError(f"dataset file {path}: {len(names)} feature names for {n} features")
+    return Dataset(path.stem, x_train, y_train, x_test, y_test, names,
+                   {"path": str(path), "format": suffix.lstrip(".")})
+
+
+def _require(path: Any, found: Any, required: tuple[str, ...]) -> None:
+    missing = [k for k in required if k not in found]
+    if missing:
+        raise DatasetError(f"dataset file {path} lacks {', '.join(missing)}; expected "
+                           f"{DATASET_FILE_LAYOUTS[path.suffix.lower()]}")
+
+
+def _read_mat(path: Any) -> tuple[_Part, _Part, None]:
+    import scipy.io
+
+    try:
+        data = scipy.io.loadmat(str(path))
+    except Exception as err:  # scipy raises several types for files that are not MATLAB files
+        raise DatasetError(f"dataset file {path} cannot be read as a MATLAB file ({err}); expected "
+                           f"{DATASET_FILE_LAYOUTS['.mat']}") from None
+    _require(path, data, ("X", "y", "Xval", "yval"))
+    return ((("X", data["X"]), ("y", data["y"])), (("Xval", data["Xval"]), ("yval", data["yval"])), None)
+
+
+def _read_npz(path: Any) -> tuple[_Part, _Part, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as err:  # zipfile, pickle and format errors
+        raise DatasetError(f"dataset file {path} cannot be read as a numpy .npz file ({err}); expected "
+                           f"{DATASET_FILE_LAYOUTS['.npz']}") from None
+    _require(path, arrays, ("x_train", "y_train", "x_test", "y_test"))
+    part = {s: ((f"x_{s}", arrays[f"x_{s}"]), (f"y_{s}", arrays[f"y_{s}"])) for s in ("train", "test")}
+    return part["train"], part["test"], arrays.get("feature_names")
+
+
+def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [[cell.strip() for cell in row] for row in csv.reader(f) if row]
+    header = rows[0] if rows else []
+    _require(path, header, ("y", "split"))
+    features = [h for h in header if h not in ("y", "split")]
+    if not features:
+        raise DatasetError(f"dataset file {path} has no feature columns; expected {DATASET_FILE_LAYOUTS['.csv']}")
+    values, splits = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DatasetError(f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns")
+        record = dict(zip(header, row))
+        if record["split"] not in ("train", "test"):
+            raise DatasetError(f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test")
+        try:
+            values.append([float(record[name]) for name in features + ["y"]])
+        except ValueError as err:
+            raise DatasetError(f"dataset file {path}, line {line}: {err}; expected numbers in every "
+                               f"column but 'split'") from None
+        splits.append(record["split"])
+    table, splits = np.array(values).reshape(-1, len(features) + 1), np.array(splits)
+    part = {s: ((f"{s} rows", table[splits == s, :-1]), (f"{s} labels 'y'", table[splits == s, -1]))
+            for s in ("train", "test")}
+    return part["train"], part["test"], features
+
+
+def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
+                  dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them."""
+    (xname, x), (yname, y) = x_named, y_named
+    try:
+        x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+    except (TypeError, ValueError) as err:
+        raise DatasetError(f"dataset file {path}: {xname} or {yname} is not numeric ({err})") from None
+    if x.ndim != 2 or 0 in x.shape:
+        raise DatasetError(f"dataset file {path}: {xname} has shape {x.shape}; expected (examples, features) "
+                           f"with at least one example and one feature")
+    labels = y.ravel() if y.ndim == 2 and 1 in y.shape else y
+    if labels.ndim != 1 or len(labels) != len(x):
+        raise DatasetError(f"dataset file {path}: {xname} has shape {x.shape} but {yname} has shape {y.shape}; "
+                           f"expected one label per row of {xname} (examples as rows)")
+    for name, values in ((xname, x), (yname, labels)):
+        if not np.isfinite(values).all():
+            raise DatasetError(f"dataset file {path}: {name} holds {np.count_nonzero(~np.isfinite(values))} "
+                               f"NaN or infinite values; expected finite numbers")
+    found = np.unique(labels)
+    if not np.isin(found, (0, 1)).all():
+        shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
+        raise DatasetError(f"dataset file {path}: {yname} has labels {shown}; expected binary labels 0 and 1")
+    return x.astype(dtype), labels.astype(dtype)
