@@ -1,0 +1,359 @@
+"""L2 and dropout from scratch in numpy, in the course's own conventions, to read beside the assignment.
+
+Data as columns: `X` has shape (n_x, m) and `Y` shape (1, m). Parameters live in a dict
+`{"W1", "b1", ..., "WL", "bL"}` with `Wl` of shape (n_l, n_{l-1}) and `bl` of shape (n_l, 1); hidden
+layers are ReLU, the output is a sigmoid. Any depth works; for the course's 3-layer net the caches
+have the assignment's layouts, `(Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)` and, with dropout,
+`(Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3)`, and the gradient dicts hold the keys
+`dZl, dWl, dbl, dAl`. Random numbers come from `np.random.RandomState`, which draws exactly what
+`np.random.seed(s)` followed by `np.random.rand`/`randn` draws, without touching numpy's global state.
+Everything is float64. `nnreg_keras.twin` builds the same network in Keras.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nnreg_keras.exceptions import ParameterError
+
+COURSE_LAYER_DIMS = (20, 3, 1)  # the course's hidden and output layers; the input size comes from X
+COURSE_MASK_SEED = 1  # the assignment calls np.random.seed(1) at the start of every dropout forward pass
+MASK_MODES = ("resample", "fixed", "shared")
+Parameters = dict[str, np.ndarray]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, as the course writes it."""
+    return 1 / (1 + np.exp(-x))
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """max(0, x), as the course writes it."""
+    return np.maximum(0, x)
+
+
+def _check(name: str, ok: bool, value: Any, accepted: str) -> None:
+    if not ok:
+        raise ParameterError(f"{name} = {value!r}: accepted {accepted}")
+
+
+def initialize_parameters(layer_dims: list[int], seed: int = 3) -> Parameters:
+    """The course's initialization: after `np.random.seed(seed)`, for each layer in order,
+    `W = np.random.randn(n_l, n_{l-1}) / np.sqrt(n_{l-1})` and `b = np.zeros((n_l, 1))`."""
+    dims = list(layer_dims)
+    _check("layer_dims", len(dims) >= 2 and all(isinstance(n, (int, np.integer)) and n > 0 for n in dims),
+           layer_dims, "a list of at least two positive integers (input size first, output size 1 last)")
+    rng = np.random.RandomState(seed)
+    parameters = {}
+    for l in range(1, len(dims)):
+        parameters["W" + str(l)] = rng.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])
+        parameters["b" + str(l)] = np.zeros((dims[l], 1))
+    return parameters
+
+
+def n_layers(parameters: Parameters) -> int:
+    """L, the number of layers with weights."""
+    return len(parameters) // 2
+
+
+def forward_propagation(X: np.ndarray, parameters: Parameters) -> tuple[np.ndarray, tuple]:
+    """LINEAR -> RELU for the hidden layers, LINEAR -> SIGMOID at the output; returns (AL, cache)."""
+    return _forward(X, parameters, keep_prob=1.0, masks=None)
+
+
+def dropout_masks(hidden_dims: list[int], m: int, keep_prob: float,
+                  rng: np.random.RandomState | np.random.Generator, shared: bool = False) -> list[np.ndarray]:
+    """One mask per hidden layer, in order: `D = rng.rand(n_l, m) < keep_prob` (True = unit kept).
+
+    With `shared=True` each mask has shape (n_l, 1): one thinned network for the whole batch."""
+    return [rng.random((n, 1 if shared else m)) < keep_prob for n in hidden_dims]
+
+
+def forward_propagation_with_dropout(X: np.ndarray, parameters: Parameters, keep_prob: float = 0.5,
+                                     seed: int = COURSE_MASK_SEED,
+                                     masks: list[np.ndarray] | None = None) -> tuple[np.ndarray, tuple]:
+    """Inverted dropout on every hidden layer: `A = A * D / keep_prob`, with `D = rand(shape) < keep_prob`.
+
+    Without `masks`, this draws them as the course does, after seeding with `seed` on every call, so
+    every call drops the same units (the assignment's quirk). Pass `masks` (one per hidden layer, shape
+    (n_l, m) or (n_l, 1)) to apply given masks instead."""
+    _check("keep_prob", 0 < keep_prob <= 1, keep_prob, "a number in (0, 1]")
+    if masks is None:
+        hidden = [parameters["W" + str(l)].shape[0] for l in range(1, n_layers(parameters))]
+        masks = dropout_masks(hidden, X.shape[1], keep_prob, np.random.RandomState(seed))
+    return _forward(X, parameters, keep_prob, masks)
+
+
+def _forward(X: np.ndarray, parameters: Parameters, keep_prob: float,
+             masks: list[np.ndarray] | None) -> tuple[np.ndarray, tuple]:
+    L = n_layers(parameters)
+    if masks is not None and len(masks) != L - 1:
+        raise ParameterError(f"masks: got {len(masks)}, accepted one per hidden layer ({L - 1})")
+    cache: tuple = ()
+    A = X
+    for l in range(1, L + 1):
+        W, b = parameters["W" + str(l)], parameters["b" + str(l)]
+        Z = np.dot(W, A) + b
+        if l == L:
+            A = sigmoid(Z)
+            cache += (Z, A, W, b)
+        elif masks is None:
+            A = relu(Z)
+            cache += (Z, A, W, b)
+        else:
+            D = masks[l - 1]
+            A = relu(Z)
+            A = A * D
+            A = A / keep_prob
+            cache += (Z, D, A, W, b)
+    return A, cache
+
+
+def compute_cost(AL: np.ndarray, Y: np.ndarray) -> float:
+    """Mean binary cross-entropy, as the course computes it (with `np.nansum`)."""
+    m = Y.shape[1]
+    logprobs = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
+    return float(1. / m * np.nansum(logprobs))
+
+
+def l2_penalty(parameters: Parameters, lambd: float, m: int) -> float:
+    """The course's L2 term: lambd/(2m) times the sum of every squared weight (biases excluded)."""
+    return float(1. / m * lambd / 2 * sum(np.sum(np.square(parameters["W" + str(l)]))
+                                          for l in range(1, n_layers(parameters) + 1)))
+
+
+def compute_cost_with_regularization(AL: np.ndarray, Y: np.ndarray, parameters: Parameters,
+                                     lambd: float) -> float:
+    """Cross-entropy plus lambd/(2m)·ΣΣW²."""
+    return compute_cost(AL, Y) + l2_penalty(parameters, lambd, Y.shape[1])
+
+
+def _layers(cache: tuple, with_masks: bool) -> list[dict[str, np.ndarray]]:
+    """Split a cache into one dict per layer (Z, D, A, W, b); the output layer has no D."""
+    size = 5 if with_masks else 4
+    L = (len(cache) + (1 if with_masks else 0)) // size
+    layers, i = [], 0
+    for l in range(1, L + 1):
+        if l < L and with_masks:
+            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i:i + 5])))
+            i += 5
+        else:
+            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i:i + 4])))
+            i += 4
+    if i != len(cache):
+        raise ParameterError(f"cache: {len(cache)} entries do not match the layout of a network "
+                             f"{'with' if with_masks else 'without'} dropout masks")
+    return layers
+
+
+def _backward(X: np.ndarray, Y: np.ndarray, cache: tuple, lambd: float = 0.0,
+              keep_prob: float | None = None, scale_first: bool = False) -> dict[str, np.ndarray]:
+    """Backpropagation for any depth. `scale_first` follows the course's reg_utils (dZL = 1/m (AL - Y));
+    otherwise the assignment's order (dW = 1/m dZ·Aᵀ). Both give the same gradients up to rounding."""
+    m = X.shape[1]
+    layers = _layers(cache, with_masks=keep_prob is not None)
+    L = len(layers)
+    grads = {}
+    dZ = 1. / m * (layers[-1]["A"] - Y) if scale_first else layers[-1]["A"] - Y
+    for l in range(L, 0, -1):
+        layer = layers[l - 1]
+        A_prev = X if l == 1 else layers[l - 2]["A"]
+        grads["dZ" + str(l)] = dZ
+        if scale_first:
+            grads["dW" + str(l)] = np.dot(dZ, A_prev.T)
+            grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True)
+        else:
+            grads["dW" + str(l)] = 1. / m * np.dot(dZ, A_prev.T)
+            grads["db" + str(l)] = 1. / m * np.sum(dZ, axis=1, keepdims=True)
+        if lambd:
+            grads["dW" + str(l)] = grads["dW" + str(l)] + lambd / m * layer["W"]
+        if l > 1:
+            dA = np.dot(layer["W"].T, dZ)
+            if keep_prob is not None:
+                dA = dA * layers[l - 2]["D"]
+                dA = dA / keep_prob
+            grads["dA" + str(l - 1)] = dA
+            dZ = np.multiply(dA, np.int64(A_prev > 0))
+    return grads
+
+
+def backward_propagation(X: np.ndarray, Y: np.ndarray, cache: tuple) -> dict[str, np.ndarray]:
+    """Gradients of the cross-entropy (the course's reg_utils: there dZ and dA include the 1/m)."""
+    return _backward(X, Y, cache, scale_first=True)
+
+
+def backward_propagation_with_regularization(X: np.ndarray, Y: np.ndarray, cache: tuple,
+                                             lambd: float) -> dict[str, np.ndarray]:
+    """Gradients of the L2 cost: each dW gets `lambd / m * W` added, a pull towards zero on every weight."""
+    return _backward(X, Y, cache, lambd=lambd)
+
+
+def backward_propagation_with_dropout(X: np.ndarray, Y: np.ndarray, cache: tuple,
+                                      keep_prob: float) -> dict[str, np.ndarray]:
+    """Gradients through the forward pass's masks: `dA = dA * D / keep_prob`, so a dropped unit passes
+    no gradient back and its weights get no update from that example."""
+    return _backward(X, Y, cache, keep_prob=keep_prob)
+
+
+def update_parameters(parameters: Parameters, grads: dict[str, np.ndarray], learning_rate: float) -> Parameters:
+    """One gradient-descent step, W = W - learning_rate·dW (a new dict; the input is left as it was)."""
+    new = {}
+    for l in range(1, n_layers(parameters) + 1):
+        new["W" + str(l)] = parameters["W" + str(l)] - learning_rate * grads["dW" + str(l)]
+        new["b" + str(l)] = parameters["b" + str(l)] - learning_rate * grads["db" + str(l)]
+    return new
+
+
+def predict(X: np.ndarray, Y: np.ndarray, parameters: Parameters) -> np.ndarray:
+    """Predicted labels (1, m) as ints: 1 where the output is above 0.5, all units taking part.
+    (The course's version also prints the accuracy; use `accuracy` for that.)"""
+    AL, _ = forward_propagation(X, parameters)
+    return (AL > 0.5).astype(int)
+
+
+def accuracy(X: np.ndarray, Y: np.ndarray, parameters: Parameters) -> float:
+    """Share of examples whose predicted label equals Y, as the course prints it."""
+    return float(np.mean(predict(X, Y, parameters)[0, :] == Y[0, :]))
+
+
+def shrink_then_step(parameters: Parameters, data_grads: dict[str, np.ndarray], learning_rate: float,
+                     lambd: float, m: int) -> Parameters:
+    """The L2 update written the other way round: every weight is first multiplied by
+    (1 - learning_rate·lambd/m), then the data gradient is applied ("weight decay")."""
+    shrink = 1 - learning_rate * lambd / m
+    new = update_parameters(parameters, data_grads, learning_rate)
+    for l in range(1, n_layers(parameters) + 1):
+        new["W" + str(l)] = shrink * parameters["W" + str(l)] - learning_rate * data_grads["dW" + str(l)]
+    return new
+
+
+def weight_norm(parameters: Parameters) -> float:
+    """Frobenius norm of all the weights together, sqrt(ΣΣW²) (biases excluded)."""
+    return float(np.sqrt(sum(np.sum(np.square(parameters["W" + str(l)]))
+                             for l in range(1, n_layers(parameters) + 1))))
+
+
+def updated_share(before: Parameters, after: Parameters) -> float:
+    """Share of the weights (biases excluded) that an update changed at all, compared exactly."""
+    keys = ["W" + str(l) for l in range(1, n_layers(before) + 1)]
+    changed = sum(np.count_nonzero(before[k] != after[k]) for k in keys)
+    return float(changed / sum(before[k].size for k in keys))
+
+
+def _cost_function(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float, keep_prob: float,
+                   masks: list[np.ndarray] | None) -> tuple[float, dict[str, np.ndarray]]:
+    if masks is None:
+        AL, cache = forward_propagation(X, parameters)
+        grads = _backward(X, Y, cache, lambd=lambd)
+    else:
+        AL, cache = forward_propagation_with_dropout(X, parameters, keep_prob, masks=masks)
+        grads = _backward(X, Y, cache, lambd=lambd, keep_prob=keep_prob)
+    return compute_cost(AL, Y) + l2_penalty(parameters, lambd, Y.shape[1]), grads
+
+
+def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float = 0.0,
+                   keep_prob: float = 1.0, masks: list[np.ndarray] | None = None,
+                   epsilon: float = 1e-7) -> float:
+    """Relative error ‖grad − approx‖ / (‖grad‖ + ‖approx‖) between backpropagation and central finite
+    differences (J(θ+ε) − J(θ−ε)) / 2ε of the cost, over every parameter. Below 1e-7: backprop is right.
+
+    With `masks`, the cost is the dropout cost with those masks held fixed. Check away from ReLU kinks:
+    at initialization (b = 0) an example whose previous layer is all zeros has Z = b = 0 exactly, where
+    the finite difference sees half a slope and backpropagation none."""
+    keys = [k + str(l) for l in range(1, n_layers(parameters) + 1) for k in ("W", "b")]
+    _, grads = _cost_function(parameters, X, Y, lambd, keep_prob, masks)
+    grad = np.concatenate([grads["d" + k].ravel() for k in keys])
+    approx = []
+    for key in keys:
+        for index in np.ndindex(parameters[key].shape):
+            costs = []
+            for sign in (1, -1):
+                shifted = {k: v.copy() for k, v in parameters.items()}
+                shifted[key][index] += sign * epsilon
+                costs.append(_cost_function(shifted, X, Y, lambd, keep_prob, masks)[0])
+            approx.append((costs[0] - costs[1]) / (2 * epsilon))
+    approx = np.array(approx)
+    return float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
+
+
+def _metrics(X: np.ndarray, Y: np.ndarray, parameters: Parameters) -> dict[str, float]:
+    """Loss and accuracy with every unit taking part; probabilities clipped to [1e-7, 1 - 1e-7] as
+    Keras and `training.binary_metrics` do, so a saturated output gives a finite loss."""
+    AL, _ = forward_propagation(X, parameters)
+    return {"loss": compute_cost(np.clip(AL, 1e-7, 1 - 1e-7), Y),
+            "accuracy": float(np.mean((AL > 0.5) == (Y > 0.5)))}
+
+
+def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iterations: int = 30000,
+          lambd: float = 0.0, keep_prob: float = 1.0, layer_dims: list[int] | None = None,
+          mask_mode: str = "resample", seed: int = 3, record_every: int = 1000,
+          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[Parameters, list[dict]]:
+    """Full-batch gradient descent as the course's `model()`, also returning tidy records.
+
+    `mask_mode` (with keep_prob < 1): "resample" draws new masks on every iteration, one per example
+    and unit (real dropout); "fixed" reproduces the assignment, whose forward pass reseeds with 1 on
+    every call so every iteration trains the same thinned networks; "shared" draws one new mask per
+    iteration for the whole batch (one sub-network per step, Keras's `Dropout(noise_shape=(1, n))`).
+    Every `record_every` iterations a record holds `step`, the training `cost` of that step, the
+    `weight_norm` after it, the `updated_share` of weights it changed and, for each evaluation set,
+    `<name>_loss` and `<name>_accuracy` with every unit taking part. L2 and dropout may be combined.
+    """
+    _check("X", np.ndim(X) == 2, np.shape(X), "an array of shape (n_x, m), examples as columns")
+    _check("Y", np.shape(Y) == (1, np.shape(X)[1]), np.shape(Y), f"shape (1, {np.shape(X)[1]}) to match X")
+    _check("learning_rate", learning_rate > 0, learning_rate, "a number > 0")
+    _check("num_iterations", int(num_iterations) == num_iterations and num_iterations > 0,
+           num_iterations, "a positive integer")
+    _check("record_every", int(record_every) == record_every and record_every > 0, record_every,
+           "a positive integer")
+    _check("lambd", lambd >= 0, lambd, "a number >= 0")
+    _check("keep_prob", 0 < keep_prob <= 1, keep_prob, "a number in (0, 1]")
+    _check("mask_mode", mask_mode in MASK_MODES, mask_mode, "one of " + ", ".join(MASK_MODES))
+    X, Y = np.asarray(X, dtype="float64"), np.asarray(Y, dtype="float64")
+    m = X.shape[1]
+    dims = [X.shape[0], *COURSE_LAYER_DIMS] if layer_dims is None else list(layer_dims)
+    _check("layer_dims", dims[0] == X.shape[0] and dims[-1] == 1, layer_dims,
+           f"a list starting with the input size {X.shape[0]} and ending with 1")
+    parameters = initialize_parameters(dims, seed)
+    dropout, fixed = keep_prob < 1, mask_mode == "fixed"
+    rng = np.random.default_rng(seed)
+    # The course's masks: the same draw after np.random.seed(1) on every call, so drawing once is the same.
+    masks = dropout_masks(dims[1:-1], m, keep_prob, np.random.RandomState(COURSE_MASK_SEED)) if fixed else None
+    records = []
+    for i in range(1, int(num_iterations) + 1):
+        if dropout and not fixed:
+            masks = dropout_masks(dims[1:-1], m, keep_prob, rng, shared=mask_mode == "shared")
+        if dropout:
+            AL, cache = _forward(X, parameters, keep_prob, masks)
+            grads = _backward(X, Y, cache, lambd=lambd, keep_prob=keep_prob)
+        else:
+            AL, cache = forward_propagation(X, parameters)
+            grads = _backward(X, Y, cache, lambd=lambd, scale_first=not lambd)
+        new = update_parameters(parameters, grads, learning_rate)
+        if i % record_every == 0:
+            record = {"step": i, "cost": compute_cost(AL, Y) + l2_penalty(parameters, lambd, m),
+                      "weight_norm": weight_norm(new), "updated_share": updated_share(parameters, new)}
+            for name, (xs, ys) in (eval_sets or {}).items():
+                for key, value in _metrics(xs, ys, new).items():
+                    record[f"{name}_{key}"] = value
+            records.append(record)
+        parameters = new
+    return parameters, records
+
+
+def model(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iterations: int = 30000,
+          lambd: float = 0.0, keep_prob: float = 1.0, layer_dims: list[int] | None = None,
+          mask_mode: str = "resample", seed: int = 3) -> Parameters:
+    """The course's `model()`: the 3-layer net [n_x, 20, 3, 1] by default, trained by full-batch
+    gradient descent; returns the learned parameters. Each iteration computes what the assignment
+    computes, operation for operation, so the course's data and settings (lambd 0.7, or keep_prob 0.86
+    with mask_mode="fixed") should give its published accuracies; `tests/test_scratch.py` checks them
+    when the environment variable NNREG_COURSE_DATA names the course's data.mat."""
+    return train(X, Y, learning_rate, num_iterations, lambd, keep_prob, layer_dims, mask_mode, seed,
+                 record_every=int(num_iterations))[0]
+
+
+def from_dataset(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A `nnreg_keras.data.Dataset` (examples as rows) in the course's layout: X, Y, X_test, Y_test."""
+    return (np.asarray(data.x_train, dtype="float64").T, np.asarray(data.y_train, dtype="float64")[None, :],
+            np.asarray(data.x_test, dtype="float64").T, np.asarray(data.y_test, dtype="float64")[None, :])

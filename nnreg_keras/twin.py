@@ -1,0 +1,140 @@
+"""The course's network in Keras, weight for weight: the twin of `nnreg_keras.scratch`.
+
+Keras keeps examples as rows, so a Dense kernel is the transpose of the course's `W` (shape
+(n_{l-1}, n_l)) and its bias is `b.ravel()`; `set_parameters` and `get_parameters` convert.
+
+The ½ pitfall: the course's cost adds lambd/(2m)·ΣW², while `keras.regularizers.L2(l2)` adds l2·ΣW²
+to the mean loss. The same cost therefore needs `L2(l2=lambd / (2 * m))`, whose gradient is the
+course's lambd/m·W. Writing `L2(lambd / m)` doubles the pull towards zero, and `L2(lambd)` multiplies
+it by 2m. Keras's `Dropout(rate)` is the course's inverted dropout with `rate = 1 - keep_prob`.
+
+The gradient functions use `tf.GradientTape`, so they need the TensorFlow backend (the default).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.scratch import Parameters, n_layers, shrink_then_step
+from nnreg_keras.training import keras
+
+
+@keras.saving.register_keras_serializable(package="nnreg_keras")
+class MaskedDropout(keras.layers.Layer):
+    """Inverted dropout with a given mask: `inputs * mask / keep_prob` in training, identity at inference.
+
+    `mask` has shape (m, units), one row per training example as the course draws it, or (1, units),
+    one mask for the whole batch. With the course's fixed masks this trains exactly what the
+    assignment trains; the training batch must then be the m examples the mask was drawn for."""
+
+    def __init__(self, mask: np.ndarray, keep_prob: float, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 < keep_prob <= 1:
+            raise ParameterError(f"keep_prob = {keep_prob!r}: accepted a number in (0, 1]")
+        self.mask_values = np.asarray(mask, dtype="float32")
+        if self.mask_values.ndim != 2 or not np.isin(self.mask_values, (0, 1)).all():
+            raise ParameterError(f"mask of shape {self.mask_values.shape}: accepted a 2-D array of 0/1 "
+                                 "with shape (m, units) or (1, units)")
+        self.keep_prob = float(keep_prob)
+        self.mask = keras.ops.convert_to_tensor(self.mask_values)
+
+    def call(self, inputs, training=None):
+        if training:
+            return inputs * self.mask / self.keep_prob
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mask": self.mask_values.tolist(), "keep_prob": self.keep_prob}
+
+
+def build_twin(layer_dims: list[int], learning_rate: float = 0.3, lambd: float = 0.0, m: int | None = None,
+               keep_prob: float = 1.0, masks: list[np.ndarray] | None = None,
+               parameters: Parameters | None = None) -> keras.Model:
+    """The course's net in Keras: ReLU Dense layers, a sigmoid output, full-batch SGD on the mean
+    binary cross-entropy; `L2(lambd / (2m))` on every kernel (not the biases) when lambd > 0; with
+    keep_prob < 1, `Dropout(1 - keep_prob)` after each hidden layer, or `MaskedDropout` when the
+    course-layout `masks` (one (n_l, m) or (n_l, 1) array per hidden layer) are given.
+    `parameters` (the scratch net's, e.g. its initialization) are copied in."""
+    if lambd and not m:
+        raise ParameterError(f"m = {m!r}: accepted the number of training examples (needed when lambd > 0)")
+    if masks is not None and len(masks) != len(layer_dims) - 2:
+        raise ParameterError(f"masks: got {len(masks)}, accepted one per hidden layer ({len(layer_dims) - 2})")
+    regularizer = keras.regularizers.L2(l2=lambd / (2 * m)) if lambd else None
+    layers = [keras.Input(shape=(layer_dims[0],))]
+    for l, units in enumerate(layer_dims[1:-1]):
+        layers.append(keras.layers.Dense(units, activation="relu", kernel_regularizer=regularizer))
+        if keep_prob < 1 and masks is None:
+            layers.append(keras.layers.Dropout(rate=1 - keep_prob))
+        elif keep_prob < 1:
+            layers.append(MaskedDropout(np.asarray(masks[l]).T, keep_prob))
+    layers.append(keras.layers.Dense(layer_dims[-1], activation="sigmoid", kernel_regularizer=regularizer))
+    model = keras.Sequential(layers, name="course_twin")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="binary_crossentropy")
+    if parameters is not None:
+        set_parameters(model, parameters)
+    return model
+
+
+def _dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def set_parameters(model: keras.Model, parameters: Parameters) -> None:
+    """Copy course-layout parameters into the model: kernel = W.T, bias = b.ravel()."""
+    dense = _dense_layers(model)
+    if len(dense) != n_layers(parameters):
+        raise ParameterError(f"parameters: {n_layers(parameters)} layers, accepted {len(dense)} (the model's)")
+    for l, layer in enumerate(dense, start=1):
+        layer.set_weights([parameters["W" + str(l)].T, parameters["b" + str(l)].ravel()])
+
+
+def get_parameters(model: keras.Model) -> Parameters:
+    """The model's weights in the course's layout (float64): W = kernel.T, b = bias as a column."""
+    parameters = {}
+    for l, layer in enumerate(_dense_layers(model), start=1):
+        kernel, bias = layer.get_weights()
+        parameters["W" + str(l)] = kernel.T.astype("float64")
+        parameters["b" + str(l)] = bias[:, None].astype("float64")
+    return parameters
+
+
+def gradients(model: keras.Model, x: np.ndarray, y: np.ndarray, penalty: bool = True,
+              training: bool = True) -> dict[str, np.ndarray]:
+    """Gradients of the mean binary cross-entropy (plus the L2 penalty unless `penalty=False`) at the
+    model's current weights, in the course's layout and keys (`dW1`, `db1`, ...). Examples as rows."""
+    import tensorflow as tf
+
+    x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
+    y = keras.ops.convert_to_tensor(np.asarray(y, dtype="float32").reshape(len(x), -1))
+    dense = _dense_layers(model)
+    variables = [v for layer in dense for v in (layer.kernel, layer.bias)]
+    with tf.GradientTape() as tape:
+        prob = model(x, training=training)
+        loss = keras.ops.mean(keras.losses.binary_crossentropy(y, prob))
+        if penalty and model.losses:
+            loss = loss + keras.ops.sum(keras.ops.stack(model.losses))
+    values = tape.gradient(loss, variables)
+    grads = {}
+    for l in range(1, len(dense) + 1):
+        kernel, bias = values[2 * l - 2], values[2 * l - 1]
+        grads["dW" + str(l)] = keras.ops.convert_to_numpy(kernel).T.astype("float64")
+        grads["db" + str(l)] = keras.ops.convert_to_numpy(bias)[:, None].astype("float64")
+    return grads
+
+
+def sgd_step(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Parameters:
+    """One training step of the compiled model on the whole batch (`train_on_batch`); the new weights."""
+    model.train_on_batch(np.asarray(x, dtype="float32"), np.asarray(y, dtype="float32").reshape(len(x), -1))
+    return get_parameters(model)
+
+
+def l2_shrink_gap(model: keras.Model, x: np.ndarray, y: np.ndarray, learning_rate: float, lambd: float) -> float:
+    """Take one Keras step with L2 and compare it with "shrink every weight by (1 - lr·lambd/m), then
+    step along the data gradient": the largest absolute difference over all weights (0 up to float32)."""
+    before = get_parameters(model)
+    expected = shrink_then_step(before, gradients(model, x, y, penalty=False), learning_rate, lambd, len(x))
+    after = sgd_step(model, x, y)
+    return float(max(np.max(np.abs(after[k] - expected[k])) for k in expected))
