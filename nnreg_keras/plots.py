@@ -126,3 +126,46 @@ def sweep_panels(x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabe
         ax.legend(frameon=False)
     fig.tight_layout()
     return fig
+
+
+def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
+    """One step's weight changes as heatmaps: one row per update rule, one column per weight matrix.
+
+    Each matrix is drawn as the course stores it, (units of layer l, units of layer l-1); entries that
+    did not move at all (exactly 0) are grey, so whole still rows and columns stand out. The colour
+    scale is symmetric and shared by the panels of one row."""
+    n_rows, n_cols = len(updates), len(next(iter(updates.values())))
+    widths = [max(1.6, min(6.0, 0.25 * np.shape(m)[1])) for m in next(iter(updates.values()))]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(sum(widths) + 1.6, 2.2 * n_rows), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("0.78")
+    for row, (label, mats) in zip(axes, updates.items()):
+        scale = max(float(np.max(np.abs(m))) for m in mats) or 1.0
+        for l, (ax, mat) in enumerate(zip(row, mats), start=1):
+            still = np.asarray(mat) == 0
+            image = ax.imshow(np.ma.masked_where(still, mat), cmap=cmap, vmin=-scale, vmax=scale,
+                              aspect="auto", interpolation="nearest")
+            ax.set_title(f"ΔW{l}: {still.mean():.0%} exactly 0", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(label, fontsize=8)
+        fig.colorbar(image, ax=list(row), shrink=0.85, pad=0.02, format="%.0e")
+    return fig
+
+
+def twin_curves(steps: list[int], numpy_runs: dict[str, np.ndarray], keras_runs: dict[str, np.ndarray],
+                ylabel: str) -> plt.Figure:
+    """The same quantity for two implementations of each model: numpy solid, Keras dashed, one
+    colour per model; arrays have one row per seed and the lines are the means over seeds."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.4))
+    for i, label in enumerate(numpy_runs):
+        ax.plot(steps, np.atleast_2d(numpy_runs[label]).mean(axis=0), color=color_for(i), label=f"{label} (numpy)")
+        if label in keras_runs:
+            ax.plot(steps, np.atleast_2d(keras_runs[label]).mean(axis=0), color=color_for(i), ls="--",
+                    marker="o", ms=3, label=f"{label} (Keras)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
