@@ -169,3 +169,34 @@ def twin_curves(steps: list[int], numpy_runs: dict[str, np.ndarray], keras_runs:
     ax.legend(frameon=False, fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def feature_bars(feature_names: list[str], panels: dict[str, dict[str, np.ndarray]], ylabel: str,
+                 log_y: bool = False) -> plt.Figure:
+    """`feature_shares` for any per-feature quantity (weights, L2 strengths): grouped bars with the
+    mean over seeds and their sd, labelled `ylabel`, on a log axis with `log_y`."""
+    fig = feature_shares(feature_names, panels)
+    for ax in fig.axes:
+        ax.set_ylabel(ylabel)
+        if log_y:
+            ax.set_yscale("log")
+        else:
+            ax.axhline(0, color="0.3", lw=0.6)
+    return fig
+
+
+def prediction_shift(before: dict[str, np.ndarray], after: dict[str, np.ndarray], xlabel: str,
+                     ylabel: str) -> plt.Figure:
+    """One panel per model: each test example's predicted probability before (x) and after (y) a
+    change; points off the diagonal are predictions the change moved."""
+    fig, axes = plt.subplots(1, len(before), figsize=(3.2 * len(before), 3.2), squeeze=False,
+                             sharex=True, sharey=True)
+    for i, (ax, (name, p)) in enumerate(zip(axes.flat, before.items())):
+        q = np.ravel(after[name])
+        ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+        ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(i), edgecolors="none")
+        ax.set_title(f"{name}\nmean |change| {np.mean(np.abs(q - np.ravel(p))):.4f}")
+        ax.set_xlabel(xlabel)
+    axes.flat[0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
