@@ -1,9 +1,11 @@
 """nnreg_keras: experiments on dropout and L2 regularization that anyone can rerun, read and adapt.
 
-Modules, one concern each: `data` (datasets), `params` (parameter checks and profiles),
-`models` (Keras building blocks), `training` (seeding, fast full-batch training), `analysis`
-(measurements), `plots` (figures), `results` (the results contract), `runner` (executes notebooks),
-`report` (the HTML report), `cli` (command line), `quiet` (TensorFlow's log), `scratch` (the numpy twin).
+Modules, one concern each: `data` (generated datasets and user files), `params` (parameter checks
+and profiles), `models` (Keras building blocks), `training` (seeding, fast full-batch training),
+`analysis` (measurements), `reliance` (what a model relies on, feature by feature), `adaptive`
+(dropout as an adaptive L2 penalty), `scratch` (the numpy net in the course's conventions), `twin`
+(its Keras twin), `plots` (figures), `results` (the results contract), `runner` (executes
+notebooks), `report` (the HTML report), `cli` (command line), `quiet` (TensorFlow's log).
 """
 import sys
 
