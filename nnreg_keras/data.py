@@ -44,11 +44,7 @@ def make_goalkeeper(
     `goalkeeper_boundary` and each label is flipped with probability `label_noise`, so the best
     possible test accuracy is about 1 - label_noise and a wide net overfits the flipped points.
     """
-    if not 0 <= label_noise < 0.5:
-        raise DatasetError(f"label_noise must be in [0, 0.5), got {label_noise!r}")
-    for name, n in (("n_train", n_train), ("n_test", n_test)):
-        if int(n) != n or n < 1:
-            raise DatasetError(f"{name} must be a positive integer, got {n!r}")
+    _check_split(n_train, n_test, label_noise)
     rng = np.random.default_rng(seed)
 
     def draw(m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +67,13 @@ def _check_generator_parameter(ok: bool, name: str, value: Any, accepted: str) -
         raise DatasetError(f"{name} must be {accepted}, got {value!r}")
 
 
+def _check_split(n_train: Any, n_test: Any, label_noise: Any) -> None:
+    """The checks every generator shares: sizes of the split and the share of flipped labels."""
+    _check_generator_parameter(0 <= label_noise < 0.5, "label_noise", label_noise, "in [0, 0.5)")
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        _check_generator_parameter(int(n) == n and n >= 1, name, n, "a positive integer")
+
+
 HEIGHT_PROXIES = ("arm_span", "leg_length", "shoe_size", "hand_span", "weight")
 HEIGHT_UNRELATED = ("pulse", "sleep_hours", "reaction_time", "commute_time")
 
@@ -90,9 +93,7 @@ def make_height(
         isinstance(r, (int, float)) and not isinstance(r, bool) and -1 <= r <= 1 for r in correlations)
     _check_generator_parameter(numbers_ok and len(correlations) == len(HEIGHT_PROXIES), "correlations", correlations,
                                f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})")
-    _check_generator_parameter(0 <= label_noise < 0.5, "label_noise", label_noise, "in [0, 0.5)")
-    for name, n in (("n_train", n_train), ("n_test", n_test)):
-        _check_generator_parameter(int(n) == n and n >= 1, name, n, "a positive integer")
+    _check_split(n_train, n_test, label_noise)
     rng = np.random.default_rng(seed)
     r = np.asarray(correlations, dtype="float64")
 

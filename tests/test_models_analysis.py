@@ -81,3 +81,25 @@ def test_grid_covers_the_inputs():
     xx, yy, points = analysis.grid(np.array([[0.0, 1.0], [2.0, 3.0]]), steps=5, margin=0.0)
     assert xx.shape == (5, 5) and points.shape == (25, 2)
     assert points.min(axis=0).tolist() == [0.0, 1.0] and points.max(axis=0).tolist() == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"label_noise": 0.5}, r"label_noise must be in \[0, 0.5\), got 0.5"),
+    ({"n_train": 0}, "n_train must be a positive integer, got 0"),
+    ({"n_test": 1.5}, "n_test must be a positive integer, got 1.5"),
+])
+def test_goalkeeper_rejects_bad_input(kwargs, message):
+    from nnreg_keras.data import make_goalkeeper
+    from nnreg_keras.exceptions import DatasetError
+
+    with pytest.raises(DatasetError, match=message):
+        make_goalkeeper(**kwargs)
+
+
+def test_goalkeeper_noise_matches_its_parameter():
+    from nnreg_keras.data import goalkeeper_boundary, make_goalkeeper
+
+    data = make_goalkeeper(n_train=20000, n_test=10, label_noise=0.2, seed=5)
+    clean = data.x_train[:, 1] > goalkeeper_boundary(data.x_train[:, 0])
+    assert abs(np.mean(clean != (data.y_train > 0.5)) - 0.2) < 0.01
+    assert np.all(np.abs(data.x_train) <= 0.75)
