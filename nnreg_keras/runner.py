@@ -84,9 +84,7 @@ def _replace(src: Path, dst: Path) -> None:
 def checked_parameters(notebook: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """The notebook's defaults updated by `overrides`, after every check passed."""
     defaults = params_mod.notebook_defaults(notebook)
-    params_mod.check_parameters(notebook.stem, overrides, defaults)
-    merged = {**defaults, **overrides}
-    return params_mod.check_parameters(notebook.stem, merged, defaults)
+    return params_mod.check_parameters(notebook.stem, {**defaults, **overrides}, defaults)
 
 
 def run_notebook(notebook: Path, profile: str, overrides: dict[str, Any],
