@@ -47,7 +47,7 @@ reports/.profile: FORCE
 reports/results/%.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
 	@$(PY) -m nnreg_keras run $* --profile $(PROFILE)
 
-reports/index.html: $(RESULTS) $(wildcard templates/*) nnreg_keras/report.py | $(INSTALLED)
+reports/index.html: $(RESULTS) $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
 	@$(PY) -m nnreg_keras report
 
 report: reports/index.html

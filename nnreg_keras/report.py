@@ -21,7 +21,7 @@ from markupsafe import Markup
 from nnreg_keras import results as results_mod
 from nnreg_keras.exceptions import ResultsError
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def format_cell(value: Any) -> str:
