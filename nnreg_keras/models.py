@@ -27,8 +27,10 @@ class FixedMaskDropout(keras.layers.Layer):
     def build(self, input_shape):
         units = int(input_shape[-1])
         kept = np.random.default_rng(self.seed).permutation(units) < round((1 - self.rate) * units)
-        # A constant, not a weight: the mask is a choice of architecture, not a parameter.
-        self.mask = keras.ops.convert_to_tensor(kept.astype("float32"))
+        # Not trainable: the mask is a choice of architecture, not a parameter. A variable rather than a
+        # constant, so models that differ only in their mask share one traced training step.
+        self.mask = self.add_weight(shape=(units,), initializer=keras.initializers.Constant(kept.astype("float32")),
+                                    trainable=False, name="mask")
 
     def call(self, inputs):
         return inputs * self.mask / (1.0 - self.rate)
