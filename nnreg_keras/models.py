@@ -63,7 +63,9 @@ class MaskedDropout(keras.layers.Layer):
             raise ParameterError(f"mask of shape {self.mask_values.shape}: accepted a 2-D array of 0/1 "
                                  "with shape (m, units) or (1, units)")
         self.keep_prob = float(keep_prob)
-        self.mask = keras.ops.convert_to_tensor(self.mask_values)
+        # A variable rather than a constant, so models that differ only in their masks share one traced step.
+        self.mask = self.add_weight(shape=self.mask_values.shape, trainable=False, name="mask",
+                                    initializer=keras.initializers.Constant(self.mask_values))
 
     def call(self, inputs, training=None):
         if training:

@@ -114,10 +114,15 @@ def _layer_names(config: dict) -> list[str]:
     return [n for n in names if isinstance(n, str)]
 
 
+# Config entries whose values act only through variables, which are copied: a dropout layer's `seed`
+# (seed-generator state) and the masks of `models.FixedMaskDropout` (`seed`) and `models.MaskedDropout`.
+VARIABLE_CONFIG_KEYS = ("seed", "mask")
+
+
 def _canonical(value: Any, names: dict[str, str]) -> Any:
-    """The config without seeds, with layer names replaced by their order of first appearance."""
+    """The config without VARIABLE_CONFIG_KEYS, with the given names replaced by their placeholders."""
     if isinstance(value, dict):
-        return {k: _canonical(v, names) for k, v in value.items() if k != "seed"}
+        return {k: _canonical(v, names) for k, v in value.items() if k not in VARIABLE_CONFIG_KEYS}
     if isinstance(value, (list, tuple)):
         return [_canonical(v, names) for v in value]
     return names.get(value, value) if isinstance(value, str) else value
@@ -126,15 +131,16 @@ def _canonical(value: Any, names: dict[str, str]) -> Any:
 def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
     """What a traced training step depends on; None for a model that cannot describe itself.
 
-    The model's and the compile configuration without layer names and seeds (seeds act through
-    seed-generator variables, which are copied), the shapes and dtypes of every variable, and the
-    data's shapes. A layer whose config differs between seeds only by `seed` must hold everything
-    else that differs in variables (as `models.FixedMaskDropout` does)."""
+    The model's and the compile configuration without layer names and VARIABLE_CONFIG_KEYS, the
+    shapes and dtypes of every variable, and the data's shapes. A layer whose config holds a `seed`
+    or `mask` must keep what they decide in variables, as Keras's and this package's dropout layers do;
+    anything else that shapes the computation must be in its config."""
     try:
         config, compiled = model.get_config(), model.get_compile_config()
     except NotImplementedError:
         return None
-    names = {name: f"#{i}" for i, name in enumerate(dict.fromkeys(_layer_names(config)))}
+    unique_names = [*_layer_names(config), model.optimizer.name]  # Keras numbers them: dense_3, adam_2
+    names = {name: f"#{i}" for i, name in enumerate(dict.fromkeys(unique_names))}
     described = [type(model).__module__, type(model).__qualname__, _canonical(config, names),
                  _canonical(compiled, names), [(v.shape, str(v.dtype)) for v in _state(model)],
                  [x.shape, y.shape, str(x.dtype)]]
