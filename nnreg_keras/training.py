@@ -196,6 +196,8 @@ def fit_full_batch(
     chunk = min(record_every, steps)
     if steps % chunk:
         raise ValueError(f"steps ({steps}) must be a multiple of record_every ({chunk})")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(f"model {model.name!r} is not compiled: call model.compile(optimizer=..., loss=...) first")
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y, dtype="float32").reshape(len(x), -1)
     eval_sets = {"train": (x, y)} if eval_sets is None else eval_sets

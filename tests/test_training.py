@@ -58,6 +58,12 @@ def test_bad_step_counts():
         fit_full_batch(small_model(0), DATA.x_train, DATA.y_train, steps=0)
 
 
+def test_an_uncompiled_model_is_named():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="plain")
+    with pytest.raises(ValueError, match="model 'plain' is not compiled"):
+        fit_full_batch(model, DATA.x_train, DATA.y_train, steps=10)
+
+
 def test_predict_modes():
     model = small_model(0, rate=0.5)
     assert np.array_equal(predict(model, DATA.x_test), predict(model, DATA.x_test))
