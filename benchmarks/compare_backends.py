@@ -1,6 +1,6 @@
 """How far the same notebooks' metrics lie apart between Keras backends (`make test-backends`).
 
-Usage: compare_backends.py DIR/tensorflow/results DIR/jax/results ...  (the backend is the parent's name)
+Usage: compare_backends.py DIR/tensorflow DIR/jax ...  (reports directories named after their backend)
 For each notebook, prints the accuracy metric with the largest difference between backends, and the
 largest difference of any metric, with the value on each backend.
 """
@@ -18,7 +18,7 @@ def largest_gap(values: dict[str, dict[str, float]], names: list[str]) -> tuple[
 
 
 def main(dirs: list[str]) -> None:
-    by_backend = {Path(d).parent.name: {p.stem: json.loads(p.read_text())["metrics"] for p in Path(d).glob("*.json")}
+    by_backend = {Path(d).name: {p.stem: json.loads(p.read_text())["metrics"] for p in Path(d).rglob("results/*.json")}
                   for d in dirs}
     if len(by_backend) < 2:
         print("one backend only: nothing to compare")
