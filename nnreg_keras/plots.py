@@ -15,6 +15,8 @@ matplotlib.rcParams.update({
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nnreg_keras.formatting import number  # noqa: E402
+
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c16200")
 
 
@@ -185,18 +187,21 @@ def feature_bars(feature_names: list[str], panels: dict[str, dict[str, np.ndarra
     return fig
 
 
-def prediction_shift(before: dict[str, np.ndarray], after: dict[str, np.ndarray], xlabel: str,
-                     ylabel: str) -> plt.Figure:
-    """One panel per model: each test example's predicted probability before (x) and after (y) a
-    change; points off the diagonal are predictions the change moved."""
-    fig, axes = plt.subplots(1, len(before), figsize=(3.2 * len(before), 3.2), squeeze=False,
-                             sharex=True, sharey=True)
-    for i, (ax, (name, p)) in enumerate(zip(axes.flat, before.items())):
-        q = np.ravel(after[name])
-        ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
-        ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(i), edgecolors="none")
-        ax.set_title(f"{name}\nmean |change| {np.mean(np.abs(q - np.ravel(p))):.4f}")
+def prediction_shift(before: dict[str, np.ndarray], after: dict[str, dict[str, np.ndarray]],
+                     xlabel: str) -> plt.Figure:
+    """A grid of scatter plots, one row per change of the data (`after` maps its name to
+    {model: predictions}) and one column per model: each test example's predicted probability
+    before (x) and after (y) the change; points off the diagonal are predictions the change moved."""
+    fig, axes = plt.subplots(len(after), len(before), figsize=(2.9 * len(before), 2.9 * len(after)),
+                             squeeze=False, sharex=True, sharey=True)
+    for r, (change, moved) in enumerate(after.items()):
+        for c, (name, p) in enumerate(before.items()):
+            ax, q = axes[r, c], np.ravel(moved[name])
+            ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+            ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(c), edgecolors="none")
+            ax.set_title(f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9)
+        axes[r, 0].set_ylabel(f"P(y=1), {change}")
+    for ax in axes[-1]:
         ax.set_xlabel(xlabel)
-    axes.flat[0].set_ylabel(ylabel)
     fig.tight_layout()
     return fig
