@@ -87,4 +87,3 @@ def test_tutorial_03_checks_hold(quick_reports: Path):
     assert m["still_share_l2_step"] == 0  # L2 moves every weight
     assert m["updated_share_L2"] == 1
     assert m["still_share_dropout_one_mask"] > m["still_share_plain_step"]
-
