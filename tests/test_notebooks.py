@@ -23,13 +23,6 @@ def test_committed_without_outputs_and_with_parameters(notebook: Path):
     assert nb.cells[0].cell_type == "markdown" and "> " in nb.cells[0].source, "first cell: title and quoted question"
 
 
-@pytest.fixture(scope="session")
-def quick_reports(tmp_path_factory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    run([], "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)
-    return reports
-
-
 @pytest.mark.notebooks
 def test_every_notebook_writes_valid_results_and_the_report_has_every_section(quick_reports: Path):
     for stem in STEMS:
