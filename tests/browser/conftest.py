@@ -18,7 +18,8 @@ from nnreg_keras import report
 from tests.conftest import ROOT
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
-PHONE, DESKTOP = 390, 1280
+# The two screens the report is checked on: a phone (touch, overlay scrollbars) and a desktop.
+VIEWS = {"phone": {"width": 390, "height": 844, "mobile": True}, "desktop": {"width": 1280, "height": 900}}
 # A4 with 15 mm margins, in CSS pixels (96 per inch): the width and height a printed page lays out in.
 PRINT_MARGIN_MM = 15
 PRINT_WIDTH = (210 - 2 * PRINT_MARGIN_MM) / 25.4 * 96
@@ -83,14 +84,15 @@ def open_report(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage
     """Opens the report at a viewport width, in screen or print media; blocks every other request."""
     contexts = []
 
-    def opener(width: int, media: str = "screen", height: int = 900) -> OpenedPage:
-        context = browser.new_context(viewport={"width": width, "height": height}, service_workers="block")
+    def opener(width: int, media: str = "screen", height: int = 900, mobile: bool = False) -> OpenedPage:
+        context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
+                                      has_touch=mobile, service_workers="block")
         contexts.append(context)
         page = context.new_page()
         opened = OpenedPage(page, report_file.as_uri())
         page.on("console", lambda msg: opened.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda err: opened.console_errors.append(str(err)))
-        page.on("request", lambda req: None if req.url in (opened.url, ) or req.url.startswith("data:")
+        page.on("request", lambda req: None if req.url == opened.url or req.url.startswith("data:")
                 else opened.other_requests.append(req.url))
         page.route("**/*", lambda route: route.continue_() if route.request.url == opened.url else route.abort())
         page.emulate_media(media=media)
@@ -104,9 +106,9 @@ def open_report(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage
 
 @pytest.fixture(scope="session")
 def desktop(open_report) -> OpenedPage:
-    return open_report(DESKTOP)
+    return open_report(**VIEWS["desktop"])
 
 
 @pytest.fixture(scope="session")
 def phone(open_report) -> OpenedPage:
-    return open_report(PHONE, height=844)
+    return open_report(**VIEWS["phone"])
