@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository layout, small notebooks for the runner, a quick run of every tutorial."""
+"""Shared fixtures: the repository layout, and a way to write small notebooks for the runner."""
 from __future__ import annotations
 
 import os
@@ -6,8 +6,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from nnreg_keras.runner import Layout, run
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +31,8 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory) -> Path:
     """Every tutorial executed once per test session with the quick profile, into a temp reports/."""
+    from nnreg_keras.runner import Layout, run
+
     reports = tmp_path_factory.mktemp("reports")
     run([], "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)
     return reports
