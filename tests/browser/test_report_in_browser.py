@@ -75,7 +75,7 @@ FIGURES = f"""() => Array.from(document.querySelectorAll('figure')).map(figure =
         .map(g => g.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
     return {{figure: describe(figure), width: box.width, height: box.height, right: box.right,
              graphics: graphics.length, graphicsRight: Math.max(0, ...graphics.map(r => r.right)),
-             hidden: !figure.checkVisibility({visibilityProperty: true}),  // e.g. another frame's turn
+             hidden: !figure.checkVisibility({{visibilityProperty: true}}),  // e.g. another frame's turn
              breakInside: getComputedStyle(figure).breakInside}};
 }})"""
 
@@ -206,8 +206,7 @@ def test_axe_finds_no_serious_or_critical_violation(open_report, view):
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_screenshots_of_each_section_top(request, view):
-    opened = request.getfixturevalue(view)
-    width = opened.js("window.innerWidth")
+    opened, width = request.getfixturevalue(view), VIEWS[view]["width"]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for number, target in enumerate(opened.js(ANCHOR_TARGETS), 1):
         opened.js("id => document.getElementById(id).scrollIntoView()", target)
