@@ -1,23 +1,10 @@
 """Measurements on trained models and on runs: plain arrays in, plain numbers out."""
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 
+from nnreg_keras.formatting import mean_sd, mean_sd_text  # noqa: F401  (re-exported for notebooks)
 from nnreg_keras.training import keras, predict
-
-
-def mean_sd(values: Iterable[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    v = np.asarray(list(values), dtype="float64")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
-
-
-def mean_sd_text(values: Iterable[float], digits: int = 3) -> str:
-    """'mean ± sd' as text, for tables and sentences."""
-    mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
 def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:

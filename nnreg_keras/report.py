@@ -19,20 +19,10 @@ import jinja2
 from markupsafe import Markup
 
 from nnreg_keras import results as results_mod
+from nnreg_keras.show import STATUS, cell
 from nnreg_keras.exceptions import ResultsError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-def format_cell(value: Any) -> str:
-    """Table cells: integers as they are, other numbers with three decimals."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
 
 
 def inline_figure(path: Path, alt: str) -> Markup:
@@ -56,23 +46,41 @@ def run_info(notebook: Path) -> dict[str, Any]:
     return {"start_time": meta.get("start_time"), "duration": meta.get("duration")}
 
 
+def _without_heading(markdown_text: str) -> str:
+    """The exercises cell without its own heading line ("## Try it"): the report gives its own."""
+    lines = markdown_text.strip().splitlines()
+    return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
+
+
 def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Everything the template needs for one tutorial's section."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
     anchor = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
     figures = [{**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])} for fig in results["figures"]]
+    verdict = results["verdict"]
     return {**results, "anchor": anchor, "figures_inline": figures,
+            "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
+            "exercises": _without_heading(results.get("exercises", "")),
             "notebook_link": f"notebooks/{stem}.ipynb" if notebook.is_file() else None,
             "run": run_info(notebook),
             "command": f"python -m nnreg_keras run {stem.split('_')[0]} --profile {results['profile']}"}
+
+
+def markdown(text: str) -> Markup:
+    """Markdown (a notebook's exercises cell) as HTML; raw HTML in it is escaped, not passed through."""
+    import mistune
+
+    return Markup(mistune.create_markdown(escape=True)(text))
 
 
 def environment() -> jinja2.Environment:
     """Jinja2 with autoescaping on for every template, whatever its file name."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["cell"] = format_cell
+    env.filters["cell"] = cell
+    env.filters["markdown"] = markdown
+    env.globals["status"] = STATUS
     return env
 
 

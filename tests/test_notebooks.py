@@ -23,24 +23,29 @@ def test_committed_without_outputs_and_with_parameters(notebook: Path):
     assert nb.cells[0].cell_type == "markdown" and "> " in nb.cells[0].source, "first cell: title and quoted question"
 
 
-@pytest.fixture(scope="session")
-def quick_reports(tmp_path_factory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    run([], "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)
-    return reports
-
-
 @pytest.mark.notebooks
 def test_every_notebook_writes_valid_results_and_the_report_has_every_section(quick_reports: Path):
     for stem in STEMS:
         results = read(quick_reports / "results" / f"{stem}.json")
         assert results["notebook"] == stem and results["profile"] == "quick"
-        assert results["figures"] and results["tables"] and results["answer"]
+        assert results["figures"] and results["tables"] and results["verdict"] and results["claims"]
         assert (quick_reports / "notebooks" / f"{stem}.ipynb").is_file()
     html = report.build(quick_reports).read_text()
     assert html.count("<section id=") == len(STEMS)
     for stem in STEMS:
         assert f'<a href="notebooks/{stem}.ipynb">' in html
+
+
+@pytest.mark.notebooks
+def test_every_claim_is_worded_both_ways_and_every_verdict_is_short(quick_reports: Path):
+    for stem in STEMS:
+        results = read(quick_reports / "results" / f"{stem}.json")
+        assert results["claims"], f"{stem} records no claims"
+        for statement in [results["verdict"], *results["claims"]]:
+            assert statement["text"].strip() and statement["alternative"].strip()
+            assert statement["text"] != statement["alternative"]
+        assert len(results["verdict"]["text"].split()) <= 60 and len(results["verdict"]["alternative"].split()) <= 60
+        assert results["metrics"].keys() >= {f"claim_{c['name']}" for c in results["claims"]}
 
 
 @pytest.mark.notebooks
