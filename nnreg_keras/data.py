@@ -5,8 +5,9 @@ with labels 0/1 as float32. The numpy twin in `scratch` uses the course's column
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def make_height(
     x_test, y_test = draw(int(n_test))
     return Dataset(
         "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
-        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r))), "label_noise": label_noise,
+        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)), "label_noise": label_noise,
          "seed": seed, "best_accuracy": 1.0 - label_noise},
     )
 
@@ -299,7 +300,7 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DatasetError(f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns")
-        record = dict(zip(header, row))
+        record = dict(zip(header, row, strict=True))
         if record["split"] not in ("train", "test"):
             raise DatasetError(f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test")
         try:

@@ -2,9 +2,19 @@
 import numpy as np
 import pytest
 
-from nnreg_keras.data import (DATASETS, HEIGHT_PROXIES, HEIGHT_UNRELATED, SCALED_FEATURES, goalkeeper_boundary,
-                              make_goalkeeper, make_height, make_scaled_features, make_scaled_regression,
-                              rescale_feature, shift_feature)
+from nnreg_keras.data import (
+    DATASETS,
+    HEIGHT_PROXIES,
+    HEIGHT_UNRELATED,
+    SCALED_FEATURES,
+    goalkeeper_boundary,
+    make_goalkeeper,
+    make_height,
+    make_scaled_features,
+    make_scaled_regression,
+    rescale_feature,
+    shift_feature,
+)
 from nnreg_keras.exceptions import DatasetError
 
 
