@@ -131,3 +131,25 @@ def best_at_clean_accuracy(clean: np.ndarray, values: np.ndarray, floor: float, 
         raise ParameterError(f"no setting reaches a clean accuracy of {floor:g} (best: {clean.max():g})")
     ranked = values[allowed] if not lower_is_better else -values[allowed]
     return int(allowed[np.argmax(ranked)])
+
+
+SHORT_NAMES = {"accuracy": "clean", "accuracy_missing": "missing", "accuracy_shuffled": "shuffled",
+               "reliance": "share", "permutation": "permutation", "weight_norm": "weights"}
+
+
+def change(before: list[dict[str, np.ndarray | float]], after: list[dict[str, np.ndarray | float]],
+           feature: int) -> dict[str, float | int]:
+    """How one model's measures moved from `before` to `after` (feature reports over the same seeds),
+    for the accuracies and for `feature`'s shares, under `SHORT_NAMES`: `<name>_0` and `<name>_1` (means
+    over seeds), `<name>_gain` (their difference) and on how many seeds it rose (`_up`) or fell (`_down`)."""
+    if len(before) != len(after):
+        raise ParameterError(f"before and after need the same seeds, got {len(before)} and {len(after)} reports")
+    moved: dict[str, float | int] = {}
+    for key, name in SHORT_NAMES.items():
+        if key not in before[0] or key not in after[0]:
+            continue
+        pick = None if np.ndim(before[0][key]) == 0 else feature
+        a, b = per_seed(before, key, pick), per_seed(after, key, pick)
+        moved.update({f"{name}_0": float(a.mean()), f"{name}_1": float(b.mean()), f"{name}_gain": float((b - a).mean()),
+                      f"{name}_up": int(np.sum(b > a)), f"{name}_down": int(np.sum(b < a))})
+    return moved

@@ -110,3 +110,15 @@ def test_tradeoff_curves_draw_one_curve_per_method_in_each_panel():
     first = fig.axes[0]
     assert [t.get_text() for t in first.texts] == ["none", "rate 0.4", "none", "l2 0.01"]
     assert first.get_lines()[0].get_xydata() == pytest.approx(np.array([[0.81, 0.61], [0.845, 0.79]]))
+
+
+def test_change_reports_means_gains_and_seed_counts():
+    before = [{"accuracy": 0.8, "reliance": np.array([0.9, 0.1])}, {"accuracy": 0.7, "reliance": np.array([0.8, 0.2])}]
+    after = [{"accuracy": 0.9, "reliance": np.array([0.5, 0.5])}, {"accuracy": 0.6, "reliance": np.array([0.9, 0.1])}]
+    moved = reliance.change(before, after, feature=0)
+    assert moved["clean_0"] == pytest.approx(0.75) and moved["clean_1"] == pytest.approx(0.75)
+    assert moved["clean_up"] == 1 and moved["clean_down"] == 1
+    assert moved["share_gain"] == pytest.approx(-0.15) and (moved["share_up"], moved["share_down"]) == (1, 1)
+    assert "weights_0" not in moved  # not measured (a model that is not Keras)
+    with pytest.raises(ParameterError, match="same seeds"):
+        reliance.change(before, after[:1], feature=0)
