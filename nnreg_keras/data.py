@@ -81,11 +81,12 @@ HEIGHT_UNRELATED = ("pulse", "sleep_hours", "reaction_time", "commute_time")
 
 def make_height(
     n_train: int = 2000, n_test: int = 2000, correlations: list[float] | None = None,
-    label_noise: float = 0.1, seed: int = 0,
+    label_noise: float = 0.1, seed: int = 0, threshold: float = 0.0,
 ) -> Dataset:
     """Ten standardized features where `height` decides the label: the thread's "height" example.
 
-    The label is 1 when height is above average, each label flipped with probability `label_noise`.
+    The label is 1 when height is above `threshold` (in standard deviations; 0 is the average, which
+    is also the value a missing feature is filled with), each label flipped with probability `label_noise`.
     Five noisy proxies (`HEIGHT_PROXIES`) have population correlation `correlations[k]` with height
     and carry no information beyond it; four features (`HEIGHT_UNRELATED`) are pure noise.
     """
@@ -95,6 +96,8 @@ def make_height(
     _check_generator_parameter(numbers_ok and len(correlations) == len(HEIGHT_PROXIES), "correlations", correlations,
                                f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})")
     _check_split(n_train, n_test, label_noise)
+    _check_generator_parameter(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+                               and abs(threshold) <= 3, "threshold", threshold, "a number in [-3, 3]")
     rng = np.random.default_rng(seed)
     r = np.asarray(correlations, dtype="float64")
 
@@ -104,14 +107,14 @@ def make_height(
         unrelated = rng.standard_normal((m, len(HEIGHT_UNRELATED)))
         flip = rng.random(m) < label_noise
         x = np.column_stack([height, proxies, unrelated])
-        return x.astype("float32"), ((height > 0) ^ flip).astype("float32")
+        return x.astype("float32"), ((height > threshold) ^ flip).astype("float32")
 
     x_train, y_train = draw(int(n_train))
     x_test, y_test = draw(int(n_test))
     return Dataset(
         "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
         {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)), "label_noise": label_noise,
-         "seed": seed, "best_accuracy": 1.0 - label_noise},
+         "seed": seed, "threshold": threshold, "best_accuracy": 1.0 - label_noise},
     )
 
 
