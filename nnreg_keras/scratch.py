@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnreg_keras import guards
 from nnreg_keras.exceptions import ParameterError
 
 COURSE_LAYER_DIMS = (20, 3, 1)  # the course's hidden and output layers; the input size comes from X
@@ -337,6 +338,7 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
                 for key, value in _metrics(xs, ys, new).items():
                     record[f"{name}_{key}"] = value
             records.append(record)
+            guards.check_record(records, "numpy model", learning_rate, new.values())
         parameters = new
     return parameters, records
 
