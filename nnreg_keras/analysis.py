@@ -1,23 +1,10 @@
 """Measurements on trained models and on runs: plain arrays in, plain numbers out."""
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 
+from nnreg_keras.formatting import mean_sd, mean_sd_text  # noqa: F401  (re-exported for notebooks)
 from nnreg_keras.training import keras, predict
-
-
-def mean_sd(values: Iterable[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    v = np.asarray(list(values), dtype="float64")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
-
-
-def mean_sd_text(values: Iterable[float], digits: int = 3) -> str:
-    """'mean ± sd' as text, for tables and sentences."""
-    mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
 def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
@@ -44,13 +31,6 @@ def distinct_rows(masks: np.ndarray) -> int:
     """Number of distinct rows of a 0/1 array: distinct dropout masks = distinct sub-networks."""
     packed = np.packbits(np.asarray(masks, dtype=bool), axis=1)
     return int(np.unique(packed, axis=0).shape[0])
-
-
-def sample_dropout_masks(rate: float, units: int, draws: int, seed: int) -> np.ndarray:
-    """Masks as `keras.random.dropout` draws them: (draws, units), True where a unit is kept."""
-    ones = keras.ops.ones((draws, units))
-    out = keras.random.dropout(ones, rate, seed=keras.random.SeedGenerator(seed))
-    return keras.ops.convert_to_numpy(out) > 0
 
 
 def mc_dropout_curve(model: keras.Model, x: np.ndarray, y: np.ndarray, ks: list[int]) -> dict[str, list[float]]:

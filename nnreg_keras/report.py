@@ -18,21 +18,11 @@ import jinja2
 from markupsafe import Markup
 
 from nnreg_keras import results as results_mod
+from nnreg_keras.show import STATUS, cell
 from nnreg_keras.exceptions import ResultsError
 from nnreg_keras.landing import RUNS, lock, read_stamp, write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-def format_cell(value: Any) -> str:
-    """Table cells: integers as they are, other numbers with three decimals."""
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
 
 
 def inline_figure(path: Path, alt: str) -> Markup:
@@ -63,25 +53,43 @@ def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
                      *(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in sorted(overrides.items()))])
 
 
+def _without_heading(markdown_text: str) -> str:
+    """The exercises cell without its own heading line ("## Try it"): the report gives its own."""
+    lines = markdown_text.strip().splitlines()
+    return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
+
+
 def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
     anchor = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
     figures = [{**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])} for fig in results["figures"]]
+    verdict = results["verdict"]
     stamp = read_stamp(reports)
     page = f"{RUNS}/{stem}/notebooks/{stem}.html"
     return {**results, "anchor": anchor, "figures_inline": figures,
+            "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
+            "exercises": _without_heading(results.get("exercises", "")),
             "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
             "run": run_info(notebook), "overrides": (stamp or {}).get("overrides", {}),
             "command": rerun_command(results, stamp)}
+
+
+def markdown(text: str) -> Markup:
+    """Markdown (a notebook's exercises cell) as HTML; raw HTML in it is escaped, not passed through."""
+    import mistune
+
+    return Markup(mistune.create_markdown(escape=True)(text))
 
 
 def environment() -> jinja2.Environment:
     """Jinja2 with autoescaping on for every template, whatever its file name."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["cell"] = format_cell
+    env.filters["cell"] = cell
+    env.filters["markdown"] = markdown
+    env.globals["status"] = STATUS
     return env
 
 

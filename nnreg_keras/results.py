@@ -1,7 +1,9 @@
 """The results contract: what a tutorial notebook hands to the report, written and read as JSON.
 
-A notebook builds a `Recorder`, adds tables, figures and metrics, sets the answer (sentences built
-from measured values) and calls `write()`. The runner tells it where to write through the
+A notebook builds a `Recorder` and, as it goes, adds tables and figures (each also shown inline in
+the notebook, where it is made), claims (an expected finding, whether it held, worded both ways
+from the measured values) and metrics; it ends with the verdict (the short answer, at most
+`VERDICT_WORDS` words) and `write()`. The runner tells it where to write through the
 environment (`NNREG_OUTPUT_DIR`, `NNREG_NOTEBOOK`, `NNREG_PROFILE`); run by hand, a notebook writes
 into a fresh temporary directory and prints where. The file holds measured values only, no clock
 times, so the same profile and seed give the same bytes; run times come from papermill's metadata.
@@ -18,13 +20,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from nnreg_keras import show
 from nnreg_keras.exceptions import ResultsError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+VERDICT_WORDS = 60
 PACKAGES = ("keras", "tensorflow", "numpy", "papermill", "matplotlib", "jinja2", "scipy")
 _REQUIRED = {
-    "schema_version": int, "notebook": str, "title": str, "questions": list, "answer": list,
-    "tables": list, "figures": list, "metrics": dict, "parameters": dict, "seeds": list,
+    "schema_version": int, "notebook": str, "title": str, "questions": list, "verdict": dict,
+    "claims": list, "tables": list, "figures": list, "metrics": dict, "parameters": dict, "seeds": list,
     "profile": str, "environment": dict,
 }
 
@@ -52,9 +56,16 @@ def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]
         raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
     if results["schema_version"] != SCHEMA_VERSION:
         problems.append(f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}")
-    for key in ("questions", "answer"):
-        if not results[key] or not all(isinstance(s, str) and s.strip() for s in results[key]):
-            problems.append(f"{key!r} must be a non-empty list of non-empty strings")
+    if not results["questions"] or not all(isinstance(q, str) and q.strip() for q in results["questions"]):
+        problems.append("'questions' must be a non-empty list of non-empty strings")
+    problems += _statement_problems("verdict", results["verdict"], max_words=VERDICT_WORDS)
+    for i, claim in enumerate(results["claims"]):
+        name = claim.get("name") if isinstance(claim, dict) else None
+        if not (isinstance(name, str) and name):
+            problems.append(f"claim {i} needs a non-empty 'name'")
+        problems += _statement_problems(f"claim {name or i!r}", claim)
+    if "exercises" in results and not (isinstance(results["exercises"], str) and results["exercises"].strip()):
+        problems.append("'exercises' must be a non-empty markdown string when present")
     for i, table in enumerate(results["tables"]):
         columns = table.get("columns") if isinstance(table, dict) else None
         rows = table.get("rows") if isinstance(table, dict) else None
@@ -71,6 +82,24 @@ def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]
     if problems:
         raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
     return results
+
+
+def _statement_problems(label: str, statement: Any, max_words: int | None = None) -> list[str]:
+    """What is wrong with a verdict or claim: {held: bool, text: str, alternative: str, numbers: dict}."""
+    if not isinstance(statement, dict):
+        return [f"{label} must be an object with 'held', 'text', 'alternative' and 'numbers'"]
+    problems = []
+    if not isinstance(statement.get("held"), bool):
+        problems.append(f"{label}: 'held' must be true or false")
+    if not isinstance(statement.get("numbers"), dict):
+        problems.append(f"{label}: 'numbers' must be an object")
+    for key in ("text", "alternative"):
+        text = statement.get(key)
+        if not (isinstance(text, str) and text.strip()):
+            problems.append(f"{label}: {key!r} must be a non-empty string")
+        elif max_words is not None and len(text.split()) > max_words:
+            problems.append(f"{label}: {key!r} has {len(text.split())} words; at most {max_words} are accepted")
+    return problems
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -103,7 +132,8 @@ def environment() -> dict[str, Any]:
 
 
 class Recorder:
-    """Collects one notebook's results and writes them, validated, as the results JSON."""
+    """Collects one notebook's results, shows each piece inline as it is added, and writes them,
+    validated, as the results JSON."""
 
     def __init__(self, notebook: str, title: str, questions: list[str],
                  parameters: dict[str, Any], seeds: list[int]):
@@ -112,8 +142,8 @@ class Recorder:
         self.output_dir = Path(env_dir) if env_dir else Path(tempfile.mkdtemp(prefix="nnreg_"))
         self.data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION, "notebook": self.notebook, "title": title,
-            "questions": list(questions), "answer": [], "tables": [], "figures": [], "metrics": {},
-            "parameters": plain(parameters), "seeds": plain(seeds),
+            "questions": list(questions), "verdict": None, "claims": [], "tables": [], "figures": [],
+            "metrics": {}, "parameters": plain(parameters), "seeds": plain(seeds),
             "profile": os.environ.get("NNREG_PROFILE", "interactive"),
         }
 
@@ -126,11 +156,18 @@ class Recorder:
         self.data["metrics"].update(plain(metrics))
 
     def add_table(self, caption: str, columns: list[str], rows: list[list[Any]]) -> None:
-        """A table of measured values; numbers are formatted by the report."""
-        self.data["tables"].append({"caption": caption, "columns": list(columns), "rows": plain(rows)})
+        """A table of measured values, shown inline now; numbers are written by `formatting.number`."""
+        table = {"caption": caption, "columns": list(columns), "rows": plain(rows)}
+        if any(len(row) != len(table["columns"]) for row in table["rows"]):
+            raise ResultsError(f"table {caption!r}: every row needs {len(columns)} cells")
+        self.data["tables"].append(table)
+        show.table(table, number=len(self.data["tables"]))
 
-    def add_figure(self, fig: Any, name: str, caption: str, alt: str, fmt: str = "svg") -> Path:
-        """Save a matplotlib figure (deterministic bytes) and list it with caption and alt text."""
+    def add_figure(self, fig: Any, name: str, caption: str, alt: str, fmt: str = "svg",
+                   group: str | None = None, frame: str | None = None) -> None:
+        """Save a matplotlib figure (deterministic bytes), list it with caption and alt text, show
+        the saved file inline and close the figure (so it is shown exactly once). Consecutive
+        figures with the same `group` are the frames of one explorable figure, each labelled `frame`."""
         if fmt not in ("svg", "png"):
             raise ValueError(f"fmt must be 'svg' or 'png', got {fmt!r}")
         relative = Path("figures") / self.notebook / f"{name}.{fmt}"
@@ -138,18 +175,52 @@ class Recorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
         import matplotlib
+        import matplotlib.pyplot as plt
 
         with matplotlib.rc_context({"svg.hashsalt": "nnreg_keras"}):  # stable ids: same bytes each run
             fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight", dpi=110)
-        self.data["figures"].append({"file": relative.as_posix(), "caption": caption, "alt": alt})
-        return path
+        plt.close(fig)
+        entry = {"file": relative.as_posix(), "caption": caption, "alt": alt}
+        if group is not None:
+            entry.update(group=group, frame=frame or name)
+        self.data["figures"].append(entry)
+        show.figure(path, caption, alt, number=len(self.data["figures"]))
 
-    def set_answer(self, *sentences: str) -> None:
-        """The short answer: paragraphs built by the notebook from this run's numbers."""
-        self.data["answer"] = list(sentences)
+    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> bool:
+        """Record an expected finding: `text` words it if it held, `alternative` if not. Both are
+        `str.format` templates, formatted with `numbers` on every run (a broken wording fails every
+        run, not only the one that needs it); the applicable one is shown inline. Returns `held`."""
+        statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
+        self.data["claims"] = [c for c in self.data["claims"] if c["name"] != name] + [{"name": name, **statement}]
+        self.data["metrics"][f"claim_{name}"] = int(statement["held"])
+        show.statement(statement, kind="finding")
+        return statement["held"]
 
-    def write(self) -> Path:
-        """Validate and write the results JSON; return its path."""
+    def verdict(self, held: Any, text: str, alternative: str, **numbers: Any) -> bool:
+        """The short answer to the thread's question (at most VERDICT_WORDS words either way),
+        formatted like a claim: `text` if the expected answer held, `alternative` if not."""
+        statement = self._statement("verdict", held, text, alternative, numbers)
+        problems = _statement_problems("verdict", statement, max_words=VERDICT_WORDS)
+        if problems:
+            raise ResultsError("; ".join(problems))
+        self.data["verdict"] = statement
+        show.statement(statement, kind="verdict")
+        return statement["held"]
+
+    @staticmethod
+    def _statement(label: str, held: Any, text: str, alternative: str, numbers: dict[str, Any]) -> dict[str, Any]:
+        numbers = plain(numbers)
+        try:
+            worded = {"text": text.format(**numbers), "alternative": alternative.format(**numbers)}
+        except (KeyError, IndexError, ValueError, TypeError) as err:
+            raise ResultsError(f"{label}: a wording cannot be formatted with the numbers given "
+                               f"({type(err).__name__}: {err}); numbers: {', '.join(numbers) or 'none'}") from None
+        return {"held": bool(held), **worded, "numbers": numbers}
+
+    def write(self) -> None:
+        """Validate and write the results JSON to `results_path` (printed when run by hand)."""
+        if self.data["verdict"] is None:
+            raise ResultsError(f"results of {self.notebook}: no verdict; call Recorder.verdict(...) before write()")
         self.data["environment"] = environment()
         validate(self.data, source=f"results of {self.notebook}")
         self.results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,4 +228,3 @@ class Recorder:
         self.results_path.write_text(text + "\n")
         if not os.environ.get("NNREG_OUTPUT_DIR"):
             print(f"results written to {self.results_path}")
-        return self.results_path

@@ -26,3 +26,13 @@ def write_notebook(path: Path, parameters: str, body: str) -> Path:
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def quick_reports(tmp_path_factory) -> Path:
+    """Every tutorial executed once per test session with the quick profile, into a temp reports/."""
+    from nnreg_keras.runner import Layout, run
+
+    reports = tmp_path_factory.mktemp("reports")
+    run([], "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)
+    return reports

@@ -15,7 +15,11 @@ def fake_results(reports, stem, title, **extra):
     (reports / "figures" / stem).mkdir(parents=True, exist_ok=True)
     (reports / "figures" / stem / "f.svg").write_text(SVG)
     data = {"schema_version": SCHEMA_VERSION, "notebook": stem, "title": title,
-            "questions": ["Why would you use dropout?"], "answer": ["Measured: 0.9."],
+            "questions": ["Why would you use dropout?"],
+            "verdict": {"held": True, "text": "Measured: 0.9.", "alternative": "Not as expected: 0.9.",
+                        "numbers": {"acc": 0.9}},
+            "claims": [{"name": "wins", "held": False, "text": "Dropout won on 5 of 5 seeds.",
+                        "alternative": "Dropout won on 2 of 5 seeds only.", "numbers": {"won": 2}}],
             "tables": [{"caption": "Scores", "columns": ["model", "n", "acc"], "rows": [["wide", 1200, 0.91234]]}],
             "figures": [{"file": f"figures/{stem}/f.svg", "caption": "A square.", "alt": "One square."}],
             "metrics": {"acc": 0.9}, "parameters": {"rate": 0.5}, "seeds": [0, 1], "profile": "quick",
@@ -36,6 +40,9 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     assert '<div class="svg" role="img" aria-label="One square."><svg' in html
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     assert "<td>0.912</td>" in html and "<td>1,200</td>" in html
+    assert html.count('<p class="verdict">Measured: 0.9.</p>') == 2
+    assert html.count('<span class="status">did not hold</span> Dropout won on 2 of 5 seeds only.') == 2
+    assert "Dropout won on 5 of 5 seeds." not in html
     assert "python -m nnreg_keras run 01 --profile quick" in html
     assert "abc123" in html and "rate=0.5" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
@@ -43,7 +50,7 @@ def test_report_has_every_section_with_its_parts(tmp_path):
 
 def test_html_in_titles_and_parameters_is_escaped(tmp_path):
     fake_results(tmp_path, "01_x", "<script>alert(1)</script>", parameters={"name": "<b>bold</b>"},
-                 answer=["a < b & c"])
+                 verdict={"held": False, "text": "x", "alternative": "a < b & c", "numbers": {}})
     html = report.build(tmp_path).read_text()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
@@ -68,7 +75,7 @@ def test_errors_leave_the_previous_report_untouched(tmp_path):
     with pytest.raises(ResultsError, match="f.svg is missing"):
         report.build(tmp_path)
     fake_results(tmp_path, "01_x", "X")
-    fake_results(tmp_path, "02_y", "Y", answer=[])
+    fake_results(tmp_path, "02_y", "Y", claims=[{"name": "c", "held": True}])
     with pytest.raises(ResultsError, match="02_y.json breaks the results contract"):
         report.build(tmp_path)
     assert (tmp_path / "index.html").read_text() == "previous"
@@ -79,3 +86,13 @@ def test_autoescape_is_on_for_the_html_j2_template():
     template = report.environment().from_string("{{ x }}")
     assert template.render(x="<i>") == "&lt;i&gt;"
     assert report.environment().get_template("report.html.j2").environment.autoescape is True
+
+
+def test_exercises_show_as_a_collapsed_block_with_markdown_rendered_and_html_escaped(tmp_path):
+    exercises = "## Try it\n\n1. Set `dropout_rate` to 0.2 <b>now</b>.\n2. Predict the accuracy.\n"
+    fake_results(tmp_path, "01_x", "X", exercises=exercises)
+    fake_results(tmp_path, "02_y", "Y")
+    html = report.build(tmp_path).read_text()
+    assert html.count('<details class="exercises">') == 1
+    assert "<li>Set <code>dropout_rate</code> to 0.2 &lt;b&gt;now&lt;/b&gt;.</li>" in html
+    assert "<h2>Try it</h2>" not in html

@@ -19,7 +19,8 @@ def make_recorder(tmp_path, monkeypatch, notebook="01_demo"):
                    parameters={"rate": np.float32(0.5), "seeds": (0, 1)}, seeds=[0, 1])
     rec.add_table("A table", ["model", "accuracy"], [["wide", np.float64(0.9)]])
     rec.add_metrics(accuracy=np.float64(0.9), count=np.int64(3))
-    rec.set_answer("It works: 0.9.")
+    rec.claim("works", True, "It works: {acc:.1f}.", "It does not work: {acc:.1f}.", acc=0.9)
+    rec.verdict(True, "Yes: {acc:.0%}.", "No: only {acc:.0%}.", acc=0.9)
     return rec
 
 
@@ -28,21 +29,27 @@ def test_recorder_writes_a_valid_file_where_the_runner_says(tmp_path, monkeypatc
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
     rec.add_figure(fig, "line", caption="A line.", alt="A falling line.")
-    path = rec.write()
+    rec.write()
+    path = rec.results_path
     assert path == tmp_path / "results" / "01_demo.json"
     data = read(path)
     assert data["notebook"] == "01_demo" and data["profile"] == "quick"
     assert data["parameters"] == {"rate": 0.5, "seeds": [0, 1]}
-    assert data["metrics"] == {"accuracy": 0.9, "count": 3}
+    assert data["metrics"] == {"accuracy": 0.9, "count": 3, "claim_works": 1}
     assert data["figures"] == [{"file": "figures/01_demo/line.svg", "caption": "A line.", "alt": "A falling line."}]
+    assert data["claims"] == [{"name": "works", "held": True, "text": "It works: 0.9.",
+                               "alternative": "It does not work: 0.9.", "numbers": {"acc": 0.9}}]
+    assert data["verdict"] == {"held": True, "text": "Yes: 90%.", "alternative": "No: only 90%.",
+                               "numbers": {"acc": 0.9}}
     assert (tmp_path / "figures" / "01_demo" / "line.svg").read_text().count("<svg") == 1
     assert data["environment"]["keras_backend"] in {"tensorflow", "jax", "torch", "numpy"}
 
 
 def test_same_content_gives_same_bytes(tmp_path, monkeypatch):
-    first = make_recorder(tmp_path / "a", monkeypatch).write().read_bytes()
-    second = make_recorder(tmp_path / "b", monkeypatch).write().read_bytes()
-    assert first == second
+    first, second = make_recorder(tmp_path / "a", monkeypatch), make_recorder(tmp_path / "b", monkeypatch)
+    first.write()
+    second.write()
+    assert first.results_path.read_bytes() == second.results_path.read_bytes()
 
 
 FIGURE_SCRIPT = """
@@ -53,7 +60,8 @@ rec = Recorder("n", title="t", questions=["q"], parameters={}, seeds=[0])
 fig, ax = plt.subplots()
 ax.scatter([0, 1, 2], [2, 1, 0])
 ax.set_title("a scatter")
-sys.stdout.write(rec.add_figure(fig, "f", caption="c", alt="a").read_text())
+rec.add_figure(fig, "f", caption="c", alt="a")
+sys.stdout.write((rec.output_dir / rec.data["figures"][0]["file"]).read_text())
 """
 
 
@@ -64,22 +72,46 @@ def test_figures_are_byte_identical_across_runs(tmp_path):
     assert "<svg" in runs[0] and runs[0] == runs[1]
 
 
+STATEMENT = {"held": True, "text": "Held: 0.9.", "alternative": "Did not hold: 0.9.", "numbers": {"a": 0.9}}
+GOOD = {"schema_version": 2, "notebook": "n", "title": "t", "questions": ["q"], "verdict": STATEMENT,
+        "claims": [{"name": "c", **STATEMENT}], "tables": [], "figures": [], "metrics": {},
+        "parameters": {}, "seeds": [0], "profile": "p", "environment": {}}
+
+
 def test_validate_lists_every_problem():
-    good = {"schema_version": 1, "notebook": "n", "title": "t", "questions": ["q"], "answer": ["a"],
-            "tables": [], "figures": [], "metrics": {}, "parameters": {}, "seeds": [0],
-            "profile": "p", "environment": {}}
-    assert validate(dict(good)) == good
-    with pytest.raises(ResultsError, match="'answer' must be a list"):
-        validate({**good, "answer": "text"})
-    bad = {**good, "answer": [""], "metrics": {"x": float("nan")},
+    assert validate(dict(GOOD)) == GOOD
+    with pytest.raises(ResultsError, match="'verdict' must be a dict"):
+        validate({**GOOD, "verdict": "text"})
+    bad = {**GOOD, "questions": [""], "metrics": {"x": float("nan")},
+           "verdict": {**STATEMENT, "alternative": "word " * 61},
+           "claims": [{"name": "c", **STATEMENT, "held": "yes"}, {"name": "", **STATEMENT, "text": ""}],
            "tables": [{"caption": "c", "columns": ["a", "b"], "rows": [[1]]}],
            "figures": [{"file": "f.svg", "caption": "c"}], "schema_version": 99}
     with pytest.raises(ResultsError) as err:
         validate(bad, source="results file x.json")
     message = str(err.value)
-    for part in ("results file x.json", "schema_version is 99", "'answer' must be a non-empty list",
+    for part in ("results file x.json", "schema_version is 99", "'questions' must be a non-empty list",
+                 "verdict: 'alternative' has 61 words; at most 60", "claim 'c': 'held' must be true or false",
+                 "claim 1 needs a non-empty 'name'", "'text' must be a non-empty string",
                  "every row needs 2 cells", "figure 0 needs", "metric 'x' must be a finite number"):
         assert part in message
+
+
+def test_both_wordings_are_formatted_on_every_run(tmp_path, monkeypatch):
+    rec = make_recorder(tmp_path, monkeypatch)
+    with pytest.raises(ResultsError, match=r"claim 'typo': a wording cannot be formatted .*KeyError: 'acc'"):
+        rec.claim("typo", True, "Held at {accuracy:.2f}.", "Not held at {acc:.2f}.", accuracy=0.9)
+    with pytest.raises(ResultsError, match="verdict: 'text' has 61 words; at most 60"):
+        rec.verdict(False, "word " * 61, "Short enough.")
+    assert rec.claim("again", False, "Rose to {v}.", "Fell to {v}.", v=3) is False
+    assert rec.data["metrics"]["claim_again"] == 0 and rec.data["claims"][-1]["alternative"] == "Fell to 3."
+
+
+def test_a_results_file_needs_a_verdict(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNREG_OUTPUT_DIR", str(tmp_path))
+    rec = Recorder("01_demo", title="t", questions=["q"], parameters={}, seeds=[0])
+    with pytest.raises(ResultsError, match=r"no verdict; call Recorder.verdict"):
+        rec.write()
 
 
 def test_read_names_the_file(tmp_path):
