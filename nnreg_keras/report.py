@@ -73,6 +73,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
             "exercises": _without_heading(results.get("exercises", "")),
             "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
             "run": run_info(notebook), "overrides": (stamp or {}).get("overrides", {}),
+            "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
             "command": rerun_command(results, stamp)}
 
 
