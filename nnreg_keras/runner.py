@@ -218,17 +218,21 @@ def _execute(job: Plan, layout: Layout, work: Path, label: str, cell_timeout: fl
     return time.perf_counter() - start
 
 
+def _landed_since(job: Plan, layout: Layout, since: float) -> bool:
+    """Whether another run has landed exactly this job since `since` (two `make report` at once)."""
+    stamp = landing.read_stamp(layout.run_dir(job.stem))
+    return bool(stamp) and (layout.run_dir(job.stem) / landing.STAMP).stat().st_mtime >= since and \
+        stamp["profile"] == job.profile and stamp["parameters"] == job.parameters
+
+
 def run_notebook(job: Plan, layout: Layout = Layout(), label: str = "", wait: bool = True,
-                 cell_timeout: float | None = None) -> dict[str, Any]:
-    """Execute one planned notebook and land its outputs; return its validated results."""
+                 cell_timeout: float | None = None, since: float | None = None) -> dict[str, Any] | None:
+    """Execute one planned notebook and land its outputs; return its validated results, or None
+    when another run has landed exactly this job since `since` (then nothing is run again)."""
     stem, reports = job.stem, layout.reports
-    asked = time.time()
-    with landing.lock(reports, stem, wait=wait) as waited:
-        landed = landing.read_stamp(layout.run_dir(stem))
-        if waited and landed and (layout.run_dir(stem) / landing.STAMP).stat().st_mtime >= asked and \
-                landed["profile"] == job.profile and landed["parameters"] == job.parameters:
-            print(f"{stem}: the other run has just produced it with the same parameters", flush=True)
-            return results_mod.read(layout.run_dir(stem) / "results" / f"{stem}.json")
+    with landing.lock(reports, stem, wait=wait):
+        if since is not None and _landed_since(job, layout, since):
+            return None
         landing.restore(reports, stem)
         work = landing.work_directory(reports, stem)
         try:
@@ -241,6 +245,8 @@ def run_notebook(job: Plan, layout: Layout = Layout(), label: str = "", wait: bo
             landing.land(out, reports, stem)
             for suffix in (".ipynb", ".kernel.log"):
                 landing.remove(layout.failed(stem, suffix))
+            with contextlib.suppress(OSError):
+                (reports / "failed").rmdir()  # when empty
             return results
         finally:
             landing.remove(work)
@@ -272,6 +278,7 @@ def run(selectors: list[str], profile: str, layout: Layout = Layout(),
     notebooks = discover(layout.tutorials)
     chosen = select(notebooks, selectors)
     profile_values = params_mod.load_profile(layout.profile_path(profile), [nb.stem for nb in notebooks])
+    started = time.time()
     jobs = [plan(nb, profile, profile_values.get(nb.stem, {}), extra or {}) for nb in chosen]
     prune(layout, notebooks)
     all_results = []
@@ -285,11 +292,16 @@ def run(selectors: list[str], profile: str, layout: Layout = Layout(),
         if progress:
             print(f"{label} ...", flush=True)
         try:
-            all_results.append(run_notebook(job, layout, label if progress else "", wait, cell_timeout))
+            results = run_notebook(job, layout, label if progress else "", wait, cell_timeout, started)
         except BaseException:
             if progress:
                 print(f"{label} failed", flush=True)
             raise
-        if progress:
+        if results is None:
+            results = results_mod.read(layout.run_dir(job.stem) / "results" / f"{job.stem}.json")
+            if progress:
+                print(f"{label}: the other run has just produced it with the same parameters", flush=True)
+        elif progress:
             print(f"{label} done in {time.perf_counter() - start:.1f} s", flush=True)
+        all_results.append(results)
     return all_results
