@@ -342,3 +342,39 @@ def test_make_numbers_each_notebook_among_all(project):
     done = make(project, "report", "PROFILE=quick")
     assert done.returncode == 0, done.stderr
     assert "[1/2] 98_first (profile quick) ..." in done.stdout and "[2/2]" not in done.stdout
+
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="2" height="2"/></svg>'
+STATEMENT = {"held": False, "text": "Held.", "alternative": "Not held: <b>", "numbers": {"x": "<b>", "y": 1e-9}}
+VARIANTS = {
+    "minimal": {},
+    "everything": {
+        "claims": [{"name": "c", **STATEMENT}, {"name": "d", **STATEMENT, "held": True, "numbers": {}}],
+        "tables": [{"caption": "t", "columns": ["a", "b", "c", "d", "e"], "rows": [[None, True, "x", 3, 2.5e-7]]},
+                   {"caption": "empty", "columns": [], "rows": []}],
+        "figures": [{"file": "figures/{stem}/a.svg", "caption": "a", "alt": "a", "group": "g", "frame": "1"},
+                    {"file": "figures/{stem}/b.svg", "caption": "b", "alt": "b", "group": "g", "frame": "2"},
+                    {"file": "figures/{stem}/c.svg", "caption": "c", "alt": "c"}],
+        "metrics": {"m": 0, "n": -1.5}, "parameters": {"list": [1, 2], "none": None, "nested": {"a": 1}},
+        "exercises": "## Try it\n\n1. Change <x> & predict.", "seeds": [],
+    },
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_schema_valid_results_file_renders(tmp_path, variant):
+    stem = f"01_{variant}"
+    run_dir = tmp_path / "runs" / stem
+    data = {"schema_version": 2, "notebook": stem, "title": "T", "questions": ["Q?"], "verdict": STATEMENT,
+            "claims": [], "tables": [], "figures": [], "metrics": {}, "parameters": {}, "seeds": [0],
+            "profile": "quick", "environment": {"keras_backend": "jax", "python": "3.12", "packages": {},
+                                                "git_commit": "unknown"}}
+    data.update(json.loads(json.dumps(VARIANTS[variant]).replace("{stem}", stem)))
+    results.validate(data)
+    for fig in data["figures"]:
+        (run_dir / fig["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / fig["file"]).write_text(SVG)
+    (run_dir / "results").mkdir(parents=True)
+    (run_dir / "results" / f"{stem}.json").write_text(json.dumps(data))
+    html = report.build(tmp_path).read_text()
+    assert f'id="{stem.replace("_", "-")}"' in html and "Not held: &lt;b&gt;" in html
