@@ -122,3 +122,15 @@ def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_p
     assert f"error: notebook {stem}:" in done.stderr and "'seeds' = [0, 0]" in done.stderr
     assert (tmp_path / "reports" / "index.html").read_text() == "previous report"
     assert not (tmp_path / "reports" / "runs").exists()
+
+
+def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_path, monkeypatch):
+    from nnreg_keras import progress
+
+    path = tmp_path / "progress"
+    monkeypatch.setenv(progress.ENV, str(path))
+    for model, step, first in (("wide", 100, True), ("wide", 200, False), ("narrow", 100, True)):
+        progress.tick(model, step, first)
+    assert progress.line("[1/4] 01_x", path, 12.4, {"models": 8, "duration": 40.0}) == \
+        "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"
+    assert progress.line("[1/4] 01_x", tmp_path / "none", 3.0, None) == "[1/4] 01_x  3 s"
