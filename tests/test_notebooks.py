@@ -38,7 +38,8 @@ def test_every_notebook_writes_valid_results_and_the_report_has_every_section(qu
     html = report.build(quick_reports).read_text()
     assert html.count("<section id=") == len(STEMS)
     for stem in STEMS:
-        assert f'<a href="notebooks/{stem}.ipynb">' in html
+        assert f'<a href="runs/{stem}/notebooks/{stem}.html">' in html
+        assert landed(quick_reports, stem, "notebooks", ".html").is_file()
 
 
 @pytest.mark.notebooks
