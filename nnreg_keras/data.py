@@ -245,7 +245,7 @@ def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
         raise DatasetError(f"dataset file {path} is empty; expected {DATASET_FILE_LAYOUTS[suffix]}")
     reader = {".mat": _read_mat, ".npz": _read_npz, ".csv": _read_csv}[suffix]
     train, test, names = reader(path)
-    x_train, y_train = _checked_part(path, *train, dtype=dtype)
+    x_train, y_train = _checked_part(path, *train, dtype=dtype, both_classes=True)
     x_test, y_test = _checked_part(path, *test, dtype=dtype)
     if x_train.shape[1] != x_test.shape[1]:
         raise DatasetError(f"dataset file {path}: {x_train.shape[1]} training features but "
@@ -319,8 +319,9 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
 
 
 def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
-                  dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them."""
+                  dtype: str, both_classes: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them.
+    `both_classes`: refuse labels that are all one class (nothing to learn from)."""
     (xname, x), (yname, y) = x_named, y_named
     try:
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
@@ -341,4 +342,7 @@ def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
     if not np.isin(found, (0, 1)).all():
         shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
         raise DatasetError(f"dataset file {path}: {yname} has labels {shown}; expected binary labels 0 and 1")
+    if both_classes and len(found) < 2:
+        raise DatasetError(f"dataset file {path}: every label in {yname} is {found[0]:g}; expected "
+                           f"examples of both classes, 0 and 1")
     return x.astype(dtype), labels.astype(dtype)

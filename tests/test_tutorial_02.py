@@ -12,7 +12,7 @@ from nnreg_keras.data import make_height
 from nnreg_keras.exceptions import DatasetError
 from nnreg_keras.params import notebook_defaults
 from nnreg_keras.results import read
-from tests.conftest import ROOT
+from tests.conftest import landed, ROOT
 
 STEM = "02_input_dropout_spreads_reliance"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
@@ -21,7 +21,7 @@ QUESTION = "Does input dropout spread reliance across features?"
 
 @pytest.fixture(scope="module")
 def results(quick_reports: Path) -> dict:
-    return read(quick_reports / "results" / f"{STEM}.json")
+    return read(landed(quick_reports, STEM))
 
 
 def claims(results: dict) -> dict[str, dict]:
