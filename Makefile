@@ -1,5 +1,5 @@
 # nnreg_keras: `make report` regenerates everything, `make test` runs the tests.
-# Both create .venv and install requirements.txt and the package on first use.
+# Both create .venv on first use and install the exact versions of requirements.lock, then the package.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -7,7 +7,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PROFILE ?= default
-REPORTS ?= reports
 BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
@@ -18,7 +17,9 @@ ONE_THREAD_EACH ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \
 SIDE_BY_SIDE = $(filter-out -j1,$(filter -j%,$(MAKEFLAGS)))
 
 NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
-RESULTS := $(patsubst tutorials/%.ipynb,$(REPORTS)/results/%.json,$(NOTEBOOKS))
+# Each notebook lands as reports/runs/NN_name/ in one step; its stamp run.json is make's target.
+# A one-off run (`run 01 -p ...`) dates its stamp back to 1970, so the next `make report` reruns it.
+RUNS := $(patsubst tutorials/%.ipynb,reports/runs/%/run.json,$(NOTEBOOKS))
 # Code the notebooks run; a change to any of it reruns them (report-only code does not).
 LIBRARY := $(filter-out nnreg_keras/report.py nnreg_keras/cli.py,$(wildcard nnreg_keras/*.py))
 
@@ -27,40 +28,54 @@ $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profil
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-backends bench clean distclean FORCE
+.PHONY: help report test test-backends bench lock clean distclean FORCE
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
 	@echo "make -j2 report               the same, two notebooks at a time"
-	@echo "make reports/results/NN_name.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
+	@echo "make reports/runs/NN_name/run.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
 	@echo "make bench                    time the training loops side by side"
+	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.lock"
 	@echo "make clean                    delete reports/ (generated)"
 	@echo "make distclean                also delete .venv"
 	@echo "profiles: $(basename $(notdir $(wildcard params/*.yaml)))"
 
-$(INSTALLED): requirements.txt pyproject.toml
+# The environment: exactly the versions in requirements.lock (with the dev and jax extras), then
+# the package itself without dependencies. A newer lock or pyproject.toml installs again.
+$(INSTALLED): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "nnreg_keras needs Python 3.10 or newer; set PYTHON=python3.x")'
-	@echo "setting up $(VENV) (first run only; about a minute) ..."
+	@echo "setting up $(VENV) from requirements.lock (first run only; a few minutes) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# Resolve pyproject.toml's dependencies (and the dev and jax extras) anew, for every platform and
+# Python version the package supports, and pin the result. Review the diff, then run `make test`.
+lock: | $(INSTALLED)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra jax --universal --quiet \
+		--custom-compile-command "make lock" --output-file requirements.lock
+
 # The profile of the last run; a different PROFILE makes every notebook stale.
-$(REPORTS)/.profile: FORCE
-	@mkdir -p $(REPORTS)
+reports/.profile: FORCE
+	@mkdir -p reports
 	@echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
 
-$(REPORTS)/results/%.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) $(REPORTS)/.profile | $(INSTALLED)
-	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --reports $(REPORTS)
+# The notebooks there are; adding or deleting one rebuilds the report (which drops deleted ones).
+reports/.notebooks: FORCE
+	@mkdir -p reports
+	@echo "$(NOTEBOOKS)" | cmp -s - $@ || echo "$(NOTEBOOKS)" > $@
 
-$(REPORTS)/index.html: $(RESULTS) $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
-	@$(PY) -m nnreg_keras report --reports $(REPORTS)
+reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
+	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
 
-report: $(REPORTS)/index.html
-	@echo "$(REPORTS)/index.html is up to date (profile $(PROFILE))"
+reports/index.html: $(RUNS) reports/.notebooks $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
+	@$(PY) -m nnreg_keras report --prune
+
+report: reports/index.html
+	@echo "reports/index.html is up to date (profile $(PROFILE))"
 
 test: | $(INSTALLED)
 	@$(PY) -m pytest -q
@@ -77,14 +92,14 @@ test-backends: | $(INSTALLED)
 	  KERAS_BACKEND=$$backend $(PY) -m nnreg_keras run --profile quick --reports $$out/$$backend || exit 1; \
 	  tested="$$tested $$backend"; \
 	done; \
-	$(PY) benchmarks/compare_backends.py $$out/*/results; \
+	$(PY) benchmarks/compare_backends.py $$out/*; \
 	echo "tested:$${tested:- none}; skipped (not installed):$${skipped:- none}; outputs in $$out"
 
 bench: | $(INSTALLED)
 	@$(PY) benchmarks/bench_training.py
 
 clean:
-	rm -rf $(REPORTS)
+	rm -rf reports
 
 distclean: clean
 	rm -rf $(VENV)

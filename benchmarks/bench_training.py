@@ -98,8 +98,9 @@ def make_report_seconds(jobs: int) -> float:
         copy = Path(tmp) / "project"
         shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", "reports", ".git", "__pycache__"))
         venv = os.environ.get("VENV", str(ROOT / ".venv"))
-        for spec in ("requirements.txt", "pyproject.toml"):  # older than the venv: make must not reinstall
-            os.utime(copy / spec, (0, 0))
+        for spec in ("requirements.txt", "requirements.lock", "pyproject.toml"):  # make must not reinstall
+            if (copy / spec).exists():
+                os.utime(copy / spec, (0, 0))
         start = time.perf_counter()
         env = {**os.environ, "PYTHONPATH": str(copy)}  # the copy's package, also in the notebooks' kernels
         subprocess.run(["make", f"-j{jobs}", "report", "PROFILE=quick", f"VENV={venv}"], cwd=copy, check=True,

@@ -16,10 +16,12 @@ import json
 import logging
 import os
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from nnreg_keras import guards
 from nnreg_keras.metrics import binary_metrics
 from nnreg_keras.quiet import stderr_to
 
@@ -218,8 +220,9 @@ def fit_full_batch(
         for name, (xs, ys) in eval_sets.items():
             for key, value in metrics(ys, predict(runner.model, xs)).items():
                 record[f"{name}_{key}"] = value
-        # The one place for checks and progress that run once per record.
         records.append(record)
+        # The one place for what runs once per record: divergence checks and the progress tick.
+        guards.check_record(records, model.name, model.optimizer.learning_rate, runner.model.trainable_weights)
     if runner.model is not model:
         _copy_state(runner.model, model)
     return records
