@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from nnreg_keras.data import make_goalkeeper
 from nnreg_keras import training
+from nnreg_keras.data import make_goalkeeper
 from nnreg_keras.models import FixedMaskDropout
 from nnreg_keras.training import fit_full_batch, keras, predict, set_seed
 
