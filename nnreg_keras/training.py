@@ -131,12 +131,15 @@ def _canonical(value: Any, names: dict[str, str]) -> Any:
 
 
 def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
-    """What a traced training step depends on; None for a model that cannot describe itself.
+    """What a traced training step depends on; None for a model that trains itself (no config, or
+    adapted preprocessing layers).
 
     The model's and the compile configuration without layer names and VARIABLE_CONFIG_KEYS, the
     shapes and dtypes of every variable, and the data's shapes. A layer whose config holds a `seed`
     or `mask` must keep what they decide in variables, as Keras's and this package's dropout layers do;
     anything else that shapes the computation must be in its config."""
+    if _adapts(model):
+        return None
     try:
         config, compiled = model.get_config(), model.get_compile_config()
     except NotImplementedError:
@@ -148,6 +151,12 @@ def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
                  [x.shape, y.shape, str(x.dtype)]]
     text = json.dumps(described, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _adapts(model: keras.Layer) -> bool:
+    """Whether a preprocessing layer (`Normalization`...) is inside: `adapt` makes its statistics
+    constants of the traced step, which neither a copy of the variables nor a clone carries over."""
+    return any(hasattr(layer, "adapt") or _adapts(layer) for layer in getattr(model, "layers", []))
 
 
 def _state(model: keras.Model) -> list[keras.Variable]:

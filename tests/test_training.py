@@ -126,3 +126,17 @@ def test_the_first_model_is_not_the_runner():
     fit_full_batch(second, DATA.x_train, DATA.y_train, steps=10, record_every=10)
     for a, b in zip(kept, first.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_models_with_adapted_preprocessing_train_themselves():
+    """`Normalization.adapt` makes its statistics constants of the traced step, not state to copy."""
+    predictions = []
+    for scale in (1.0, 100.0):
+        set_seed(0)
+        normalization = keras.layers.Normalization()
+        normalization.adapt(DATA.x_train * scale)
+        model = keras.Sequential([keras.Input((2,)), normalization, keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+        fit_full_batch(model, DATA.x_train * scale, DATA.y_train, steps=10, record_every=10)
+        predictions.append(predict(model, DATA.x_test * scale))
+    np.testing.assert_allclose(predictions[0], predictions[1], rtol=1e-4, atol=1e-5)  # standardised: the same
