@@ -15,6 +15,25 @@ def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]
             for i in range(len(runs[0]))]
 
 
+def relative_gaps(run: list[dict[str, float]], other: list[dict[str, float]],
+                  key: str = "train_loss") -> np.ndarray:
+    """|run − other| / |run| of `key` at each record of two runs of the same training."""
+    if [r["step"] for r in run] != [r["step"] for r in other]:
+        raise ValueError("the two runs recorded different steps")
+    a, b = (np.array([r[key] for r in records], dtype="float64") for records in (run, other))
+    return np.abs(a - b) / np.abs(a)
+
+
+def agreement_steps(run: list[dict[str, float]], other: list[dict[str, float]], key: str = "train_loss",
+                    rtol: float = 1e-3) -> int:
+    """How long two runs of the same training agree: the last recorded step before `key` first
+    differs by more than `rtol` (relative to `run`), 0 if at the first record, the final step if never."""
+    apart = np.flatnonzero(relative_gaps(run, other, key) > rtol)
+    if not apart.size:
+        return int(run[-1]["step"])
+    return int(run[apart[0] - 1]["step"]) if apart[0] else 0
+
+
 def weights_snapshot(model: keras.Model) -> list[np.ndarray]:
     """Copies of all the model's trainable weights, to compare before and after training."""
     return [np.array(w) for w in model.get_weights()]

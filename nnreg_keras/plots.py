@@ -154,19 +154,23 @@ def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     return fig
 
 
-def twin_curves(steps: list[int], numpy_runs: dict[str, np.ndarray], keras_runs: dict[str, np.ndarray],
-                ylabel: str) -> plt.Figure:
-    """The same quantity for two implementations of each model: numpy solid, Keras dashed, one
-    colour per model; arrays have one row per seed and the lines are the means over seeds."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.4))
-    for i, label in enumerate(numpy_runs):
-        ax.plot(steps, np.atleast_2d(numpy_runs[label]).mean(axis=0), color=color_for(i), label=f"{label} (numpy)")
-        if label in keras_runs:
-            ax.plot(steps, np.atleast_2d(keras_runs[label]).mean(axis=0), color=color_for(i), ls="--",
-                    marker="o", ms=3, label=f"{label} (Keras)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=7, ncol=2)
+def relative_gaps(steps: list[int], panels: dict[str, dict[str, np.ndarray]], threshold: float,
+                  ylabel: str) -> plt.Figure:
+    """How far two runs of the same training drift apart: one panel per pair of implementations,
+    one line per model (arrays of relative gaps, one row per seed; the line is the largest over
+    seeds), on a log scale, with the agreement threshold dashed. Zero gaps sit at the bottom."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True)
+    floor = 1e-16
+    for ax, (title, series) in zip(axes.flat, panels.items()):
+        for i, (label, gaps) in enumerate(series.items()):
+            ax.plot(steps, np.maximum(np.atleast_2d(gaps).max(axis=0), floor), marker="o", ms=3,
+                    color=color_for(i), label=label)
+        ax.axhline(threshold, color="0.4", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("training step")
+        ax.legend(frameon=False, fontsize=7)
+    axes.flat[0].set_ylabel(ylabel)
     fig.tight_layout()
     return fig
 
