@@ -103,3 +103,14 @@ def test_goalkeeper_noise_matches_its_parameter():
     clean = data.x_train[:, 1] > goalkeeper_boundary(data.x_train[:, 0])
     assert abs(np.mean(clean != (data.y_train > 0.5)) - 0.2) < 0.01
     assert np.all(np.abs(data.x_train) <= 0.75)
+
+
+def test_agreement_steps_and_relative_gaps():
+    run = [{"step": s, "train_loss": 1.0} for s in (10, 20, 30)]
+    drifting = [{"step": 10, "train_loss": 1.0005}, {"step": 20, "train_loss": 1.002}, {"step": 30, "train_loss": 1.0}]
+    np.testing.assert_allclose(analysis.relative_gaps(run, drifting), [5e-4, 2e-3, 0], atol=1e-12)
+    assert analysis.agreement_steps(run, drifting) == 10  # parts at step 20, even though step 30 agrees again
+    assert analysis.agreement_steps(run, run) == 30
+    assert analysis.agreement_steps(run, [dict(r, train_loss=2.0) for r in run]) == 0
+    with pytest.raises(ValueError, match="different steps"):
+        analysis.agreement_steps(run, [dict(r, step=r["step"] + 1) for r in run])
