@@ -1,11 +1,12 @@
 """nnreg_keras: experiments on dropout and L2 regularization that anyone can rerun, read and adapt.
 
 Modules, one concern each: `data` (generated datasets and user files), `params` (parameter checks
-and profiles), `models` (Keras building blocks), `training` (seeding, fast full-batch training),
-`analysis` (measurements), `reliance` (what a model relies on, feature by feature), `adaptive`
-(dropout as an adaptive L2 penalty), `scratch` (the numpy net in the course's conventions), `twin`
-(its Keras twin), `plots` (figures), `results` (the results contract), `runner` (executes
-notebooks), `report` (the HTML report), `cli` (command line), `quiet` (TensorFlow's log).
+and profiles), `models` (Keras layers and regularizers), `training` (seeding, fast full-batch
+training), `metrics` (numpy metrics, no backend), `analysis` (measurements), `reliance` (what a
+model relies on, feature by feature), `adaptive` (dropout as an adaptive L2 penalty, in formulas),
+`scratch` (the numpy net in the course's conventions), `twin` (its Keras twin), `plots` (figures),
+`results` (the results contract), `runner` (executes notebooks), `report` (the HTML report), `cli`
+(command line), `exceptions` (the errors a user can fix), `quiet` (TensorFlow's log).
 """
 import sys
 

@@ -52,13 +52,6 @@ def distinct_rows(masks: np.ndarray) -> int:
     return int(np.unique(packed, axis=0).shape[0])
 
 
-def sample_dropout_masks(rate: float, units: int, draws: int, seed: int) -> np.ndarray:
-    """Masks as `keras.random.dropout` draws them: (draws, units), True where a unit is kept."""
-    ones = keras.ops.ones((draws, units))
-    out = keras.random.dropout(ones, rate, seed=keras.random.SeedGenerator(seed))
-    return keras.ops.convert_to_numpy(out) > 0
-
-
 def mc_dropout_curve(model: keras.Model, x: np.ndarray, y: np.ndarray, ks: list[int]) -> dict[str, list[float]]:
     """Accuracy of the average of k training-mode passes, for each k, next to the single
     inference-mode pass; also the mean absolute gap between the two predicted probabilities."""

@@ -5,7 +5,7 @@ with labels 0/1 as float32. The numpy twin in `scratch` uses the course's column
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -67,7 +67,7 @@ def _check_generator_parameter(ok: bool, name: str, value: Any, accepted: str) -
         raise DatasetError(f"{name} must be {accepted}, got {value!r}")
 
 
-def _check_split(n_train: Any, n_test: Any, label_noise: Any) -> None:
+def _check_split(n_train: Any, n_test: Any, label_noise: Any = 0.0) -> None:
     """The checks every generator shares: sizes of the split and the share of flipped labels."""
     _check_generator_parameter(0 <= label_noise < 0.5, "label_noise", label_noise, "in [0, 0.5)")
     for name, n in (("n_train", n_train), ("n_test", n_test)):
@@ -114,16 +114,80 @@ def make_height(
     )
 
 
+# (name, unit, standard deviation in that unit, effect on the logit per standard deviation)
+SCALED_FEATURES = (
+    ("height", "m", 0.1, 1.0),
+    ("weight", "kg", 12.0, 0.8),
+    ("shoe_size", "EU size", 2.0, 0.4),
+    ("sleep", "h", 1.0, 0.4),
+    ("reaction_time", "s", 0.05, -0.8),
+    ("commute", "min", 20.0, 0.0),
+)
+
+
+def _scaled_inputs(m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Centred features in their units (sd from SCALED_FEATURES) and the linear score per example."""
+    z = rng.standard_normal((m, len(SCALED_FEATURES)))
+    sd = np.array([f[2] for f in SCALED_FEATURES])
+    effect = np.array([f[3] for f in SCALED_FEATURES])
+    return z * sd, z @ effect
+
+
+def make_scaled_features(n_train: int = 1000, n_test: int = 2000, seed: int = 0) -> Dataset:
+    """Six centred features in natural units whose scales differ by a factor 400 (`SCALED_FEATURES`).
+
+    Each value is a deviation from the population mean (height in m, weight in kg, ...); the label is
+    drawn from a logistic model without intercept, P(y = 1) = sigmoid(Σ_j effect_j·x_j/sd_j), so
+    logistic regression without bias is the right model and each feature's true weight is effect/sd.
+    """
+    _check_split(n_train, n_test)
+    rng = np.random.default_rng(seed)
+
+    def draw(m: int) -> tuple[np.ndarray, np.ndarray]:
+        x, score = _scaled_inputs(m, rng)
+        y = rng.random(m) < 1.0 / (1.0 + np.exp(-score))
+        return x.astype("float32"), y.astype("float32")
+
+    x_train, y_train = draw(int(n_train))
+    x_test, y_test = draw(int(n_test))
+    return Dataset("scaled_features", x_train, y_train, x_test, y_test, tuple(f[0] for f in SCALED_FEATURES),
+                   {"units": tuple(f[1] for f in SCALED_FEATURES), "seed": seed,
+                    "true_weights": tuple(f[3] / f[2] for f in SCALED_FEATURES)})
+
+
+def make_scaled_regression(n_train: int = 1000, n_test: int = 2000, noise: float = 1.0,
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The features of `make_scaled_features` with a real-valued target Σ_j effect_j·x_j/sd_j + noise:
+    (x_train, y_train, x_test, y_test) as float32 arrays (not a `Dataset`, whose labels are 0/1)."""
+    _check_split(n_train, n_test)
+    _check_generator_parameter(isinstance(noise, (int, float)) and not isinstance(noise, bool) and noise >= 0,
+                               "noise", noise, "a number >= 0 (the sd of the target's noise)")
+    rng = np.random.default_rng(seed)
+    parts = []
+    for m in (int(n_train), int(n_test)):
+        x, score = _scaled_inputs(m, rng)
+        parts += [x.astype("float32"), (score + noise * rng.standard_normal(m)).astype("float32")]
+    return tuple(parts)
+
+
+def rescale_feature(data: Dataset, feature: str, factor: float, unit: str) -> Dataset:
+    """The same dataset with one feature expressed in another unit: its values times `factor`
+    (100 from metres to centimetres); labels, examples and every other feature unchanged."""
+    _check_generator_parameter(feature in data.feature_names, "feature", feature,
+                               f"a feature of the dataset: {', '.join(data.feature_names)}")
+    _check_generator_parameter(isinstance(factor, (int, float)) and not isinstance(factor, bool) and factor > 0,
+                               "factor", factor, "a number > 0 (new units per old unit)")
+    j = data.feature_names.index(feature)
+    scale = np.ones(data.n_features, dtype="float32")
+    scale[j] = factor
+    units = list(data.info.get("units", ("",) * data.n_features))
+    units[j] = unit
+    return replace(data, x_train=data.x_train * scale, x_test=data.x_test * scale,
+                   info={**data.info, "units": tuple(units), "rescaled": {feature: factor}})
+
+
+# The generators a notebook parameter `dataset` may name.
 DATASETS: dict[str, Callable[..., Dataset]] = {"goalkeeper": make_goalkeeper, "height": make_height}
-
-
-def make_dataset(name: str, **kwargs: Any) -> Dataset:
-    """Build a generated dataset by name; the names accepted are the keys of `DATASETS`."""
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; accepted: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name](**kwargs)
-
-
 
 DATASET_FILE_LAYOUTS = {
     ".mat": "keys X, y (training) and Xval, yval (test), examples as rows (the course's data.mat)",

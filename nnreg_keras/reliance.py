@@ -12,7 +12,8 @@ from typing import Callable, Union
 import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.training import binary_metrics, keras, predict
+from nnreg_keras.metrics import binary_metrics
+from nnreg_keras.training import keras, predict
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 Model = Union[keras.Model, PredictFn]
@@ -45,12 +46,6 @@ def with_feature_missing(x: np.ndarray, feature: int, fill: np.ndarray) -> np.nd
     out = np.array(x, dtype="float32", copy=True)
     out[:, feature] = fill[feature]
     return out
-
-
-def accuracy_without(model: Model, x: np.ndarray, y: np.ndarray, feature: int, fill: np.ndarray) -> float:
-    """Test accuracy when one feature is made unavailable (replaced by its training mean)."""
-    prob = as_predict(model)(with_feature_missing(x, feature, fill))
-    return binary_metrics(y, prob)["accuracy"]
 
 
 def _lost_per_copy(run: PredictFn, x: np.ndarray, y: np.ndarray, copies: np.ndarray, metric: str) -> np.ndarray:

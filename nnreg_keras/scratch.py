@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.metrics import binary_metrics
 
 COURSE_LAYER_DIMS = (20, 3, 1)  # the course's hidden and output layers; the input size comes from X
 COURSE_MASK_SEED = 1  # the assignment calls np.random.seed(1) at the start of every dropout forward pass
@@ -301,14 +302,6 @@ def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: 
     return float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
 
 
-def _metrics(X: np.ndarray, Y: np.ndarray, parameters: Parameters) -> dict[str, float]:
-    """Loss and accuracy with every unit taking part; probabilities clipped to [1e-7, 1 - 1e-7] as
-    Keras and `training.binary_metrics` do, so a saturated output gives a finite loss."""
-    AL, _ = forward_propagation(X, parameters)
-    return {"loss": compute_cost(np.clip(AL, 1e-7, 1 - 1e-7), Y),
-            "accuracy": float(np.mean((AL > 0.5) == (Y > 0.5)))}
-
-
 def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iterations: int = 30000,
           lambd: float = 0.0, keep_prob: float = 1.0, layer_dims: list[int] | None = None,
           mask_mode: str = "resample", seed: int = 3, record_every: int = 1000,
@@ -365,7 +358,7 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
             record = {"step": i, "cost": cost,
                       "weight_norm": weight_norm(new), "updated_share": updated_share(parameters, new)}
             for name, (xs, ys) in eval_sets.items():
-                for key, value in _metrics(xs, ys, new).items():
+                for key, value in binary_metrics(ys, forward_propagation(xs, new)[0]).items():
                     record[f"{name}_{key}"] = value
             records.append(record)
         parameters = new

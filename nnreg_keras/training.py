@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from nnreg_keras.metrics import binary_metrics
 from nnreg_keras.quiet import stderr_to
 
 with stderr_to(os.devnull):
@@ -30,14 +31,6 @@ def set_seed(seed: int) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-
-
-def binary_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float]:
-    """Mean binary cross-entropy and accuracy of predicted probabilities (computed in float64)."""
-    y = np.asarray(y_true, dtype="float64").ravel()
-    p = np.clip(np.asarray(prob, dtype="float64").ravel(), 1e-7, 1 - 1e-7)
-    loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    return {"loss": float(loss), "accuracy": float(np.mean((p > 0.5) == (y > 0.5)))}
 
 
 def predict(model: keras.Model, x: np.ndarray, training: bool = False) -> np.ndarray:

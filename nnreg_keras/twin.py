@@ -15,39 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.models import MaskedDropout
 from nnreg_keras.scratch import Parameters, cost_and_gradients, n_layers, shrink_then_step
 from nnreg_keras.training import keras
-
-
-@keras.saving.register_keras_serializable(package="nnreg_keras")
-class MaskedDropout(keras.layers.Layer):
-    """Inverted dropout with a given mask: `inputs * mask / keep_prob` in training, identity at inference.
-
-    `mask` has shape (m, units), one row per training example as the course draws it, or (1, units),
-    one mask for the whole batch. With the course's fixed masks this trains exactly what the
-    assignment trains; the training batch must then be the m examples the mask was drawn for."""
-
-    def __init__(self, mask: np.ndarray, keep_prob: float, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 < keep_prob <= 1:
-            raise ParameterError(f"keep_prob = {keep_prob!r}: accepted a number in (0, 1]")
-        self.mask_values = np.asarray(mask, dtype="float32")
-        if self.mask_values.ndim != 2 or not np.isin(self.mask_values, (0, 1)).all():
-            raise ParameterError(f"mask of shape {self.mask_values.shape}: accepted a 2-D array of 0/1 "
-                                 "with shape (m, units) or (1, units)")
-        self.keep_prob = float(keep_prob)
-        self.mask = keras.ops.convert_to_tensor(self.mask_values)
-
-    def call(self, inputs, training=None):
-        if training:
-            return inputs * self.mask / self.keep_prob
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "mask": self.mask_values.tolist(), "keep_prob": self.keep_prob}
 
 
 def build_twin(layer_dims: list[int], learning_rate: float = 0.3, lambd: float = 0.0, m: int | None = None,

@@ -1,10 +1,14 @@
-"""Dropout as adaptive L2: the formulas of `nnreg_keras.adaptive` against Monte Carlo and direct solves."""
+"""Dropout as adaptive L2: the formulas of `nnreg_keras.adaptive` (and `models.AdaptiveL2`) against
+Monte Carlo and direct solves."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from nnreg_keras import adaptive as ad
+from nnreg_keras.data import make_scaled_regression
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.metrics import regression_metrics
+from nnreg_keras.models import AdaptiveL2
 from nnreg_keras.training import fit_full_batch, keras, set_seed
 
 
@@ -17,12 +21,18 @@ def random_problem(m=400, n=5, seed=0, weight_scale=0.3):
     return x, w
 
 
+def inverted_dropout(x, rate, n_masks, seed=0):
+    """`n_masks` noisy copies of x as inverted dropout makes them: (n_masks, m, n), x·ξ/(1 − δ)."""
+    kept = np.random.default_rng(seed).random((n_masks,) + x.shape) >= rate
+    return x * kept / (1.0 - rate)
+
+
 @pytest.mark.parametrize("rate", [0.1, 0.3, 0.5])
 def test_quadratic_approximation_is_close_to_monte_carlo_when_contributions_are_small(rate):
     # Thirty features each contributing a little: the dropout noise on x·w is close to Gaussian and
     # small, where the second-order expansion is accurate.
     x, w = random_problem(m=200, n=30, weight_scale=0.1)
-    mc, se = ad.mc_dropout_penalty(x, ad.inverted_dropout(x, rate, 400, seed=1), w)
+    mc, se = ad.mc_dropout_penalty(x, inverted_dropout(x, rate, 400, seed=1), w)
     rq = ad.quadratic_penalty(x, w, rate)
     assert se < 0.01 * mc
     assert rq == pytest.approx(mc, rel=0.04)
@@ -33,7 +43,7 @@ def test_quadratic_approximation_errs_when_one_feature_carries_the_score():
     # the third-order term (it underestimates the penalty at small rates).
     x, w = random_problem(n=3, weight_scale=0.3)
     w[0] *= 10
-    mc, se = ad.mc_dropout_penalty(x, ad.inverted_dropout(x, 0.1, 400, seed=2), w)
+    mc, se = ad.mc_dropout_penalty(x, inverted_dropout(x, 0.1, 400, seed=2), w)
     assert ad.quadratic_penalty(x, w, 0.1) < mc - 10 * se
 
 
@@ -42,7 +52,7 @@ def test_keras_dropout_copies_give_the_same_penalty_as_the_numpy_ones():
     k = 300
     noisy = keras.layers.Dropout(0.4, seed=3)(np.tile(x, (k, 1)).astype("float32"), training=True)
     keras_mc, keras_se = ad.mc_dropout_penalty(x, np.asarray(noisy).reshape(k, *x.shape), w)
-    numpy_mc, numpy_se = ad.mc_dropout_penalty(x, ad.inverted_dropout(x, 0.4, k, seed=3), w)
+    numpy_mc, numpy_se = ad.mc_dropout_penalty(x, inverted_dropout(x, 0.4, k, seed=3), w)
     assert abs(keras_mc - numpy_mc) < 4 * np.hypot(keras_se, numpy_se)
 
 
@@ -75,7 +85,7 @@ def test_linear_dropout_loss_matches_its_exact_expectation(rate):
     # E||y − X̃w||² = ||y − Xw||² + (1−q)/q · Σ_j w_j² (XᵀX)_jj, for inverted dropout with q = 1 − rate
     x, w = random_problem(m=200)
     y = x @ w + np.random.default_rng(4).standard_normal(len(x))
-    noisy = ad.inverted_dropout(x, rate, 4000, seed=5)
+    noisy = inverted_dropout(x, rate, 4000, seed=5)
     per_copy = np.sum((y - noisy @ w) ** 2, axis=1)
     q = 1 - rate
     exact = np.sum((y - x @ w) ** 2) + (1 - q) / q * np.sum(w**2 * np.diag(x.T @ x))
@@ -96,7 +106,7 @@ def test_dropout_ridge_solves_the_per_feature_ridge_problem_and_the_sampled_drop
     np.testing.assert_allclose(closed, direct, rtol=1e-9)
     # least squares over many dropout copies approaches the same weights (per sd of each feature)
     k = 2000
-    noisy = ad.inverted_dropout(x, rate, k, seed=7).reshape(-1, x.shape[1])
+    noisy = inverted_dropout(x, rate, k, seed=7).reshape(-1, x.shape[1])
     sampled = np.linalg.lstsq(noisy, np.tile(y, k), rcond=None)[0]
     np.testing.assert_allclose(ad.per_sd(sampled, x), ad.per_sd(closed, x), atol=0.01)
     ols = np.linalg.lstsq(x, y, rcond=None)[0]
@@ -104,13 +114,13 @@ def test_dropout_ridge_solves_the_per_feature_ridge_problem_and_the_sampled_drop
 
 
 def test_keras_linear_regression_with_input_dropout_converges_to_the_closed_form():
-    x, y, _, _ = ad.make_scaled_regression(n_train=500, n_test=10, seed=1)
+    x, y, _, _ = make_scaled_regression(n_train=500, n_test=10, seed=1)
     rate = 0.5
     set_seed(0)
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dropout(rate),
                               keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 800)), loss="mse")
-    records = fit_full_batch(model, x, y, 800, 400, metrics=ad.regression_metrics)
+    records = fit_full_batch(model, x, y, 800, 400, metrics=regression_metrics)
     trained = ad.per_sd(model.get_weights()[0], x)
     closed = ad.per_sd(ad.dropout_ridge(x, y, rate), x)
     assert np.linalg.norm(trained - closed) < 0.05 * np.linalg.norm(closed)
@@ -118,7 +128,7 @@ def test_keras_linear_regression_with_input_dropout_converges_to_the_closed_form
 
 
 def adaptive_value_and_gradient(x, w, rate):
-    reg = ad.AdaptiveL2(rate, x)
+    reg = AdaptiveL2(rate, x)
     kernel = tf.Variable(w.reshape(-1, 1).astype("float64"))
     with tf.GradientTape() as tape:
         value = reg(kernel)
@@ -141,9 +151,9 @@ def test_adaptive_regularizer_value_and_gradient_match_the_numpy_formula():
 
 def test_adaptive_regularizer_serializes_and_adds_its_penalty_to_a_model():
     x, w = random_problem(m=50)
-    reg = ad.AdaptiveL2(0.25, x)
+    reg = AdaptiveL2(0.25, x)
     again = keras.regularizers.deserialize(keras.regularizers.serialize(reg))
-    assert isinstance(again, ad.AdaptiveL2) and again.rate == 0.25
+    assert isinstance(again, AdaptiveL2) and again.rate == 0.25
     np.testing.assert_array_equal(again.x, reg.x)
     model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(
         1, activation="sigmoid", use_bias=False, kernel_regularizer=again)])
@@ -151,11 +161,11 @@ def test_adaptive_regularizer_serializes_and_adds_its_penalty_to_a_model():
     penalty = float(sum(model.losses))
     assert penalty == pytest.approx(ad.quadratic_penalty(reg.x, w, 0.25), rel=1e-5)
     restored = keras.models.model_from_json(model.to_json())
-    assert isinstance(restored.layers[0].kernel_regularizer, ad.AdaptiveL2)
+    assert isinstance(restored.layers[0].kernel_regularizer, AdaptiveL2)
 
 
 def test_adaptive_regularizer_rejects_a_kernel_of_another_size():
-    reg = ad.AdaptiveL2(0.5, np.ones((10, 3)))
+    reg = AdaptiveL2(0.5, np.ones((10, 3)))
     with pytest.raises(ParameterError, match=r"3 features, but the kernel has shape \(4, 1\)"):
         reg(keras.ops.ones((4, 1)))
 
@@ -165,7 +175,7 @@ def test_bad_dropout_rates_are_rejected_with_the_value_and_the_accepted_range(ba
     x, w = random_problem(m=20)
     calls = [lambda: ad.effective_l2(x, w, bad), lambda: ad.quadratic_penalty(x, w, bad),
              lambda: ad.dropout_ridge(x, x @ w, bad), lambda: ad.dropout_ridge_l2(x, bad),
-             lambda: ad.inverted_dropout(x, bad, 2), lambda: ad.AdaptiveL2(bad, x)]
+             lambda: AdaptiveL2(bad, x)]
     for call in calls:
         with pytest.raises(ParameterError, match=r"rate must be a dropout rate δ in \[0, 1\)") as err:
             call()
@@ -182,24 +192,3 @@ def test_other_bad_arguments_name_the_argument():
         ad.mc_dropout_penalty(x, x, w)
     with pytest.raises(ParameterError, match="w must not be all zeros"):
         ad.matched_l2(x, np.zeros_like(w), 0.5)
-    with pytest.raises(ParameterError, match="n_train must be a positive integer, got 0"):
-        ad.make_scaled_features(n_train=0)
-    with pytest.raises(ParameterError, match="noise must be a number >= 0"):
-        ad.make_scaled_regression(noise=-1.0)
-
-
-def test_scaled_features_have_their_units_and_a_unit_change_touches_one_feature():
-    data = ad.make_scaled_features(n_train=4000, n_test=10, seed=3)
-    assert data.x_train.shape == (4000, len(ad.SCALED_FEATURES)) and data.x_train.dtype == np.float32
-    assert set(np.unique(data.y_train)) == {0.0, 1.0}
-    np.testing.assert_allclose(data.x_train.std(axis=0), [f[2] for f in ad.SCALED_FEATURES], rtol=0.05)
-    np.testing.assert_allclose(data.x_train.mean(axis=0) / data.x_train.std(axis=0), 0, atol=0.05)
-    cm = ad.rescale_feature(data, "height", 100.0, "cm")
-    np.testing.assert_allclose(cm.x_train[:, 0], 100 * data.x_train[:, 0], rtol=1e-6)
-    np.testing.assert_array_equal(cm.x_train[:, 1:], data.x_train[:, 1:])
-    np.testing.assert_array_equal(cm.y_train, data.y_train)
-    assert cm.info["units"][0] == "cm" and data.info["units"][0] == "m"
-    with pytest.raises(ParameterError, match="feature 'age' is not in the dataset; features: height, weight"):
-        ad.rescale_feature(data, "age", 100.0, "cm")
-    with pytest.raises(ParameterError, match="factor must be a number > 0"):
-        ad.rescale_feature(data, "height", 0, "cm")

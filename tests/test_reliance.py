@@ -1,10 +1,10 @@
-"""Reliance measures on models with a known answer, and the "height" data generator."""
+"""Reliance measures on models with a known answer, and tutorial 02's parameters."""
 import numpy as np
 import pytest
 
 from nnreg_keras import reliance
-from nnreg_keras.data import HEIGHT_PROXIES, HEIGHT_UNRELATED, DATASETS, make_dataset, make_height
-from nnreg_keras.exceptions import DatasetError, ParameterError
+from nnreg_keras.data import make_height
+from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.params import check_parameters, notebook_defaults
 from nnreg_keras.training import keras
 from tests.conftest import ROOT
@@ -29,15 +29,10 @@ def test_reliance_of_a_model_that_uses_one_feature_is_all_on_that_feature(one_fe
     assert lost[[0, 1, 3]] == pytest.approx(0.0, abs=1e-12)
     assert lost[2] > 0.3
     assert reliance.shares(lost) == pytest.approx([0, 0, 1, 0])
+    if metric == "accuracy":  # feature 2 at its mean: every probability is 0.5, predicted as class 0
+        assert lost[2] == pytest.approx(1 - (1 - y.mean()))  # from all right to the share of class 0
     permuted = reliance.permutation_importance(model, x, y, repeats=2, seed=1, metric=metric)
     assert reliance.shares(permuted) == pytest.approx([0, 0, 1, 0])
-
-
-def test_accuracy_without_the_feature_falls_to_the_majority_class(one_feature_task):
-    x, y, model, fill = one_feature_task
-    assert reliance.accuracy_without(model, x, y, 0, fill) == 1.0
-    # with feature 2 at its mean every probability is 0.5, predicted as class 0
-    assert reliance.accuracy_without(model, x, y, 2, fill) == pytest.approx(1 - y.mean())
 
 
 def test_permutation_importance_is_seeded(one_feature_task):
@@ -76,40 +71,6 @@ def test_bad_measure_inputs_name_the_parameter(one_feature_task):
         reliance.reliance("height", x, y, fill)
     with pytest.raises(ParameterError, match="has no layer with a kernel"):
         reliance.first_layer_weight_norms(keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dropout(0.1)]))
-
-
-def test_height_correlations_match_the_parameters_on_a_large_sample():
-    r = [0.95, 0.7, 0.4, 0.2, -0.3]
-    data = make_height(n_train=200_000, n_test=10, correlations=r, label_noise=0.2, seed=3)
-    assert data.feature_names == ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED
-    assert data.x_train.shape == (200_000, 10) and data.x_train.dtype == np.float32
-    corr = np.corrcoef(data.x_train.T)[0, 1:]
-    assert corr[:5] == pytest.approx(r, abs=0.01)
-    assert np.abs(corr[5:]).max() < 0.01
-    assert data.x_train.std(axis=0) == pytest.approx(np.ones(10), abs=0.01)
-    agrees = np.mean((data.x_train[:, 0] > 0) == (data.y_train > 0.5))
-    assert agrees == pytest.approx(0.8, abs=0.005)  # the label is height's sign, flipped with probability 0.2
-    assert data.info["correlations"]["arm_span"] == 0.95 and data.info["best_accuracy"] == 0.8
-
-
-def test_height_is_registered_and_reproducible():
-    assert DATASETS["height"] is make_height
-    a, b = make_dataset("height", n_train=30, n_test=20, seed=5), make_height(30, 20, seed=5)
-    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
-    assert not np.array_equal(a.x_train, make_height(30, 20, seed=6).x_train)
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    ({"correlations": [0.9, 0.8]}, r"correlations must be a list of 5 numbers in \[-1, 1\] \(for arm_span"),
-    ({"correlations": [0.9, 0.8, 1.5, 0.6, 0.5]}, r"correlations must be .* got \[0.9, 0.8, 1.5, 0.6, 0.5\]"),
-    ({"correlations": 0.9}, r"correlations must be a list .* got 0.9"),
-    ({"label_noise": 0.5}, r"label_noise must be in \[0, 0.5\), got 0.5"),
-    ({"n_train": 0}, "n_train must be a positive integer, got 0"),
-    ({"n_test": 2.5}, "n_test must be a positive integer, got 2.5"),
-])
-def test_bad_height_parameters_raise_a_dataset_error_naming_them(kwargs, message):
-    with pytest.raises(DatasetError, match=message):
-        make_height(**kwargs)
 
 
 def test_notebook_parameters_follow_the_shared_rules():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nnreg_keras.data import make_goalkeeper
-from nnreg_keras.training import binary_metrics, fit_full_batch, keras, predict, set_seed
+from nnreg_keras.training import fit_full_batch, keras, predict, set_seed
 
 DATA = make_goalkeeper(n_train=64, n_test=32, seed=1)
 
@@ -54,12 +54,6 @@ def test_bad_step_counts():
         fit_full_batch(small_model(0), DATA.x_train, DATA.y_train, steps=25, record_every=10)
     with pytest.raises(ValueError, match="must be positive"):
         fit_full_batch(small_model(0), DATA.x_train, DATA.y_train, steps=0)
-
-
-def test_binary_metrics_values():
-    m = binary_metrics(np.array([1, 0, 1, 0]), np.array([0.9, 0.2, 0.4, 0.6]))
-    assert m["accuracy"] == 0.5
-    assert m["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.4, 0.4])))
 
 
 def test_predict_modes():

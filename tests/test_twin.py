@@ -5,6 +5,7 @@ import pytest
 from nnreg_keras import scratch, twin
 from nnreg_keras.data import make_goalkeeper
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.models import MaskedDropout
 from nnreg_keras.training import fit_full_batch, keras, predict, set_seed
 
 DATA = make_goalkeeper(n_train=120, n_test=50, label_noise=0.1, seed=2)
@@ -109,14 +110,14 @@ def test_a_thousand_l2_steps_follow_the_same_loss_curve():
 
 
 def test_masked_dropout_is_the_identity_at_inference_and_checks_its_mask():
-    layer = twin.MaskedDropout(np.array([[1, 0, 1]]), keep_prob=0.5)
+    layer = MaskedDropout(np.array([[1, 0, 1]]), keep_prob=0.5)
     ones = np.ones((4, 3), dtype="float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ones, training=True)), [[2, 0, 2]] * 4)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ones, training=False)), ones)
     with pytest.raises(ParameterError, match="0/1"):
-        twin.MaskedDropout(np.array([[0.5, 1]]), keep_prob=0.5)
+        MaskedDropout(np.array([[0.5, 1]]), keep_prob=0.5)
     with pytest.raises(ParameterError, match="keep_prob"):
-        twin.MaskedDropout(np.array([[1, 1]]), keep_prob=0)
+        MaskedDropout(np.array([[1, 1]]), keep_prob=0)
 
 
 def test_build_twin_arguments():
