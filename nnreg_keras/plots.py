@@ -161,7 +161,7 @@ def relative_gaps(steps: list[int], panels: dict[str, dict[str, np.ndarray]], th
     seeds), on a log scale, with the agreement threshold dashed. Zero gaps sit at the bottom."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True)
     floor = 1e-16
-    for ax, (title, series) in zip(axes.flat, panels.items()):
+    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
         for i, (label, gaps) in enumerate(series.items()):
             ax.plot(steps, np.maximum(np.atleast_2d(gaps).max(axis=0), floor), marker="o", ms=3,
                     color=color_for(i), label=label)
