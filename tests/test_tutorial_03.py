@@ -10,7 +10,7 @@ import pytest
 from nnreg_keras import scratch
 from nnreg_keras.data import make_goalkeeper
 from nnreg_keras.results import read
-from tests.conftest import ROOT
+from tests.conftest import ROOT, landed
 
 STEM = "03_l2_vs_dropout_from_scratch"
 NOTEBOOK = nbformat.read(str(ROOT / "tutorials" / f"{STEM}.ipynb"), as_version=4)
@@ -32,7 +32,7 @@ def course_code() -> dict:
 
 
 def results_of(reports) -> dict:
-    return read(reports / "results" / f"{STEM}.json")
+    return read(landed(reports, STEM))
 
 
 def all_text(results: dict) -> str:
