@@ -208,8 +208,8 @@ def prediction_shift(before: dict[str, np.ndarray], after: dict[str, np.ndarray]
     return fig
 
 
-def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray], references: dict[str, np.ndarray],
-                chosen: int | None = None) -> plt.Figure:
+def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray],
+                references: dict[str, np.ndarray], chosen: int | None = None) -> plt.Figure:
     """Accuracy of networks of each width (`accuracy`: {series: array (seeds, len(widths))}; line:
     mean over seeds, band: their range), with other models' mean accuracy as dashed horizontal
     lines (`references`: {label: values per seed}) and the `chosen` width circled."""
@@ -225,7 +225,8 @@ def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray], references: 
     ax.set_xscale("log", base=2)
     ax.set_xticks(widths, [str(w) for w in widths])
     ax.minorticks_off()
-    ax.set_xlabel("width (units per hidden layer)" + (f"; circled: {chosen}" if chosen in widths else ""))
+    circled = f"; circled: {chosen}" if chosen in widths else ""
+    ax.set_xlabel(f"width (units per hidden layer){circled}")
     ax.set_ylabel("accuracy")
     ax.legend(frameon=False, fontsize=7)
     fig.tight_layout()

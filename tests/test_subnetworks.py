@@ -10,8 +10,14 @@ from nnreg_keras.training import keras, set_seed
 
 def small_model(dropout: keras.layers.Layer) -> keras.Model:
     set_seed(0)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), dropout,
-                              keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(8, activation="relu"),
+            dropout,
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
     return model
 
@@ -71,7 +77,7 @@ def test_mc_dropout_curve_noise_shrinks_by_root_two_per_doubling():
     model = small_model(keras.layers.Dropout(0.5))
     x = np.random.default_rng(1).normal(size=(200, 2)).astype("float32")
     curve = subnetworks.mc_dropout_curve(model, x, (x[:, 0] > 0).astype("float32"), k_max=8)
-    assert curve["noise_gap"][7] / curve["noise_gap"][3] == pytest.approx(2 ** -0.5)
+    assert curve["noise_gap"][7] / curve["noise_gap"][3] == pytest.approx(2**-0.5)
     assert curve["mc_gap"][0] > curve["mc_gap"][7] > 0  # averaging brings the passes closer
 
 
@@ -79,13 +85,20 @@ def test_fit_and_count_sees_a_fixed_mask_leave_weights_untouched():
     data = make_goalkeeper(n_train=40, n_test=20, seed=2)
     split = subnetworks.splits(data, n_val=10)
     counts = {}
-    for name, layer in (("fixed", FixedMaskDropout(0.5, seed=1)), ("dropout", keras.layers.Dropout(0.5))):
-        counts[name] = subnetworks.fit_and_count(small_model(layer), split, steps=20, record_every=10)
+    for name, layer in (
+        ("fixed", FixedMaskDropout(0.5, seed=1)),
+        ("dropout", keras.layers.Dropout(0.5)),
+    ):
+        counts[name] = subnetworks.fit_and_count(
+            small_model(layer), split, steps=20, record_every=10
+        )
     for run in counts.values():
         assert run["params_before"] == run["params_after"] == 8 * 2 + 8 + 8 + 1
         assert set(run["final"]) >= {"train_accuracy", "validation_accuracy", "test_accuracy"}
     assert counts["dropout"]["changed"] == counts["dropout"]["params_before"]
-    assert counts["fixed"]["changed"] == 4 * 2 + 4 + 4 + 1  # the 4 kept units' weights and the output bias
+    assert (
+        counts["fixed"]["changed"] == 4 * 2 + 4 + 4 + 1
+    )  # the 4 kept units' weights and the output bias
 
 
 def test_boundary_accuracy_counts_flipped_labels():

@@ -1,4 +1,5 @@
 """Tutorial 01 on the quick profile: what it measures, and that the sentences of issue 9 stay fixed."""
+
 import json
 import re
 from pathlib import Path
@@ -30,12 +31,16 @@ def all_text(results: dict) -> str:
     """Every sentence and table cell the report shows, both wordings of every statement."""
     parts = [s[k] for s in statements(results) for k in ("text", "alternative")]
     for table in results["tables"]:
-        parts += [table["caption"], *map(str, table["columns"])] + [str(c) for row in table["rows"] for c in row]
+        parts += [table["caption"], *map(str, table["columns"])] + [
+            str(c) for row in table["rows"] for c in row
+        ]
     return "\n".join(parts + [f["caption"] for f in results["figures"]])
 
 
 def outputs(executed: dict) -> str:
-    return "\n".join("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    return "\n".join(
+        "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
+    )
 
 
 def table(results: dict, first_column: str) -> dict:
@@ -52,7 +57,9 @@ def mean_of(cell: str) -> float:
 
 def test_dropout_keeps_every_parameter_and_a_fixed_mask_does_not(results):
     m = results["metrics"]
-    assert m["params_before_dropout"] == m["params_after_dropout"] == m["params_changed_dropout"] > 0
+    assert (
+        m["params_before_dropout"] == m["params_after_dropout"] == m["params_changed_dropout"] > 0
+    )
     assert 0 < m["params_changed_fixed_mask"] < m["params_changed_dropout"]
     assert m["claim_same_size"] == 1 and m["claim_one_mask_is_a_smaller_network"] == 1
     assert m["claim_dropout_beats_kept_width"] == 1  # 32 units still overfit in the quick profile
@@ -62,8 +69,11 @@ def test_width_sweep_chooses_on_validation_and_the_verdict_names_the_widths(resu
     p, m = results["parameters"], results["metrics"]
     models = table(results, "model")
     validation = models["columns"].index("validation accuracy")
-    sweep = {int(found[1]): row for row in models["rows"]
-             if (found := re.fullmatch(r"(\d+) units( \(best on validation\))?", row[0]))}
+    sweep = {
+        int(found[1]): row
+        for row in models["rows"]
+        if (found := re.fullmatch(r"(\d+) units( \(best on validation\))?", row[0]))
+    }
     assert set(sweep) == set(p["widths"]) | {p["width"], m["kept_width"]}
     assert m["kept_width"] == round((1 - p["dropout_rate"]) * p["width"])
     smaller = [w for w in sweep if w < p["width"]]
@@ -99,7 +109,9 @@ def test_labels_give_dropout_rate_and_keep_prob_and_the_course_lambda(results):
     assert dropout_label(p["dropout_rate"]) in text and l2_label(p["l2"], p["n_train"]) in text
     assert "course λ" in l2_label(p["l2"], p["n_train"])
     assert not re.search(r"dropout \d", text), "a dropout strength without its convention"
-    assert not re.search(r"L2 [\d.]+(?![\d.]| \(course λ)", text), "an L2 factor without the course's λ"
+    assert not re.search(r"L2 [\d.]+(?![\d.]| \(course λ)", text), (
+        "an L2 factor without the course's λ"
+    )
 
 
 def test_monte_carlo_reports_the_crossing_and_the_levelled_gap(results):
@@ -122,6 +134,11 @@ def test_monte_carlo_reports_the_crossing_and_the_levelled_gap(results):
 def test_figures_of_the_lesson_are_shown_inline(results, executed):
     names = [Path(f["file"]).stem for f in results["figures"]]
     assert names == ["width_sweep", "decision_boundaries", "mc_dropout"]
-    images = [o for c in executed["cells"] for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
+    images = [
+        o
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if "image/svg+xml" in o.get("data", {})
+    ]
     assert len(images) == len(names)
     assert executed["metadata"]["papermill"]["duration"] > 0
