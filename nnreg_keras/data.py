@@ -5,8 +5,9 @@ with labels 0/1 as float32. The numpy twin in `scratch` uses the course's column
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,11 +81,12 @@ HEIGHT_UNRELATED = ("pulse", "sleep_hours", "reaction_time", "commute_time")
 
 def make_height(
     n_train: int = 2000, n_test: int = 2000, correlations: list[float] | None = None,
-    label_noise: float = 0.1, seed: int = 0,
+    label_noise: float = 0.1, seed: int = 0, threshold: float = 0.0,
 ) -> Dataset:
     """Ten standardized features where `height` decides the label: the thread's "height" example.
 
-    The label is 1 when height is above average, each label flipped with probability `label_noise`.
+    The label is 1 when height is above `threshold` (in standard deviations; 0 is the average, which
+    is also the value a missing feature is filled with), each label flipped with probability `label_noise`.
     Five noisy proxies (`HEIGHT_PROXIES`) have population correlation `correlations[k]` with height
     and carry no information beyond it; four features (`HEIGHT_UNRELATED`) are pure noise.
     """
@@ -94,6 +96,8 @@ def make_height(
     _check_generator_parameter(numbers_ok and len(correlations) == len(HEIGHT_PROXIES), "correlations", correlations,
                                f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})")
     _check_split(n_train, n_test, label_noise)
+    _check_generator_parameter(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+                               and abs(threshold) <= 3, "threshold", threshold, "a number in [-3, 3]")
     rng = np.random.default_rng(seed)
     r = np.asarray(correlations, dtype="float64")
 
@@ -103,14 +107,14 @@ def make_height(
         unrelated = rng.standard_normal((m, len(HEIGHT_UNRELATED)))
         flip = rng.random(m) < label_noise
         x = np.column_stack([height, proxies, unrelated])
-        return x.astype("float32"), ((height > 0) ^ flip).astype("float32")
+        return x.astype("float32"), ((height > threshold) ^ flip).astype("float32")
 
     x_train, y_train = draw(int(n_train))
     x_test, y_test = draw(int(n_test))
     return Dataset(
         "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
-        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r))), "label_noise": label_noise,
-         "seed": seed, "best_accuracy": 1.0 - label_noise},
+        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)), "label_noise": label_noise,
+         "seed": seed, "threshold": threshold, "best_accuracy": 1.0 - label_noise},
     )
 
 
@@ -173,17 +177,33 @@ def make_scaled_regression(n_train: int = 1000, n_test: int = 2000, noise: float
 def rescale_feature(data: Dataset, feature: str, factor: float, unit: str) -> Dataset:
     """The same dataset with one feature expressed in another unit: its values times `factor`
     (100 from metres to centimetres); labels, examples and every other feature unchanged."""
-    _check_generator_parameter(feature in data.feature_names, "feature", feature,
-                               f"a feature of the dataset: {', '.join(data.feature_names)}")
     _check_generator_parameter(isinstance(factor, (int, float)) and not isinstance(factor, bool) and factor > 0,
                                "factor", factor, "a number > 0 (new units per old unit)")
+    return _change_feature(data, feature, factor, 0.0, unit, {"rescaled": {feature: factor}})
+
+
+def shift_feature(data: Dataset, feature: str, offset: float) -> Dataset:
+    """The same dataset with one feature measured from another origin: `offset` added to its values
+    (1.75 turns a height deviation in m into an absolute height); everything else unchanged."""
+    _check_generator_parameter(isinstance(offset, (int, float)) and not isinstance(offset, bool)
+                               and np.isfinite(offset), "offset", offset, "a finite number (in the feature's unit)")
+    return _change_feature(data, feature, 1.0, offset, None, {"shifted": {feature: offset}})
+
+
+def _change_feature(data: Dataset, feature: str, factor: float, offset: float, unit: str | None,
+                    note: dict[str, Any]) -> Dataset:
+    """x_j -> factor·x_j + offset for one feature j (in `unit`, if given), `note` added to `info`."""
+    _check_generator_parameter(feature in data.feature_names, "feature", feature,
+                               f"a feature of the dataset: {', '.join(data.feature_names)}")
     j = data.feature_names.index(feature)
     scale = np.ones(data.n_features, dtype="float32")
     scale[j] = factor
+    shift = np.zeros(data.n_features, dtype="float32")
+    shift[j] = offset
     units = list(data.info.get("units", ("",) * data.n_features))
-    units[j] = unit
-    return replace(data, x_train=data.x_train * scale, x_test=data.x_test * scale,
-                   info={**data.info, "units": tuple(units), "rescaled": {feature: factor}})
+    units[j] = units[j] if unit is None else unit
+    return replace(data, x_train=data.x_train * scale + shift, x_test=data.x_test * scale + shift,
+                   info={**data.info, "units": tuple(units), **note})
 
 
 # The generators a notebook parameter `dataset` may name.
@@ -225,7 +245,7 @@ def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
         raise DatasetError(f"dataset file {path} is empty; expected {DATASET_FILE_LAYOUTS[suffix]}")
     reader = {".mat": _read_mat, ".npz": _read_npz, ".csv": _read_csv}[suffix]
     train, test, names = reader(path)
-    x_train, y_train = _checked_part(path, *train, dtype=dtype)
+    x_train, y_train = _checked_part(path, *train, dtype=dtype, both_classes=True)
     x_test, y_test = _checked_part(path, *test, dtype=dtype)
     if x_train.shape[1] != x_test.shape[1]:
         raise DatasetError(f"dataset file {path}: {x_train.shape[1]} training features but "
@@ -283,7 +303,7 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DatasetError(f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns")
-        record = dict(zip(header, row))
+        record = dict(zip(header, row, strict=True))
         if record["split"] not in ("train", "test"):
             raise DatasetError(f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test")
         try:
@@ -299,8 +319,9 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
 
 
 def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
-                  dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them."""
+                  dtype: str, both_classes: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them.
+    `both_classes`: refuse labels that are all one class (nothing to learn from)."""
     (xname, x), (yname, y) = x_named, y_named
     try:
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
@@ -321,4 +342,7 @@ def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
     if not np.isin(found, (0, 1)).all():
         shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
         raise DatasetError(f"dataset file {path}: {yname} has labels {shown}; expected binary labels 0 and 1")
+    if both_classes and len(found) < 2:
+        raise DatasetError(f"dataset file {path}: every label in {yname} is {found[0]:g}; expected "
+                           f"examples of both classes, 0 and 1")
     return x.astype(dtype), labels.astype(dtype)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnreg_keras import guards
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.metrics import binary_metrics
 
@@ -137,10 +138,10 @@ def _layers(cache: tuple, with_masks: bool) -> list[dict[str, np.ndarray]]:
     layers, i = [], 0
     for l in range(1, L + 1):
         if l < L and with_masks:
-            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i:i + 5])))
+            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i:i + 5], strict=True)))
             i += 5
         else:
-            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i:i + 4])))
+            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i:i + 4], strict=True)))
             i += 4
     if i != len(cache):
         raise ParameterError(f"cache: {len(cache)} entries do not match the layout of a network "
@@ -330,6 +331,7 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
                 for key, value in binary_metrics(ys, forward_propagation(xs, new)[0]).items():
                     record[f"{name}_{key}"] = value
             records.append(record)
+            guards.check_record(records, "numpy model", learning_rate, new.values())
         parameters = new
     return parameters, records
 

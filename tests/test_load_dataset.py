@@ -29,8 +29,8 @@ def write_npz(path: Path, **overrides) -> Path:
 
 def write_csv(path: Path, header: str = "height,weight,age,y,split", rows: list[str] | None = None) -> Path:
     if rows is None:
-        rows = [",".join(repr(float(v)) for v in x) + f",{y},train" for x, y in zip(X, Y)]
-        rows += [",".join(repr(float(v)) for v in x) + f",{y},test" for x, y in zip(XT, YT)]
+        rows = [",".join(repr(float(v)) for v in x) + f",{y},train" for x, y in zip(X, Y, strict=True)]
+        rows += [",".join(repr(float(v)) for v in x) + f",{y},test" for x, y in zip(XT, YT, strict=True)]
     path.write_text("\n".join([header] + rows) + "\n")
     return path
 
@@ -139,3 +139,8 @@ def test_float64_keeps_full_precision(tmp_path: Path):
     data = load_dataset(write_mat(tmp_path / "course.mat"), dtype="float64")
     assert data.x_train.dtype == np.float64
     np.testing.assert_array_equal(data.x_train, X)
+
+
+def test_training_labels_of_one_class_are_refused(tmp_path: Path):
+    path = write_csv(tmp_path / "one.csv", "split,y,u", ["train,1,0.5", "train,1,2", "test,0,-1"])
+    assert error(path).endswith("every label in train labels 'y' is 1; expected examples of both classes, 0 and 1")

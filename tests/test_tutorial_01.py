@@ -8,6 +8,7 @@ import pytest
 
 from nnreg_keras.formatting import dropout_label, l2_label
 from nnreg_keras.results import read
+from tests.conftest import landed
 
 STEM = "01_dropout_is_not_a_smaller_network"
 pytestmark = pytest.mark.notebooks
@@ -15,12 +16,12 @@ pytestmark = pytest.mark.notebooks
 
 @pytest.fixture(scope="module")
 def results(quick_reports: Path) -> dict:
-    return read(quick_reports / "results" / f"{STEM}.json")
+    return read(landed(quick_reports, STEM))
 
 
 @pytest.fixture(scope="module")
 def executed(quick_reports: Path) -> dict:
-    return json.loads((quick_reports / "notebooks" / f"{STEM}.ipynb").read_text())
+    return json.loads(landed(quick_reports, STEM, "notebooks", ".ipynb").read_text())
 
 
 def statements(results: dict) -> list[dict]:
