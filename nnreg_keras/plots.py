@@ -240,7 +240,7 @@ def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray],
     """Accuracy of networks of each width (`accuracy`: {series: array (seeds, len(widths))}; line:
     mean over seeds, band: their range), with other models' mean accuracy as dashed horizontal
     lines (`references`: {label: values per seed}) and the `chosen` width circled."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(8.4, 3.4))
     for i, (label, values) in enumerate(accuracy.items()):
         v = np.atleast_2d(values)
         ax.plot(widths, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
@@ -255,6 +255,6 @@ def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray],
     circled = f"; circled: {chosen}" if chosen in widths else ""
     ax.set_xlabel(f"width (units per hidden layer){circled}")
     ax.set_ylabel("accuracy")
-    ax.legend(frameon=False, fontsize=7)
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
