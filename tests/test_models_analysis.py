@@ -46,14 +46,6 @@ def test_changed_parameters_counts_exact_differences():
         analysis.changed_parameters(a, [np.zeros(3)])
 
 
-def test_distinct_rows_counts_each_mask_once():
-    masks = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 1]])
-    assert analysis.distinct_rows(masks) == 2
-    wide = np.zeros((3, 20), dtype=bool)  # rows that differ only past the first packed byte
-    wide[1, 12] = wide[2, 19] = True
-    assert analysis.distinct_rows(np.vstack([wide, wide])) == 3
-
-
 def test_mean_sd_and_average_records():
     assert analysis.mean_sd([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)))
     assert analysis.mean_sd([5.0]) == (5.0, 0.0)
@@ -62,18 +54,6 @@ def test_mean_sd_and_average_records():
     assert analysis.average_records(runs) == [{"step": 1.0, "loss": 2.0}]
     with pytest.raises(ValueError, match="different steps"):
         analysis.average_records([[{"step": 1}], [{"step": 2}]])
-
-
-def test_mc_dropout_curve_converges_to_a_deterministic_model():
-    set_seed(0)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.Dropout(0.0),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    x = np.random.default_rng(0).normal(size=(30, 2)).astype("float32")
-    y = (x[:, 0] > 0).astype("float32")
-    curve = analysis.mc_dropout_curve(model, x, y, [1, 5])
-    assert curve["k"] == [1, 5]
-    assert curve["mc_gap"] == pytest.approx([0.0, 0.0], abs=1e-6)  # rate 0: every pass is the same
-    assert curve["mc_accuracy"] == [curve["deterministic_accuracy"]] * 2
 
 
 def test_grid_covers_the_inputs():
