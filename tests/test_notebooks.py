@@ -1,10 +1,14 @@
 """Every tutorial notebook, executed with the quick profile through the runner, in a temp dir."""
+import json
+import re
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 
 from nnreg_keras import report
+from nnreg_keras.params import notebook_defaults
 from nnreg_keras.results import read
 from nnreg_keras.runner import Layout, discover, run
 from tests.conftest import ROOT, landed
@@ -20,6 +24,41 @@ def test_committed_without_outputs_and_with_parameters(notebook: Path):
     assert all(not c.outputs and c.execution_count is None for c in code), "clear the outputs before committing"
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
     assert nb.cells[0].cell_type == "markdown" and "> " in nb.cells[0].source, "first cell: title and quoted question"
+
+
+MAX_CELL_LINES = 30
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
+def test_code_cells_stay_short(notebook: Path):
+    nb = nbformat.read(str(notebook), as_version=4)
+    long = {i: len(c.source.splitlines()) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CELL_LINES}
+    assert not long, f"cells longer than {MAX_CELL_LINES} lines (index: lines): {long}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
+def test_papermill_lists_every_parameter_with_its_type_and_help(notebook: Path):
+    listed = papermill.inspect_notebook(str(notebook))
+    assert set(listed) == set(notebook_defaults(notebook)), "papermill --help-notebook must list every parameter"
+    for name, p in listed.items():
+        assert p["inferred_type_name"] not in ("None", "", None), f"{name}: no type annotation"
+        assert p["help"], f"{name}: no help comment"
+
+
+@pytest.mark.notebooks
+def test_executed_notebooks_show_every_figure_inline_and_no_path_or_repr(quick_reports: Path):
+    for stem in STEMS:
+        figures = read(landed(quick_reports, stem))["figures"]
+        nb = nbformat.read(str(landed(quick_reports, stem, "notebooks", ".ipynb")), as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        images = [o for o in outputs if {"image/svg+xml", "image/png"} & set(o.get("data", {}))]
+        assert len(images) == len(figures), f"{stem}: {len(images)} inline images for {len(figures)} figures"
+        text = json.dumps([o for o in outputs if o.get("output_type") != "error"])
+        for bad in ("PosixPath(", "<Figure size", "object at 0x", "<IPython.core.display"):
+            assert bad not in text, f"{stem}: an output shows {bad!r}"
+        html = landed(quick_reports, stem, "notebooks", ".html").read_text()
+        assert not re.findall(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html), f"{stem}: the HTML page fetches"
 
 
 @pytest.mark.notebooks
