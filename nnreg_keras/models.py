@@ -31,10 +31,9 @@ class FixedMaskDropout(keras.layers.Layer):
     def build(self, input_shape):
         units = int(input_shape[-1])
         kept = np.random.default_rng(self.seed).permutation(units) < round((1 - self.rate) * units)
-        # Not trainable: the mask is a choice of architecture, not a parameter. A variable rather than a
-        # constant, so models that differ only in their mask share one traced training step.
-        self.mask = self.add_weight(shape=(units,), initializer=keras.initializers.Constant(kept.astype("float32")),
-                                    trainable=False, name="mask")
+        # A constant, not a weight: the mask is a choice of architecture, not a parameter (so models
+        # with different mask seeds are different architectures to `training.fit_full_batch`).
+        self.mask = keras.ops.convert_to_tensor(kept.astype("float32"))
 
     def call(self, inputs):
         return inputs * self.mask / (1.0 - self.rate)

@@ -117,14 +117,18 @@ def _layer_names(config: dict) -> list[str]:
 
 
 # Config entries whose values act only through variables, which are copied: a dropout layer's `seed`
-# (seed-generator state) and the masks of `models.FixedMaskDropout` (`seed`) and `models.MaskedDropout`.
+# (seed-generator state) and the masks of `models.MaskedDropout`. `models.FixedMaskDropout`'s seed
+# draws a constant mask, part of the architecture, so it is kept.
 VARIABLE_CONFIG_KEYS = ("seed", "mask")
+ARCHITECTURE_SEED_LAYERS = ("FixedMaskDropout",)
 
 
-def _canonical(value: Any, names: dict[str, str]) -> Any:
+def _canonical(value: Any, names: dict[str, str], keep_seed: bool = False) -> Any:
     """The config without VARIABLE_CONFIG_KEYS, with the given names replaced by their placeholders."""
     if isinstance(value, dict):
-        return {k: _canonical(v, names) for k, v in value.items() if k not in VARIABLE_CONFIG_KEYS}
+        keep = value.get("class_name") in ARCHITECTURE_SEED_LAYERS
+        return {k: _canonical(v, names, keep) for k, v in value.items()
+                if k not in VARIABLE_CONFIG_KEYS or (keep_seed and k == "seed")}
     if isinstance(value, (list, tuple)):
         return [_canonical(v, names) for v in value]
     return names.get(value, value) if isinstance(value, str) else value
@@ -136,8 +140,8 @@ def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
 
     The model's and the compile configuration without layer names and VARIABLE_CONFIG_KEYS, the
     shapes and dtypes of every variable, and the data's shapes. A layer whose config holds a `seed`
-    or `mask` must keep what they decide in variables, as Keras's and this package's dropout layers do;
-    anything else that shapes the computation must be in its config."""
+    or `mask` must keep what they decide in variables, as Keras's dropout layers and `MaskedDropout`
+    do (or be listed in ARCHITECTURE_SEED_LAYERS); anything else that shapes the step is in its config."""
     if _adapts(model):
         return None
     try:
