@@ -8,6 +8,7 @@ contract; 6 reports/ cannot be written; 7 another run holds a notebook's lock (w
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -25,6 +26,12 @@ class Terminated(BaseException):
 
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated()
+
+
+def _quiet_abandoned_tasks() -> None:
+    """An interrupted run abandons the notebook client's pending cell task; when the interpreter
+    collects it at exit, asyncio would log its "Kernel died" traceback below our one-line message."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
+        _quiet_abandoned_tasks()
         print(f"\nerror: interrupted; {UNCHANGED}", file=sys.stderr)
         return 130
     except Terminated:
+        _quiet_abandoned_tasks()
         print(f"error: terminated; {UNCHANGED}", file=sys.stderr)
         return 143
     except OSError as err:
