@@ -1,5 +1,5 @@
 # nnreg_keras: `make report` regenerates everything, `make test` runs the tests.
-# Both create .venv and install requirements.txt and the package on first use.
+# Both create .venv on first use and install the exact versions of requirements.lock, then the package.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,24 +20,33 @@ $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profil
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help report test bench clean distclean FORCE
+.PHONY: help report test bench lock clean distclean FORCE
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
 	@echo "make reports/results/NN_name.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make bench                    time the training loops side by side"
+	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.lock"
 	@echo "make clean                    delete reports/ (generated)"
 	@echo "make distclean                also delete .venv"
 	@echo "profiles: $(basename $(notdir $(wildcard params/*.yaml)))"
 
-$(INSTALLED): requirements.txt pyproject.toml
+# The environment: exactly the versions in requirements.lock (with the dev and jax extras), then
+# the package itself without dependencies. A newer lock or pyproject.toml installs again.
+$(INSTALLED): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "nnreg_keras needs Python 3.10 or newer; set PYTHON=python3.x")'
-	@echo "setting up $(VENV) (first run only; about a minute) ..."
+	@echo "setting up $(VENV) from requirements.lock (first run only; a few minutes) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
+
+# Resolve pyproject.toml's dependencies (and the dev and jax extras) anew, for every platform and
+# Python version the package supports, and pin the result. Review the diff, then run `make test`.
+lock: | $(INSTALLED)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra jax --universal --quiet \
+		--custom-compile-command "make lock" --output-file requirements.lock
 
 # The profile of the last run; a different PROFILE makes every notebook stale.
 reports/.profile: FORCE

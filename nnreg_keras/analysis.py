@@ -24,7 +24,7 @@ def changed_parameters(before: list[np.ndarray], after: list[np.ndarray]) -> int
     """How many scalar parameters differ between two snapshots (exactly, not to a tolerance)."""
     if [b.shape for b in before] != [a.shape for a in after]:
         raise ValueError("the two snapshots come from different architectures")
-    return int(sum(np.count_nonzero(b != a) for b, a in zip(before, after)))
+    return int(sum(np.count_nonzero(b != a) for b, a in zip(before, after, strict=True)))
 
 
 def distinct_rows(masks: np.ndarray) -> int:

@@ -7,8 +7,9 @@ with labels 0/1 as float32 (the digits 0..9 in `make_digits`). The numpy twin in
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,7 @@ def make_height(
     x_test, y_test = draw(int(n_test))
     return Dataset(
         "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
-        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r))), "label_noise": label_noise,
+        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)), "label_noise": label_noise,
          "seed": seed, "best_accuracy": 1.0 - label_noise},
     )
 
@@ -193,17 +194,33 @@ def make_digits(n_train: int = 500, n_test: int = 1000, seed: int = 0) -> Datase
 def rescale_feature(data: Dataset, feature: str, factor: float, unit: str) -> Dataset:
     """The same dataset with one feature expressed in another unit: its values times `factor`
     (100 from metres to centimetres); labels, examples and every other feature unchanged."""
-    _check_generator_parameter(feature in data.feature_names, "feature", feature,
-                               f"a feature of the dataset: {', '.join(data.feature_names)}")
     _check_generator_parameter(isinstance(factor, (int, float)) and not isinstance(factor, bool) and factor > 0,
                                "factor", factor, "a number > 0 (new units per old unit)")
+    return _change_feature(data, feature, factor, 0.0, unit, {"rescaled": {feature: factor}})
+
+
+def shift_feature(data: Dataset, feature: str, offset: float) -> Dataset:
+    """The same dataset with one feature measured from another origin: `offset` added to its values
+    (1.75 turns a height deviation in m into an absolute height); everything else unchanged."""
+    _check_generator_parameter(isinstance(offset, (int, float)) and not isinstance(offset, bool)
+                               and np.isfinite(offset), "offset", offset, "a finite number (in the feature's unit)")
+    return _change_feature(data, feature, 1.0, offset, None, {"shifted": {feature: offset}})
+
+
+def _change_feature(data: Dataset, feature: str, factor: float, offset: float, unit: str | None,
+                    note: dict[str, Any]) -> Dataset:
+    """x_j -> factor·x_j + offset for one feature j (in `unit`, if given), `note` added to `info`."""
+    _check_generator_parameter(feature in data.feature_names, "feature", feature,
+                               f"a feature of the dataset: {', '.join(data.feature_names)}")
     j = data.feature_names.index(feature)
     scale = np.ones(data.n_features, dtype="float32")
     scale[j] = factor
+    shift = np.zeros(data.n_features, dtype="float32")
+    shift[j] = offset
     units = list(data.info.get("units", ("",) * data.n_features))
-    units[j] = unit
-    return replace(data, x_train=data.x_train * scale, x_test=data.x_test * scale,
-                   info={**data.info, "units": tuple(units), "rescaled": {feature: factor}})
+    units[j] = units[j] if unit is None else unit
+    return replace(data, x_train=data.x_train * scale + shift, x_test=data.x_test * scale + shift,
+                   info={**data.info, "units": tuple(units), **note})
 
 
 # The generators a notebook parameter `dataset` may name.
@@ -303,7 +320,7 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise DatasetError(f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns")
-        record = dict(zip(header, row))
+        record = dict(zip(header, row, strict=True))
         if record["split"] not in ("train", "test"):
             raise DatasetError(f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test")
         try:

@@ -45,4 +45,4 @@ def dropout_label(rate: float) -> str:
 
 def l2_label(l2: float, m: int) -> str:
     """A Keras `L2(l2)` factor also in the course's λ: the same penalty is λ/(2m)·ΣW², so λ = 2·m·l2."""
-    return f"L2 {l2:g} (course λ {2 * m * l2:.3g})"
+    return f"L2 {l2:.3g} (course λ {2 * m * l2:.3g})"

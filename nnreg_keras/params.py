@@ -149,6 +149,8 @@ def notebook_defaults(notebook_path: Path) -> dict[str, Any]:
     for node in ast.parse(cells[0].source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             defaults[node.targets[0].id] = ast.literal_eval(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            defaults[node.target.id] = ast.literal_eval(node.value)  # typed: `width: int = 128  # help`
     return defaults
 
 

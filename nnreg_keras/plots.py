@@ -15,6 +15,8 @@ matplotlib.rcParams.update({
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from nnreg_keras.formatting import number  # noqa: E402
+
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c16200")
 
 
@@ -31,7 +33,7 @@ def decision_boundaries(xx: np.ndarray, yy: np.ndarray, probs: dict[str, np.ndar
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False,
                              sharex=True, sharey=True)
-    for ax, (name, p) in zip(axes.flat, probs.items()):
+    for ax, (name, p) in zip(axes.flat, probs.items(), strict=False):  # the grid may have spare axes
         ax.contourf(xx, yy, p.reshape(xx.shape), levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
         ax.contour(xx, yy, p.reshape(xx.shape), levels=[0.5], colors="k", linewidths=1.2)
         if true_boundary is not None:
@@ -52,7 +54,7 @@ def learning_curves(records: dict[str, list[dict[str, float]]], keys: tuple[str,
                     ylabel: str = "loss (inference mode)") -> plt.Figure:
     """Curves of recorded values against training step, one colour per model, one panel per key."""
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False, sharey=True)
-    for ax, key in zip(axes.flat, keys):
+    for ax, key in zip(axes.flat, keys, strict=True):
         for i, (name, recs) in enumerate(records.items()):
             ax.plot([r["step"] for r in recs], [r[key] for r in recs], color=color_for(i), label=name)
         ax.set_title(key.replace("_", " "))
@@ -92,7 +94,7 @@ def feature_shares(feature_names: list[str], panels: dict[str, dict[str, np.ndar
     the error bars the standard deviation."""
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False, sharex=True)
     positions = np.arange(len(feature_names))
-    for ax, (title, by_model) in zip(axes.flat, panels.items()):
+    for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
         bar = 0.85 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
             v = np.atleast_2d(values)
@@ -113,7 +115,7 @@ def sweep_panels(x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabe
     `panels` maps a panel title to {series: array (seeds, len(x))}; the line is the mean over seeds
     and the band their range. With `log_x`, the axis is logarithmic but keeps 0 (symlog)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False)
-    for ax, (title, series) in zip(axes.flat, panels.items()):
+    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
         _mean_and_range(ax, x, series, log_x)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
@@ -165,9 +167,9 @@ def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
                              gridspec_kw={"width_ratios": widths})
     cmap = plt.get_cmap("RdBu_r").copy()
     cmap.set_bad("0.78")
-    for row, (label, mats) in zip(axes, updates.items()):
+    for row, (label, mats) in zip(axes, updates.items(), strict=True):
         scale = max(float(np.max(np.abs(m))) for m in mats) or 1.0
-        for l, (ax, mat) in enumerate(zip(row, mats), start=1):
+        for l, (ax, mat) in enumerate(zip(row, mats, strict=True), start=1):
             still = np.asarray(mat) == 0
             image = ax.imshow(np.ma.masked_where(still, mat), cmap=cmap, vmin=-scale, vmax=scale,
                               aspect="auto", interpolation="nearest")
@@ -210,18 +212,21 @@ def feature_bars(feature_names: list[str], panels: dict[str, dict[str, np.ndarra
     return fig
 
 
-def prediction_shift(before: dict[str, np.ndarray], after: dict[str, np.ndarray], xlabel: str,
-                     ylabel: str) -> plt.Figure:
-    """One panel per model: each test example's predicted probability before (x) and after (y) a
-    change; points off the diagonal are predictions the change moved."""
-    fig, axes = plt.subplots(1, len(before), figsize=(3.2 * len(before), 3.2), squeeze=False,
-                             sharex=True, sharey=True)
-    for i, (ax, (name, p)) in enumerate(zip(axes.flat, before.items())):
-        q = np.ravel(after[name])
-        ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
-        ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(i), edgecolors="none")
-        ax.set_title(f"{name}\nmean |change| {np.mean(np.abs(q - np.ravel(p))):.4f}")
+def prediction_shift(before: dict[str, np.ndarray], after: dict[str, dict[str, np.ndarray]],
+                     xlabel: str) -> plt.Figure:
+    """A grid of scatter plots, one row per change of the data (`after` maps its name to
+    {model: predictions}) and one column per model: each test example's predicted probability
+    before (x) and after (y) the change; points off the diagonal are predictions the change moved."""
+    fig, axes = plt.subplots(len(after), len(before), figsize=(2.9 * len(before), 2.9 * len(after)),
+                             squeeze=False, sharex=True, sharey=True)
+    for r, (change, moved) in enumerate(after.items()):
+        for c, (name, p) in enumerate(before.items()):
+            ax, q = axes[r, c], np.ravel(moved[name])
+            ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+            ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(c), edgecolors="none")
+            ax.set_title(f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9)
+        axes[r, 0].set_ylabel(f"P(y=1), {change}")
+    for ax in axes[-1]:
         ax.set_xlabel(xlabel)
-    axes.flat[0].set_ylabel(ylabel)
     fig.tight_layout()
     return fig

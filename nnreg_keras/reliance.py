@@ -7,7 +7,7 @@ leaving each input are. A model can keep large weights on a feature it hardly ne
 """
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from nnreg_keras.metrics import binary_metrics
 from nnreg_keras.training import keras, predict
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
-Model = Union[keras.Model, PredictFn]
+Model = keras.Model | PredictFn
 METRICS = ("accuracy", "loss")
 
 

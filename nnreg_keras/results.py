@@ -26,6 +26,8 @@ from nnreg_keras.exceptions import ResultsError
 SCHEMA_VERSION = 2
 VERDICT_WORDS = 60
 PACKAGES = ("keras", "tensorflow", "numpy", "papermill", "matplotlib", "jinja2", "scipy")
+# The exact versions `make` installed, beside the package in a source checkout (absent from a wheel).
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
 _REQUIRED = {
     "schema_version": int, "notebook": str, "title": str, "questions": list, "verdict": dict,
     "claims": list, "tables": list, "figures": list, "metrics": dict, "parameters": dict, "seeds": list,
@@ -112,8 +114,16 @@ def read(path: Path) -> dict[str, Any]:
     return validate(data, source=f"results file {path}")
 
 
+def lock_sha256(path: Path = LOCK_FILE) -> str:
+    """The sha256 of the lock file the environment was installed from, or "unknown" without one."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "unknown"
+
+
 def environment() -> dict[str, Any]:
-    """Backend, Python and package versions, and the git commit of the working directory."""
+    """Backend, Python and package versions, the lock file's hash and the git commit of the working
+    directory."""
     import keras
 
     packages = {}
@@ -128,7 +138,7 @@ def environment() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return {"keras_backend": keras.backend.backend(), "python": platform.python_version(),
-            "packages": packages, "git_commit": commit}
+            "packages": packages, "lock_sha256": lock_sha256(), "git_commit": commit}
 
 
 class Recorder:

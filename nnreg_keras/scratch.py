@@ -137,10 +137,10 @@ def _layers(cache: tuple, with_masks: bool) -> list[dict[str, np.ndarray]]:
     layers, i = [], 0
     for l in range(1, L + 1):
         if l < L and with_masks:
-            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i:i + 5])))
+            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i:i + 5], strict=True)))
             i += 5
         else:
-            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i:i + 4])))
+            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i:i + 4], strict=True)))
             i += 4
     if i != len(cache):
         raise ParameterError(f"cache: {len(cache)} entries do not match the layout of a network "

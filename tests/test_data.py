@@ -2,9 +2,19 @@
 import numpy as np
 import pytest
 
-from nnreg_keras.data import (DATASETS, HEIGHT_PROXIES, HEIGHT_UNRELATED, SCALED_FEATURES, goalkeeper_boundary,
-                              make_goalkeeper, make_height, make_scaled_features, make_scaled_regression,
-                              rescale_feature)
+from nnreg_keras.data import (
+    DATASETS,
+    HEIGHT_PROXIES,
+    HEIGHT_UNRELATED,
+    SCALED_FEATURES,
+    goalkeeper_boundary,
+    make_goalkeeper,
+    make_height,
+    make_scaled_features,
+    make_scaled_regression,
+    rescale_feature,
+    shift_feature,
+)
 from nnreg_keras.exceptions import DatasetError
 
 
@@ -68,6 +78,18 @@ def test_a_unit_change_touches_one_feature_only():
     np.testing.assert_array_equal(cm.y_train, data.y_train)
     assert cm.info["units"][0] == "cm" and data.info["units"][0] == "m"
     assert cm.info["rescaled"] == {"height": 100.0}
+
+
+def test_a_shift_of_origin_adds_to_one_feature_only():
+    data = make_scaled_features(n_train=400, n_test=10, seed=3)
+    absolute = shift_feature(data, "height", 1.75)
+    np.testing.assert_allclose(absolute.x_test[:, 0], data.x_test[:, 0] + 1.75, rtol=1e-6)
+    np.testing.assert_array_equal(absolute.x_train[:, 1:], data.x_train[:, 1:])
+    assert absolute.info["units"] == data.info["units"] and absolute.info["shifted"] == {"height": 1.75}
+    with pytest.raises(DatasetError, match="offset must be a finite number"):
+        shift_feature(data, "height", float("nan"))
+    with pytest.raises(DatasetError, match="feature must be a feature of the dataset"):
+        shift_feature(data, "age", 1.0)
 
 
 @pytest.mark.parametrize("make, kwargs, message", [

@@ -29,8 +29,8 @@ def write_npz(path: Path, **overrides) -> Path:
 
 def write_csv(path: Path, header: str = "height,weight,age,y,split", rows: list[str] | None = None) -> Path:
     if rows is None:
-        rows = [",".join(repr(float(v)) for v in x) + f",{y},train" for x, y in zip(X, Y)]
-        rows += [",".join(repr(float(v)) for v in x) + f",{y},test" for x, y in zip(XT, YT)]
+        rows = [",".join(repr(float(v)) for v in x) + f",{y},train" for x, y in zip(X, Y, strict=True)]
+        rows += [",".join(repr(float(v)) for v in x) + f",{y},test" for x, y in zip(XT, YT, strict=True)]
     path.write_text("\n".join([header] + rows) + "\n")
     return path
 

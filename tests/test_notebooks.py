@@ -59,7 +59,6 @@ def test_same_profile_and_seed_give_identical_results(quick_reports: Path, tmp_p
 @pytest.mark.notebooks
 def test_tutorial_01_measures_what_it_claims(quick_reports: Path):
     m = read(quick_reports / "results" / "01_dropout_is_not_a_smaller_network.json")["metrics"]
-    assert m["params_before_dropout"] == m["params_after_dropout"] > 0
     assert m["params_changed_fixed_mask"] < m["params_changed_dropout"]
     assert m["distinct_masks_fixed"] == 1 and m["distinct_masks_dropout"] > 1000
     assert m["inference_deterministic"] == 1 and m["training_pass_gap"] > 0
@@ -69,13 +68,11 @@ def test_tutorial_01_measures_what_it_claims(quick_reports: Path):
 
 
 @pytest.mark.notebooks
-def test_tutorial_02_measures_are_shares_and_accuracies(quick_reports: Path):
+def test_tutorial_02_accuracy_falls_without_height(quick_reports: Path):
     m = read(quick_reports / "results" / "02_input_dropout_spreads_reliance.json")["metrics"]
     for name in ("none", "input_top", "l2_top", "linear"):
-        assert 0 <= m[f"height_reliance_{name}"] <= 1 and 0 <= m[f"height_weight_norm_{name}"] <= 1
         assert 0.5 <= m[f"accuracy_{name}"] <= 1
         assert m[f"height_accuracy_missing_{name}"] <= m[f"accuracy_{name}"]
-    assert 0 <= m["seeds_missing_accuracy_rose"] <= 2  # the quick profile has two seeds
 
 
 @pytest.mark.notebooks
@@ -87,11 +84,3 @@ def test_tutorial_03_checks_hold(quick_reports: Path):
     assert m["still_share_l2_step"] == 0  # L2 moves every weight
     assert m["updated_share_L2"] == 1
     assert m["still_share_dropout_one_mask"] > m["still_share_plain_step"]
-
-
-@pytest.mark.notebooks
-def test_tutorial_04_dropout_sits_near_the_adaptive_penalty(quick_reports: Path):
-    m = read(quick_reports / "results" / "04_dropout_as_adaptive_l2.json")["metrics"]
-    assert m["distance_dropout_adaptive"] < 0.5 * m["distance_dropout_l2"]
-    assert m["unit_shift_L2"] > 10 * m["unit_shift_dropout"]
-    assert m["linear_rel_error_trained"] < 0.05 < m["linear_rel_error_least_squares"]

@@ -105,7 +105,7 @@ def test_make_rejects_an_unknown_profile(root):
 
 
 def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_path):
-    for name in ("Makefile", "requirements.txt", "pyproject.toml", "tutorials"):
+    for name in ("Makefile", "requirements.lock", "pyproject.toml", "tutorials"):
         (shutil.copytree if (root / name).is_dir() else shutil.copy2)(root / name, tmp_path / name)
     (tmp_path / "params").mkdir()
     stem = sorted((root / "tutorials").glob("*.ipynb"))[0].stem

@@ -27,7 +27,7 @@ def test_chunking_does_not_change_the_training():
     a, b = small_model(3), small_model(3)
     fit_full_batch(a, DATA.x_train, DATA.y_train, steps=60, record_every=60)
     fit_full_batch(b, DATA.x_train, DATA.y_train, steps=60, record_every=5)
-    for wa, wb in zip(a.get_weights(), b.get_weights()):
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
 
 
@@ -35,7 +35,7 @@ def test_same_as_plain_full_batch_fit():
     fast, plain = small_model(4), small_model(4)
     fit_full_batch(fast, DATA.x_train, DATA.y_train, steps=20, record_every=20)
     plain.fit(DATA.x_train, DATA.y_train, batch_size=len(DATA.x_train), epochs=20, shuffle=False, verbose=0)
-    for wa, wb in zip(fast.get_weights(), plain.get_weights()):
+    for wa, wb in zip(fast.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
 
 
@@ -45,7 +45,7 @@ def test_same_seed_same_weights_with_dropout():
         model = small_model(7, rate=0.5)
         fit_full_batch(model, DATA.x_train, DATA.y_train, steps=30, record_every=10)
         runs.append(model.get_weights())
-    for wa, wb in zip(*runs):
+    for wa, wb in zip(*runs, strict=True):
         np.testing.assert_array_equal(wa, wb)
 
 

@@ -48,7 +48,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the Playwright Python package is not installed (it is in requirements.txt and the dev extra)")
+        unavailable("the Playwright Python package is not installed (it is in the dev extra and requirements.lock)")
     path = chromium_path()
     if path is None:
         unavailable("no Chromium on PATH (Debian: apt-get install chromium; or set NNREG_CHROMIUM)")
