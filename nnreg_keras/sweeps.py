@@ -7,8 +7,9 @@ are `{seed: score}`, so two settings are compared seed by seed on the same data 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def gain(setting: dict[int, float], baseline: dict[int, float]) -> Gain:
     """Gain of `setting` over `baseline` ({seed: score} each, with the same seeds), seed by seed."""
     if sorted(setting) != sorted(baseline):
         raise ValueError(f"gain needs the same seeds on both sides, got {sorted(setting)} and {sorted(baseline)}")
-    diff = np.array([setting[s] - baseline[s] for s in sorted(setting)])
+    diff = np.round([setting[s] - baseline[s] for s in sorted(setting)], 12)  # equal gains, sd exactly 0
     return Gain(float(diff.mean()), float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
                 int(np.sum(diff > 0)), len(diff))
 
