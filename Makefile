@@ -11,7 +11,9 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 
 NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
-RESULTS := $(patsubst tutorials/%.ipynb,reports/results/%.json,$(NOTEBOOKS))
+# Each notebook lands as reports/runs/NN_name/ in one step; its stamp run.json is make's target.
+# A one-off run (`run 01 -p ...`) dates its stamp back to 1970, so the next `make report` reruns it.
+RUNS := $(patsubst tutorials/%.ipynb,reports/runs/%/run.json,$(NOTEBOOKS))
 # Code the notebooks run; a change to any of it reruns them (report-only code does not).
 LIBRARY := $(filter-out nnreg_keras/report.py nnreg_keras/cli.py,$(wildcard nnreg_keras/*.py))
 
@@ -24,7 +26,7 @@ endif
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
-	@echo "make reports/results/NN_name.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
+	@echo "make reports/runs/NN_name/run.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make bench                    time the training loops side by side"
 	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.lock"
@@ -53,11 +55,16 @@ reports/.profile: FORCE
 	@mkdir -p reports
 	@echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
 
-reports/results/%.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
-	@$(PY) -m nnreg_keras run $* --profile $(PROFILE)
+# The notebooks there are; adding or deleting one rebuilds the report (which drops deleted ones).
+reports/.notebooks: FORCE
+	@mkdir -p reports
+	@echo "$(NOTEBOOKS)" | cmp -s - $@ || echo "$(NOTEBOOKS)" > $@
 
-reports/index.html: $(RESULTS) $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
-	@$(PY) -m nnreg_keras report
+reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
+	@$(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
+
+reports/index.html: $(RUNS) reports/.notebooks $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
+	@$(PY) -m nnreg_keras report --prune
 
 report: reports/index.html
 	@echo "reports/index.html is up to date (profile $(PROFILE))"

@@ -1,7 +1,14 @@
-"""Command line: `python -m nnreg_keras run [NOTEBOOK ...]` and `python -m nnreg_keras report`."""
+"""Command line: `python -m nnreg_keras run [NOTEBOOK ...]` and `python -m nnreg_keras report`.
+
+Exit status: 0 done; 2 bad input (a parameter, a profile, a data file); 3 a notebook failed (an
+error in a cell, a dead kernel, a cell timeout); 4 training diverged; 5 a results file breaks the
+contract; 6 reports/ cannot be written; 7 another run holds a notebook's lock (with --no-wait);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short message on stderr.
+"""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -9,37 +16,87 @@ import yaml
 
 from nnreg_keras.exceptions import NnregError
 
+UNCHANGED = "the previous report is unchanged"
+
+
+class Terminated(BaseException):
+    """SIGTERM (sent by `timeout`, CI, docker), raised so that every cleanup runs as for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nnreg_keras", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m nnreg_keras", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute tutorial notebooks through papermill")
     run.add_argument("notebooks", nargs="*", help="number (01), stem or path; default: all")
     run.add_argument("--profile", default="default", help="parameter profile in params/ (default: default)")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="override one parameter for this run (VALUE is read as YAML)")
-    report = sub.add_parser("report", help="build reports/index.html from reports/results/*.json")
+                     help="override one parameter for this run (VALUE is read as YAML); the report "
+                          "marks the run as one-off and `make report` reruns it with the profile")
+    run.add_argument("--no-wait", action="store_true",
+                     help="stop (exit 7) instead of waiting when another run holds a notebook")
+    run.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                     help="stop a notebook whose cell runs longer than this")
+    run.add_argument("--number-among-all", action="store_true",
+                     help="number notebooks by their place among all tutorials ([2/4]), as make does")
+    report = sub.add_parser("report", help="build reports/index.html from reports/runs/*/")
     for p in (run, report):
         p.add_argument("--reports", type=Path, default=Path("reports"), help="output directory")
-    run.add_argument("--tutorials", type=Path, default=Path("tutorials"), help="notebook directory")
+        p.add_argument("--tutorials", type=Path, default=Path("tutorials"), help="notebook directory")
+    report.add_argument("--prune", action="store_true",
+                        help="first drop the outputs of notebooks no longer in --tutorials")
     run.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
     return parser
 
 
+def _values_kept(argv: list[str]) -> list[str]:
+    """argparse reads a VALUE such as -1e-3 after -p as an option; a leading space keeps it a value."""
+    argv = list(argv)
+    for i, arg in enumerate(argv[:-2]):
+        if arg in ("-p", "--parameter") and argv[i + 2].startswith("-"):
+            argv[i + 2] = " " + argv[i + 2]
+    return argv
+
+
+def _main(args: argparse.Namespace) -> None:
+    if args.command == "run":
+        from nnreg_keras.runner import Layout, run
+
+        extra = {name: yaml.safe_load(value) for name, value in args.parameter}
+        run(args.notebooks, args.profile, Layout(args.tutorials, args.params, args.reports), extra,
+            wait=not args.no_wait, cell_timeout=args.cell_timeout, number_among_all=args.number_among_all)
+    else:
+        from nnreg_keras.report import build
+        from nnreg_keras.runner import Layout, discover, prune
+
+        if args.prune:
+            prune(Layout(tutorials=args.tutorials, reports=args.reports), discover(args.tutorials))
+        print(f"report written to {build(args.reports)}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for a user error, with a one-screen message)."""
-    args = _parser().parse_args(argv)
+    """Entry point; returns the exit status, with a one-screen message for every error."""
+    args = _parser().parse_args(_values_kept(sys.argv[1:] if argv is None else argv))
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        if args.command == "run":
-            from nnreg_keras.runner import Layout, run
-
-            extra = {name: yaml.safe_load(value) for name, value in args.parameter}
-            run(args.notebooks, args.profile, Layout(args.tutorials, args.params, args.reports), extra)
-        else:
-            from nnreg_keras.report import build
-
-            print(f"report written to {build(args.reports)}")
+        _main(args)
     except NnregError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"\nerror: interrupted; {UNCHANGED}", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"error: terminated; {UNCHANGED}", file=sys.stderr)
+        return 143
+    except OSError as err:
+        reason = err.strerror.lower() if err.strerror else str(err)
+        print(f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}", file=sys.stderr)
+        return 6
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

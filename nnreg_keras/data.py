@@ -83,11 +83,12 @@ HEIGHT_UNRELATED = ("pulse", "sleep_hours", "reaction_time", "commute_time")
 
 def make_height(
     n_train: int = 2000, n_test: int = 2000, correlations: list[float] | None = None,
-    label_noise: float = 0.1, seed: int = 0,
+    label_noise: float = 0.1, seed: int = 0, threshold: float = 0.0,
 ) -> Dataset:
     """Ten standardized features where `height` decides the label: the thread's "height" example.
 
-    The label is 1 when height is above average, each label flipped with probability `label_noise`.
+    The label is 1 when height is above `threshold` (in standard deviations; 0 is the average, which
+    is also the value a missing feature is filled with), each label flipped with probability `label_noise`.
     Five noisy proxies (`HEIGHT_PROXIES`) have population correlation `correlations[k]` with height
     and carry no information beyond it; four features (`HEIGHT_UNRELATED`) are pure noise.
     """
@@ -97,6 +98,8 @@ def make_height(
     _check_generator_parameter(numbers_ok and len(correlations) == len(HEIGHT_PROXIES), "correlations", correlations,
                                f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})")
     _check_split(n_train, n_test, label_noise)
+    _check_generator_parameter(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+                               and abs(threshold) <= 3, "threshold", threshold, "a number in [-3, 3]")
     rng = np.random.default_rng(seed)
     r = np.asarray(correlations, dtype="float64")
 
@@ -106,14 +109,14 @@ def make_height(
         unrelated = rng.standard_normal((m, len(HEIGHT_UNRELATED)))
         flip = rng.random(m) < label_noise
         x = np.column_stack([height, proxies, unrelated])
-        return x.astype("float32"), ((height > 0) ^ flip).astype("float32")
+        return x.astype("float32"), ((height > threshold) ^ flip).astype("float32")
 
     x_train, y_train = draw(int(n_train))
     x_test, y_test = draw(int(n_test))
     return Dataset(
         "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
         {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)), "label_noise": label_noise,
-         "seed": seed, "best_accuracy": 1.0 - label_noise},
+         "seed": seed, "threshold": threshold, "best_accuracy": 1.0 - label_noise},
     )
 
 
@@ -262,7 +265,7 @@ def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
         raise DatasetError(f"dataset file {path} is empty; expected {DATASET_FILE_LAYOUTS[suffix]}")
     reader = {".mat": _read_mat, ".npz": _read_npz, ".csv": _read_csv}[suffix]
     train, test, names = reader(path)
-    x_train, y_train = _checked_part(path, *train, dtype=dtype)
+    x_train, y_train = _checked_part(path, *train, dtype=dtype, both_classes=True)
     x_test, y_test = _checked_part(path, *test, dtype=dtype)
     if x_train.shape[1] != x_test.shape[1]:
         raise DatasetError(f"dataset file {path}: {x_train.shape[1]} training features but "
@@ -336,8 +339,9 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
 
 
 def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
-                  dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them."""
+                  dtype: str, both_classes: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them.
+    `both_classes`: refuse labels that are all one class (nothing to learn from)."""
     (xname, x), (yname, y) = x_named, y_named
     try:
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
@@ -358,4 +362,7 @@ def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
     if not np.isin(found, (0, 1)).all():
         shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
         raise DatasetError(f"dataset file {path}: {yname} has labels {shown}; expected binary labels 0 and 1")
+    if both_classes and len(found) < 2:
+        raise DatasetError(f"dataset file {path}: every label in {yname} is {found[0]:g}; expected "
+                           f"examples of both classes, 0 and 1")
     return x.astype(dtype), labels.astype(dtype)

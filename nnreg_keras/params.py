@@ -10,17 +10,27 @@ name                                        accepted values
 ``keep_prob``                               a number in (0, 1]
 ``l2``, ``*_l2``, ``lambd``                 a number >= 0
 ``l2s``, ``*_l2s``, ``lambds``              a non-empty list of numbers >= 0
-``learning_rate``, ``label_noise`` ...      see ``_RULES`` below
-``width``, ``*_width``, ``steps``, ...      a positive integer
+``learning_rate``                           a number > 0 (an integer is converted to float)
+``label_noise``                             a number in [0, 0.5)
+``width``, ``steps``, ``n_train``, ...      a positive integer, at most ``LIMITS[name]``
+``hidden_units``, ``*_units``               a non-empty list of positive integers
 ``seeds``                                   a non-empty list of distinct integers >= 0
 ``dataset``                                 a name in ``nnreg_keras.data.DATASETS``
+``*_path``                                  "" or an existing file, made absolute from the
+                                            directory the run was started in
 =========================================  ==================================================
 
-Any other parameter must keep the type of its default in the notebook.
+Numbers must be finite; numbers written as strings (YAML reads ``1e-3`` as a string) are accepted.
+A parameter annotated ``Literal["a", "b"]`` in the notebook accepts only those values; any other
+parameter keeps the type of its annotation or of its default. `steps` must be a multiple of
+`record_every`. Every problem is reported as ``parameter 'name' = value: accepted ...`` in one
+`ParameterError` naming the notebook.
 """
 from __future__ import annotations
 
 import ast
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,66 +38,122 @@ import yaml
 
 from nnreg_keras.exceptions import ParameterError
 
-Check = Callable[[Any], "str | None"]  # returns None when fine, else what is accepted
+# Upper bounds on sizes: beyond them a run takes hours or exhausts memory on a laptop.
+LIMITS = {"steps": 1_000_000, "epochs": 100_000, "record_every": 1_000_000, "mc_samples": 100_000,
+          "n_train": 1_000_000, "n_test": 1_000_000, "width": 8192, "units": 8192,
+          "permutation_repeats": 1000}
+
+
+class _Rejected(Exception):
+    """Raised by a check with what it accepts."""
+
+
+Check = Callable[[Any], Any]  # returns the value, converted; raises _Rejected(accepted) when bad
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _rate(v: Any) -> str | None:
-    return None if _is_number(v) and 0 <= v < 1 else "a number in [0, 1)"
+def _finite(v: Any, accepted: str) -> float | int:
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            raise _Rejected(accepted) from None
+    if not _is_number(v) or not math.isfinite(v):
+        raise _Rejected(accepted)
+    return v
 
 
-def _keep_prob(v: Any) -> str | None:
-    return None if _is_number(v) and 0 < v <= 1 else "a number in (0, 1]"
+def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = True) -> Check:
+    """A finite number in the interval, as float; the accepted range reads like "[0, 1)"."""
+    if low == -math.inf:
+        accepted = "a finite number"
+    elif high == math.inf:
+        accepted = f"a finite number {'>' if low_open else '>='} {low:g}"
+    else:
+        accepted = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def check(v: Any) -> float:
+        v = float(_finite(v, accepted))
+        inside_low = v > low if low_open else v >= low
+        inside_high = v < high if high_open else v <= high
+        if not (inside_low and inside_high):
+            raise _Rejected(accepted)
+        return v
+    return check
 
 
-def _non_negative(v: Any) -> str | None:
-    return None if _is_number(v) and v >= 0 else "a number >= 0"
+def integer(low: int = 1, high: int | None = None) -> Check:
+    """An integer in [low, high]; integral floats and numeric strings ("1e4") are converted."""
+    accepted = ("a positive integer" if low == 1 else f"an integer >= {low}") + (
+        f" up to {high:,}" if high is not None else "")
+
+    def check(v: Any) -> int:
+        v = _finite(v, accepted)
+        if v != int(v) or v < low or (high is not None and v > high):
+            raise _Rejected(accepted)
+        return int(v)
+    return check
 
 
-def _positive(v: Any) -> str | None:
-    return None if _is_number(v) and v > 0 else "a number > 0"
+def list_of(item: Check, distinct: bool = False) -> Check:
+    """A non-empty list, each item passing `item` (and all different when `distinct`)."""
+    try:
+        item(None)
+    except _Rejected as err:
+        accepted = f"a non-empty list{' of distinct items' if distinct else ''}, each item {err}"
+
+    def check(v: Any) -> list:
+        if not isinstance(v, list) or not v:
+            raise _Rejected(accepted)
+        try:
+            items = [item(x) for x in v]
+        except _Rejected:
+            raise _Rejected(accepted) from None
+        if distinct and len(set(items)) != len(items):
+            raise _Rejected(accepted)
+        return items
+    return check
 
 
-def _positive_int(v: Any) -> str | None:
-    return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else "a positive integer"
-
-
-def _fraction(v: Any) -> str | None:
-    return None if _is_number(v) and 0 <= v < 0.5 else "a number in [0, 0.5)"
-
-
-def _list_of(check: Check) -> Check:
-    def run(v: Any) -> str | None:
-        if isinstance(v, list) and v and all(check(item) is None for item in v):
-            return None
-        return f"a non-empty list, each item {check(None)}"
-    return run
-
-
-def _seeds(v: Any) -> str | None:
-    ok = (isinstance(v, list) and v and len(set(v)) == len(v)
-          and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in v))
-    return None if ok else "a non-empty list of distinct integers >= 0"
-
-
-def _dataset(v: Any) -> str | None:
+def _dataset(v: Any) -> str:
     from nnreg_keras.data import DATASETS
-    return None if v in DATASETS else "one of: " + ", ".join(sorted(DATASETS))
+    if v not in DATASETS:
+        raise _Rejected("one of: " + ", ".join(sorted(DATASETS)))
+    return v
 
 
+def _file_path(v: Any) -> str:
+    """"" (no file) or an existing file, made absolute from the current directory."""
+    accepted = '"" or the path of an existing .mat, .npz or .csv file'
+    if not isinstance(v, str):
+        raise _Rejected(accepted)
+    if not v:
+        return v
+    path = Path(v).expanduser().absolute()
+    if path.is_dir():
+        raise _Rejected(f"{accepted} ({path} is a directory)")
+    if not path.is_file():
+        raise _Rejected(f"{accepted} ({path} does not exist)")
+    return str(path)
+
+
+_rate = number(0, 1)
+_non_negative = number(0)
 _RULES: dict[str, Check] = {
-    "keep_prob": _keep_prob, "learning_rate": _positive, "label_noise": _fraction,
-    "seeds": _seeds, "dataset": _dataset, "lambd": _non_negative, "lambds": _list_of(_non_negative),
-    "l2": _non_negative, "l2s": _list_of(_non_negative),
+    "keep_prob": number(0, 1, low_open=True, high_open=False), "learning_rate": number(0, low_open=True),
+    "label_noise": number(0, 0.5), "seeds": list_of(integer(0), distinct=True), "dataset": _dataset,
+    "lambd": _non_negative, "lambds": list_of(_non_negative), "l2": _non_negative,
+    "l2s": list_of(_non_negative), "hidden_units": list_of(integer(1, LIMITS["units"])),
 }
 _SUFFIX_RULES: list[tuple[str, Check]] = [
-    ("_rates", _list_of(_rate)), ("_rate", _rate), ("_l2s", _list_of(_non_negative)),
-    ("_l2", _non_negative),
+    ("_rates", list_of(_rate)), ("_rate", _rate), ("_l2s", list_of(_non_negative)),
+    ("_l2", _non_negative), ("_units", list_of(integer(1, LIMITS["units"]))), ("_path", _file_path),
 ]
-_POSITIVE_INT_NAMES = ("width", "steps", "epochs", "record_every", "n_train", "n_test", "mc_samples")
+_POSITIVE_INT_NAMES = ("width", "steps", "epochs", "record_every", "n_train", "n_test", "mc_samples",
+                       "permutation_repeats")
 
 
 def rule_for(name: str) -> Check | None:
@@ -97,61 +163,138 @@ def rule_for(name: str) -> Check | None:
     for suffix, check in _SUFFIX_RULES:
         if name.endswith(suffix):
             return check
-    if any(name == n or name.endswith("_" + n) for n in _POSITIVE_INT_NAMES):
-        return _positive_int
+    for base in _POSITIVE_INT_NAMES:
+        if name == base or name.endswith("_" + base):
+            return integer(1, LIMITS.get(base))
     return None
 
 
-def _same_type(value: Any, default: Any) -> bool:
-    if default is None or value is None:
-        return True
-    if _is_number(default) and isinstance(default, float):
-        return _is_number(value)
-    return type(value) is type(default)
+@dataclass(frozen=True)
+class Parameter:
+    """One line of a notebook's parameters cell: its default, type annotation and accepted values."""
+
+    default: Any
+    annotation: str | None = None
+    choices: tuple | None = None
+
+
+def _type_check(param: Parameter) -> Check | None:
+    """A check from the annotation (or the default's type) of a parameter without a name rule."""
+    kind = param.annotation or (None if param.default is None else type(param.default).__name__)
+    simple = {"float": number(-math.inf), "int": integer(-(2**63)), "str": None, "bool": None}
+    if kind in ("float", "int"):
+        return simple[kind]
+    if kind and kind.startswith("list[") and kind[5:-1] in ("float", "int"):
+        return list_of(simple[kind[5:-1]])
+    expected = {"str": str, "bool": bool, "list": list, "dict": dict}.get(kind.split("[")[0] if kind else "")
+    if expected is None:
+        return None
+
+    def check(v: Any) -> Any:
+        if type(v) is not expected:
+            raise _Rejected(f"a value of type {kind} like the default {param.default!r}")
+        return v
+    return check
+
+
+def _choices(param: Parameter) -> Check:
+    def check(v: Any) -> Any:
+        if v not in param.choices:
+            raise _Rejected("one of: " + ", ".join(repr(c) for c in param.choices))
+        return v
+    return check
+
+
+def _checks(name: str, param: Parameter | None) -> list[Check]:
+    checks = [rule_for(name) or (_type_check(param) if param else None)]
+    if param is not None and param.choices:
+        checks.append(_choices(param))
+    return [c for c in checks if c is not None]
+
+
+def _as_parameter(default: Any) -> Parameter:
+    return default if isinstance(default, Parameter) else Parameter(default)
+
+
+def _cross_field(values: dict[str, Any]) -> list[str]:
+    steps, every = values.get("steps"), values.get("record_every")
+    if isinstance(steps, int) and isinstance(every, int) and every > 0 and steps % every:
+        return [f"parameter 'steps' = {steps!r}: accepted a multiple of record_every ({every}), "
+                f"such as {max(every, steps - steps % every)}"]
+    return []
+
+
+def converted_parameters(values: dict[str, Any], defaults: dict[str, Any] | None = None
+                         ) -> tuple[dict[str, Any], list[str]]:
+    """Values converted to their accepted types, and one line per bad parameter (name, value, accepted)."""
+    defaults = {k: _as_parameter(v) for k, v in (defaults or {}).items()}
+    converted, problems = {}, []
+    for name, value in values.items():
+        try:
+            for check in _checks(name, defaults.get(name)):
+                value = check(value)
+            converted[name] = value
+        except _Rejected as err:
+            problems.append(f"parameter {name!r} = {value!r}: accepted {err}")
+    if not problems:
+        problems = _cross_field(converted)
+    return converted, problems
 
 
 def parameter_problems(values: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
     """One line per bad parameter: its name, the value given and what is accepted."""
-    problems = []
-    for name, value in values.items():
-        check = rule_for(name)
-        accepted = check(value) if check else None
-        if accepted is None and defaults is not None and name in defaults:
-            if not _same_type(value, defaults[name]):
-                accepted = f"a value of type {type(defaults[name]).__name__} like the default {defaults[name]!r}"
-        if accepted is not None:
-            problems.append(f"parameter {name!r} = {value!r}: accepted {accepted}")
-    return problems
+    return converted_parameters(values, defaults)[1]
 
 
 def check_parameters(notebook: str, values: dict[str, Any],
                      defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Raise ParameterError naming the notebook and every bad parameter; return `values` if all fine."""
-    problems = parameter_problems(values, defaults)
+    """Raise ParameterError naming the notebook and every bad parameter; else return the values,
+    converted (numbers from strings, integers where a float is expected, paths made absolute).
+
+    `defaults` maps names to default values or to `Parameter`s (as `notebook_parameters` reads them);
+    when given, a name it lacks is reported as unknown."""
+    converted, problems = converted_parameters(values, defaults)
     if defaults is not None:
         unknown = sorted(set(values) - set(defaults))
         problems += [f"parameter {n!r} is unknown; accepted names: {', '.join(sorted(defaults))}"
                      for n in unknown]
     if problems:
         raise ParameterError(f"notebook {notebook}: " + "\n  ".join([""] + problems).lstrip())
-    return dict(values)
+    return converted
 
 
-def notebook_defaults(notebook_path: Path) -> dict[str, Any]:
-    """The parameters cell of a notebook as {name: default value}, read without executing it."""
+def _literal_choices(annotation: ast.expr | None) -> tuple | None:
+    if not isinstance(annotation, ast.Subscript):
+        return None
+    head = annotation.value
+    if (head.id if isinstance(head, ast.Name) else getattr(head, "attr", None)) != "Literal":
+        return None
+    items = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+    return tuple(ast.literal_eval(item) for item in items)
+
+
+def notebook_parameters(notebook_path: Path) -> dict[str, Parameter]:
+    """The parameters cell of a notebook, read without executing it: plain (`a = 1`) and typed
+    (`a: int = 1`, `m: Literal["loss", "accuracy"] = "loss"`) lines."""
     import nbformat
 
     nb = nbformat.read(str(notebook_path), as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if not cells:
-        raise ParameterError(f"notebook {notebook_path.name}: no cell tagged 'parameters'")
-    defaults: dict[str, Any] = {}
+        raise ParameterError(f"notebook {Path(notebook_path).name}: no cell tagged 'parameters'")
+    found: dict[str, Parameter] = {}
     for node in ast.parse(cells[0].source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            found[node.targets[0].id] = Parameter(ast.literal_eval(node.value))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            defaults[node.target.id] = ast.literal_eval(node.value)  # typed: `width: int = 128  # help`
-    return defaults
+            found[node.target.id] = Parameter(ast.literal_eval(node.value), ast.unparse(node.annotation),
+                                              _literal_choices(node.annotation))
+    return found
+
+
+def notebook_defaults(notebook_path: Path) -> dict[str, Any]:
+    """The parameters cell of a notebook as {name: default value}, read without executing it."""
+    return {name: p.default for name, p in notebook_parameters(notebook_path).items()}
 
 
 def load_profile(path: Path, notebook_stems: list[str]) -> dict[str, dict[str, Any]]:

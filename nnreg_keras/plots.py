@@ -155,6 +155,28 @@ def validation_curves(sweeps: dict[str, tuple[list[float], dict[str, dict[str, n
     return fig
 
 
+def tradeoff_curves(clean: dict[str, np.ndarray], panels: dict[str, dict[str, np.ndarray]],
+                    point_labels: dict[str, list[str]], xlabel: str = "clean test accuracy") -> plt.Figure:
+    """One curve per method through its settings in order of strength: clean accuracy on x, one
+    measure per panel on y. Arrays are (seeds, settings); points are means over seeds, error bars
+    their sd both ways, and each point is labelled with its setting (`point_labels[method]`)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for ax, (title, by_method) in zip(axes.flat, panels.items()):
+        for i, (method, values) in enumerate(by_method.items()):
+            x, y = np.atleast_2d(clean[method]), np.atleast_2d(values)
+            sd = (lambda v: v.std(axis=0, ddof=1)) if len(y) > 1 else (lambda v: None)
+            ax.errorbar(x.mean(axis=0), y.mean(axis=0), xerr=sd(x), yerr=sd(y), marker="o", ms=4, lw=1.2,
+                        elinewidth=0.6, color=color_for(i), label=method)
+            for label, px, py in zip(point_labels[method], x.mean(axis=0), y.mean(axis=0)):
+                ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points", fontsize=6.5,
+                            color=color_for(i))
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+    axes.flat[0].legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     """One step's weight changes as heatmaps: one row per update rule, one column per weight matrix.
 

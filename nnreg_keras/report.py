@@ -9,9 +9,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import re
-import tempfile
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from markupsafe import Markup
 from nnreg_keras import results as results_mod
 from nnreg_keras.show import STATUS, cell
 from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.landing import RUNS, lock, read_stamp, write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -46,6 +46,13 @@ def run_info(notebook: Path) -> dict[str, Any]:
     return {"start_time": meta.get("start_time"), "duration": meta.get("duration")}
 
 
+def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
+    """The command that reproduces a run: its notebook, profile and every one-off override."""
+    overrides = (stamp or {}).get("overrides", {})
+    return " ".join([f"python -m nnreg_keras run {results['notebook'].split('_')[0]} --profile {results['profile']}",
+                     *(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in sorted(overrides.items()))])
+
+
 def _without_heading(markdown_text: str) -> str:
     """The exercises cell without its own heading line ("## Try it"): the report gives its own."""
     lines = markdown_text.strip().splitlines()
@@ -53,18 +60,21 @@ def _without_heading(markdown_text: str) -> str:
 
 
 def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
-    """Everything the template needs for one tutorial's section."""
+    """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
     anchor = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
     figures = [{**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])} for fig in results["figures"]]
     verdict = results["verdict"]
+    stamp = read_stamp(reports)
+    page = f"{RUNS}/{stem}/notebooks/{stem}.html"
     return {**results, "anchor": anchor, "figures_inline": figures,
             "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
             "exercises": _without_heading(results.get("exercises", "")),
-            "notebook_link": f"notebooks/{stem}.ipynb" if notebook.is_file() else None,
-            "run": run_info(notebook),
-            "command": f"python -m nnreg_keras run {stem.split('_')[0]} --profile {results['profile']}"}
+            "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
+            "run": run_info(notebook), "overrides": (stamp or {}).get("overrides", {}),
+            "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
+            "command": rerun_command(results, stamp)}
 
 
 def markdown(text: str) -> Markup:
@@ -85,16 +95,13 @@ def environment() -> jinja2.Environment:
 
 
 def build(reports: Path = Path("reports")) -> Path:
-    """Render reports/index.html from reports/results/*.json; write it atomically."""
+    """Render reports/index.html from reports/runs/*/results/*.json; write it in one step."""
     reports = Path(reports)
-    files = sorted((reports / "results").glob("*.json"))
-    if not files:
-        raise ResultsError(f"no results files in {reports / 'results'}; run `make report` first")
-    sections = [section(results_mod.read(f), reports) for f in files]
-    html = environment().get_template("report.html.j2").render(
-        sections=sections, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=reports)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(html)
-    os.replace(tmp, reports / "index.html")
-    return reports / "index.html"
+    with lock(reports, "index"), lock(reports, "landing", shared=True):
+        runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
+        if not runs:
+            raise ResultsError(f"no results in {reports / RUNS}; run `make report` first")
+        sections = [section(results_mod.read(run / "results" / f"{run.name}.json"), run) for run in runs]
+        html = environment().get_template("report.html.j2").render(
+            sections=sections, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        return write_text(reports / "index.html", html)

@@ -10,6 +10,7 @@ times, so the same profile and seed give the same bytes; run times come from pap
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -28,11 +29,6 @@ VERDICT_WORDS = 60
 PACKAGES = ("keras", "tensorflow", "numpy", "papermill", "matplotlib", "jinja2", "scipy")
 # The exact versions `make` installed, beside the package in a source checkout (absent from a wheel).
 LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
-_REQUIRED = {
-    "schema_version": int, "notebook": str, "title": str, "questions": list, "verdict": dict,
-    "claims": list, "tables": list, "figures": list, "metrics": dict, "parameters": dict, "seeds": list,
-    "profile": str, "environment": dict,
-}
 
 
 def plain(value: Any) -> Any:
@@ -46,62 +42,56 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _too_long(label: str, statement: dict[str, Any]) -> list[str]:
+    """A verdict's wordings longer than VERDICT_WORDS words."""
+    return [f"{label}: {key!r} has {len(statement[key].split())} words; at most {VERDICT_WORDS} are accepted"
+            for key in ("text", "alternative") if len(statement[key].split()) > VERDICT_WORDS]
+
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The results contract as a JSON Schema (shipped with the package)."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _where(path: Any) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "the file"
+
+
 def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
-    """Raise ResultsError listing every way `results` breaks the contract; return it unchanged."""
-    problems = []
+    """Raise ResultsError listing every way `results` breaks the contract; return it unchanged.
+
+    The contract is `results.schema.json`; beyond what a schema can say, metrics and numbers must be
+    finite and the verdict has at most VERDICT_WORDS words."""
+    import jsonschema
+
     if not isinstance(results, dict):
         raise ResultsError(f"{source}: expected a JSON object, got {type(results).__name__}")
-    for key, kind in _REQUIRED.items():
-        if not isinstance(results.get(key), kind):
-            problems.append(f"{key!r} must be a {kind.__name__}")
-    if problems:
-        raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
-    if results["schema_version"] != SCHEMA_VERSION:
+    problems = []
+    if results.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         problems.append(f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}")
-    if not results["questions"] or not all(isinstance(q, str) and q.strip() for q in results["questions"]):
-        problems.append("'questions' must be a non-empty list of non-empty strings")
-    problems += _statement_problems("verdict", results["verdict"], max_words=VERDICT_WORDS)
-    for i, claim in enumerate(results["claims"]):
-        name = claim.get("name") if isinstance(claim, dict) else None
-        if not (isinstance(name, str) and name):
-            problems.append(f"claim {i} needs a non-empty 'name'")
-        problems += _statement_problems(f"claim {name or i!r}", claim)
-    if "exercises" in results and not (isinstance(results["exercises"], str) and results["exercises"].strip()):
-        problems.append("'exercises' must be a non-empty markdown string when present")
-    for i, table in enumerate(results["tables"]):
-        columns = table.get("columns") if isinstance(table, dict) else None
-        rows = table.get("rows") if isinstance(table, dict) else None
-        if not (isinstance(columns, list) and isinstance(rows, list) and table.get("caption")):
-            problems.append(f"table {i} needs 'caption', 'columns' and 'rows'")
-        elif any(not isinstance(r, list) or len(r) != len(columns) for r in rows):
-            problems.append(f"table {i} ({table['caption']!r}): every row needs {len(columns)} cells")
-    for i, fig in enumerate(results["figures"]):
-        if not isinstance(fig, dict) or not all(isinstance(fig.get(k), str) and fig[k] for k in ("file", "caption", "alt")):
-            problems.append(f"figure {i} needs non-empty 'file', 'caption' and 'alt'")
-    for name, value in results["metrics"].items():
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
-            problems.append(f"metric {name!r} must be a finite number, got {value!r}")
+        results = {**results, "schema_version": SCHEMA_VERSION}  # list the other problems too
+    validator = jsonschema.Draft202012Validator(schema())
+    problems += [f"{_where(e.absolute_path)}: {e.message}"
+                 for e in sorted(validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path)))]
+    for i, table in enumerate(results.get("tables") or []):
+        if isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("rows"), list):
+            if any(isinstance(r, list) and len(r) != len(table["columns"]) for r in table["rows"]):
+                problems.append(f"tables[{i}] ({table.get('caption')!r}): every row needs "
+                                f"{len(table['columns'])} cells")
+    if not problems:
+        statements = [("verdict", results["verdict"])] + [(f"claim {c['name']!r}", c) for c in results["claims"]]
+        problems += _too_long("verdict", results["verdict"])
+        numbers = [(f"metric {k!r}", v) for k, v in results["metrics"].items()] + [
+            (f"{label}: number {k!r}", v) for label, st in statements for k, v in st["numbers"].items()]
+        problems += [f"{label} must be a finite number, got {v!r}" for label, v in numbers
+                     if isinstance(v, float) and not math.isfinite(v)]
     if problems:
         raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
     return results
-
-
-def _statement_problems(label: str, statement: Any, max_words: int | None = None) -> list[str]:
-    """What is wrong with a verdict or claim: {held: bool, text: str, alternative: str, numbers: dict}."""
-    if not isinstance(statement, dict):
-        return [f"{label} must be an object with 'held', 'text', 'alternative' and 'numbers'"]
-    problems = []
-    if not isinstance(statement.get("held"), bool):
-        problems.append(f"{label}: 'held' must be true or false")
-    if not isinstance(statement.get("numbers"), dict):
-        problems.append(f"{label}: 'numbers' must be an object")
-    for key in ("text", "alternative"):
-        text = statement.get(key)
-        if not (isinstance(text, str) and text.strip()):
-            problems.append(f"{label}: {key!r} must be a non-empty string")
-        elif max_words is not None and len(text.split()) > max_words:
-            problems.append(f"{label}: {key!r} has {len(text.split())} words; at most {max_words} are accepted")
-    return problems
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -210,7 +200,7 @@ class Recorder:
         """The short answer to the thread's question (at most VERDICT_WORDS words either way),
         formatted like a claim: `text` if the expected answer held, `alternative` if not."""
         statement = self._statement("verdict", held, text, alternative, numbers)
-        problems = _statement_problems("verdict", statement, max_words=VERDICT_WORDS)
+        problems = _too_long("verdict", statement)
         if problems:
             raise ResultsError("; ".join(problems))
         self.data["verdict"] = statement

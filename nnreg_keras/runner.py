@@ -1,25 +1,31 @@
-"""Executes tutorial notebooks through papermill and lands their outputs atomically.
+"""Executes tutorial notebooks through papermill and lands their outputs in one step.
 
-For one notebook the runner: reads its `parameters` cell, merges the profile's values, checks them
-(before any training), executes the notebook in a temporary directory inside `reports/`, validates
-the results JSON it wrote, then moves figures, executed notebook and results (last) into place.
-A failure leaves the previous outputs untouched; the failed notebook is kept in `reports/failed/`.
+For one notebook the runner: reads its `parameters` cell, merges the profile's values and the
+one-off overrides, checks and converts them (for every selected notebook, before any kernel starts),
+takes the notebook's lock, executes it in a private directory inside `reports/`, validates the
+results JSON it wrote (adding the notebook's exercises), writes the executed notebook as an offline
+HTML page and the stamp `run.json` (the exact parameters, the overrides, the run time), and lands
+the directory as `reports/runs/<stem>/` (see `nnreg_keras.landing`). A failure leaves the previous
+outputs untouched and keeps the failed notebook and its kernel log in `reports/failed/`.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from nnreg_keras import exceptions, landing
 from nnreg_keras import params as params_mod
+from nnreg_keras import progress as progress_mod
 from nnreg_keras import results as results_mod
-from nnreg_keras.exceptions import NotebookError, ParameterError
+from nnreg_keras.exceptions import NnregError, NotebookError, ParameterError
 from nnreg_keras.quiet import stderr_to
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,27 @@ class Layout:
 
     def profile_path(self, profile: str) -> Path:
         return self.params / f"{profile}.yaml"
+
+    def run_dir(self, stem: str) -> Path:
+        return self.reports / landing.RUNS / stem
+
+    def failed(self, stem: str, suffix: str) -> Path:
+        return self.reports / "failed" / f"{stem}{suffix}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One notebook to run: its profile, the checked values to inject, and what they add up to."""
+
+    notebook: Path
+    profile: str
+    inject: dict[str, Any]        # profile values and overrides, converted: passed to papermill
+    parameters: dict[str, Any]    # every parameter the notebook runs with
+    overrides: dict[str, Any] = field(default_factory=dict)  # one-off values that differ from the profile
+
+    @property
+    def stem(self) -> str:
+        return self.notebook.stem
 
 
 def discover(tutorials: Path) -> list[Path]:
@@ -68,83 +95,213 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _replace(src: Path, dst: Path) -> None:
-    """Move src over dst (file or directory) with renames on the same file system."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.is_dir():
-        old = dst.with_name(f".old-{dst.name}")
-        shutil.rmtree(old, ignore_errors=True)
-        dst.rename(old)
-        src.rename(dst)
-        shutil.rmtree(old)
-    else:
-        os.replace(src, dst)
-
-
 def checked_parameters(notebook: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The notebook's defaults updated by `overrides`, after every check passed."""
-    defaults = params_mod.notebook_defaults(notebook)
-    return params_mod.check_parameters(notebook.stem, {**defaults, **overrides}, defaults)
+    """The notebook's defaults updated by `overrides`, checked and converted."""
+    spec = params_mod.notebook_parameters(notebook)
+    return params_mod.check_parameters(notebook.stem, {**{k: p.default for k, p in spec.items()},
+                                                       **overrides}, spec)
 
 
-def run_notebook(notebook: Path, profile: str, overrides: dict[str, Any],
-                 layout: Layout = Layout()) -> dict[str, Any]:
-    """Execute one notebook and land its outputs; return its validated results."""
-    import papermill
+def plan(notebook: Path, profile: str, from_profile: dict[str, Any], extra: dict[str, Any]) -> Plan:
+    """Check one notebook's parameters; note the overrides that make it a one-off run."""
+    parameters = checked_parameters(notebook, {**from_profile, **extra})
+    profile_given = checked_parameters(notebook, from_profile) if extra else parameters
+    overrides = {k: parameters[k] for k in extra if parameters[k] != profile_given[k]}
+    return Plan(notebook, profile, {k: parameters[k] for k in {**from_profile, **extra}}, parameters,
+                overrides)
+
+
+def _published_profile(layout: Layout) -> str | None:
+    """The profile `make report` last published (`reports/.profile`), if make was used."""
+    try:
+        return (layout.reports / ".profile").read_text().strip()
+    except OSError:
+        return None
+
+
+def _is_one_off(job: Plan, layout: Layout) -> bool:
+    published = _published_profile(layout)
+    return bool(job.overrides) or (published is not None and published != job.profile)
+
+
+def exercises(executed: Path) -> str | None:
+    """The source of the executed notebook's markdown cell tagged `exercises`, if it has one."""
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    found = [c.source for c in nb.cells
+             if c.cell_type == "markdown" and "exercises" in c.get("metadata", {}).get("tags", [])]
+    return found[0] if found else None
+
+
+def export_html(executed: Path, target: Path) -> None:
+    """The executed notebook as one HTML page with its outputs and figures, fetching nothing."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", extra_template_paths=[str(TEMPLATES)],
+                            template_file="notebook.html.j2", embed_images=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
+    target.write_text(body, encoding="utf-8")
+
+
+def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any]:
+    """Validate the results, add the exercises, write the HTML page and the stamp."""
+    stem = job.stem
+    executed = out / "notebooks" / f"{stem}.ipynb"
+    results = results_mod.read(out / "results" / f"{stem}.json")
+    text = exercises(executed)
+    if text is not None:
+        results["exercises"] = text
+        results_mod.validate(results, source=f"results of {stem}")
+        (out / "results" / f"{stem}.json").write_text(
+            json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n")
+    for fig in results["figures"]:
+        if not (out / fig["file"]).is_file():
+            raise NotebookError(f"notebook {stem}: figure {fig['file']} is listed but was not written")
+    export_html(executed, out / "notebooks" / f"{stem}.html")
+    stamp = {"notebook": stem, "profile": job.profile, "parameters": job.parameters,
+             "overrides": job.overrides, "duration": round(duration, 1), "models": models}
+    (out / landing.STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
+    return results
+
+
+def _failure(err: BaseException, stem: str, kept: Path, log: Path, cell_timeout: float | None) -> NnregError:
+    """One message for each way a kernel can fail; an error of this package keeps its own type."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    stem = notebook.stem
-    checked_parameters(notebook, overrides)
-    layout.reports.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".run-{stem}-", dir=layout.reports))
-    executed = work / "notebooks" / f"{stem}.ipynb"
+    where = f"\n  executed notebook kept at {kept}; kernel log at {log}"
+    if isinstance(err, PapermillExecutionError):
+        kind = getattr(exceptions, err.ename, None)
+        if isinstance(kind, type) and issubclass(kind, NnregError):
+            return kind(f"notebook {stem}, cell {err.exec_count}: {err.evalue}{where}")
+        return NotebookError(f"notebook {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}{where}")
+    if isinstance(err, CellTimeoutError):
+        return NotebookError(f"notebook {stem}: a cell ran longer than {cell_timeout:g} s "
+                             f"(--cell-timeout) and was stopped{where}")
+    if isinstance(err, DeadKernelError):
+        return NotebookError(f"notebook {stem}: the kernel died while running (killed, or out of "
+                             f"memory: try smaller sizes){where}")
+    raise err
+
+
+def _execute(job: Plan, layout: Layout, work: Path, label: str, cell_timeout: float | None) -> float:
+    """Run the notebook in `work` with its outputs in `work/out`; return the run time in seconds."""
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    out = work / "out"
+    executed = out / "notebooks" / f"{job.stem}.ipynb"
     executed.parent.mkdir(parents=True)
-    env = {"NNREG_OUTPUT_DIR": str(work.resolve()), "NNREG_NOTEBOOK": stem,
-           "NNREG_PROFILE": profile, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "agg"}
+    (work / "runtime").mkdir()
+    env = {"NNREG_OUTPUT_DIR": str(out.resolve()), "NNREG_NOTEBOOK": job.stem,
+           "NNREG_PROFILE": job.profile, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "agg",
+           progress_mod.ENV: str((work / "progress").resolve()),
+           "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve())}  # kernel connection files
+    start = time.perf_counter()
+    previous = landing.read_stamp(layout.run_dir(job.stem))
     try:
-        with _environment(env), stderr_to(work / "kernel.log"):
+        with _environment(env), stderr_to(work / "kernel.log"), \
+                progress_mod.Display(label, work / "progress", previous):
             papermill.execute_notebook(
-                str(notebook), str(executed), parameters=overrides, kernel_name="python3",
-                cwd=str(notebook.parent), progress_bar=False, log_output=False)
-        results = results_mod.read(work / "results" / f"{stem}.json")
-        for fig in results["figures"]:
-            if not (work / fig["file"]).is_file():
-                raise NotebookError(f"notebook {stem}: figure {fig['file']} is listed but was not written")
-        if (work / "figures" / stem).is_dir():
-            _replace(work / "figures" / stem, layout.reports / "figures" / stem)
-        _replace(executed, layout.reports / "notebooks" / f"{stem}.ipynb")
-        _replace(work / "results" / f"{stem}.json", layout.reports / "results" / f"{stem}.json")
-        return results
-    except PapermillExecutionError as err:
-        kept = layout.reports / "failed" / f"{stem}.ipynb"
+                str(job.notebook), str(executed), parameters=job.inject, kernel_name="python3",
+                cwd=str(job.notebook.parent), progress_bar=False, log_output=False,
+                execution_timeout=cell_timeout)
+    except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
+        kept, log = layout.failed(job.stem, ".ipynb"), layout.failed(job.stem, ".kernel.log")
         if executed.exists():
-            _replace(executed, kept)
-        raise NotebookError(f"notebook {stem} failed in cell {err.exec_count}: {err.ename}: "
-                            f"{err.evalue}\n  executed notebook kept at {kept}") from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            landing.move_file(executed, kept)
+        landing.move_file(work / "kernel.log", log)
+        raise _failure(err, job.stem, kept, log, cell_timeout) from None
+    return time.perf_counter() - start
+
+
+def _landed_since(job: Plan, layout: Layout, since: float) -> bool:
+    """Whether another run has landed exactly this job since `since` (two `make report` at once)."""
+    stamp = landing.read_stamp(layout.run_dir(job.stem))
+    return bool(stamp) and (layout.run_dir(job.stem) / landing.STAMP).stat().st_mtime >= since and \
+        stamp["profile"] == job.profile and stamp["parameters"] == job.parameters
+
+
+def run_notebook(job: Plan, layout: Layout = Layout(), label: str = "", wait: bool = True,
+                 cell_timeout: float | None = None, since: float | None = None) -> dict[str, Any] | None:
+    """Execute one planned notebook and land its outputs; return its validated results, or None
+    when another run has landed exactly this job since `since` (then nothing is run again)."""
+    stem, reports = job.stem, layout.reports
+    with landing.lock(reports, stem, wait=wait):
+        if since is not None and _landed_since(job, layout, since):
+            return None
+        landing.restore(reports, stem)
+        work = landing.work_directory(reports, stem)
+        try:
+            duration = _execute(job, layout, work, label, cell_timeout)
+            out = work / "out"
+            with landing.writing(out):
+                results = _finish(out, job, duration, progress_mod.read(work / "progress")[0])
+                if _is_one_off(job, layout):  # make sees it as older than its sources: rerun
+                    os.utime(out / landing.STAMP, (0, 0))
+            landing.land(out, reports, stem)
+            for suffix in (".ipynb", ".kernel.log"):
+                landing.remove(layout.failed(stem, suffix))
+            with contextlib.suppress(OSError):
+                (reports / "failed").rmdir()  # when empty
+            return results
+        finally:
+            landing.remove(work)
+
+
+def prune(layout: Layout, notebooks: list[Path]) -> None:
+    """Drop outputs of notebooks no longer in tutorials/, and private directories of killed runs."""
+    stems = {nb.stem for nb in notebooks}
+    reports = layout.reports
+    if not reports.is_dir():
+        return
+    landing.clean_stale(reports)
+    for run_dir in (reports / landing.RUNS).glob("*"):
+        if run_dir.name not in stems and not run_dir.name.startswith(".") and \
+                not landing.is_locked(reports, run_dir.name):
+            landing.remove(run_dir)
+    for failed in (reports / "failed").glob("*"):
+        if failed.name.split(".")[0] not in stems:
+            landing.remove(failed)
 
 
 def run(selectors: list[str], profile: str, layout: Layout = Layout(),
-        extra: dict[str, Any] | None = None, progress: bool = True) -> list[dict[str, Any]]:
-    """Check every selected notebook's parameters first, then execute them one by one."""
+        extra: dict[str, Any] | None = None, progress: bool = True, wait: bool = True,
+        cell_timeout: float | None = None, number_among_all: bool = False) -> list[dict[str, Any]]:
+    """Check every selected notebook's parameters first, then execute them one by one.
+
+    `number_among_all` numbers each notebook by its place among all notebooks (`[2/4]`), for make,
+    which runs one notebook per process."""
     notebooks = discover(layout.tutorials)
     chosen = select(notebooks, selectors)
     profile_values = params_mod.load_profile(layout.profile_path(profile), [nb.stem for nb in notebooks])
-    plan = [(nb, {**profile_values.get(nb.stem, {}), **(extra or {})}) for nb in chosen]
-    for nb, overrides in plan:
-        checked_parameters(nb, overrides)
+    started = time.time()
+    jobs = [plan(nb, profile, profile_values.get(nb.stem, {}), extra or {}) for nb in chosen]
+    prune(layout, notebooks)
     all_results = []
-    for i, (nb, overrides) in enumerate(plan, 1):
+    for i, job in enumerate(jobs, 1):
+        place = f"[{notebooks.index(job.notebook) + 1}/{len(notebooks)}]" if number_among_all \
+            else f"[{i}/{len(jobs)}]"
+        one_off = ", one-off: " + " ".join(f"-p {k} {v}" for k, v in job.overrides.items()) \
+            if job.overrides else ""
+        label = f"{place} {job.stem} (profile {profile}{one_off})"
         start = time.perf_counter()
         if progress:
-            print(f"[{i}/{len(plan)}] {nb.stem} (profile {profile}) ...", end=" ", flush=True)
+            print(f"{label} ...", flush=True)
         try:
-            all_results.append(run_notebook(nb, profile, overrides, layout))
-        except Exception:
+            results = run_notebook(job, layout, label if progress else "", wait, cell_timeout, started)
+        except BaseException:
             if progress:
-                print("failed", flush=True)
+                print(f"{label} failed", flush=True)
             raise
-        if progress:
-            print(f"done in {time.perf_counter() - start:.1f} s", flush=True)
+        if results is None:
+            results = results_mod.read(layout.run_dir(job.stem) / "results" / f"{job.stem}.json")
+            if progress:
+                print(f"{label}: the other run has just produced it with the same parameters", flush=True)
+        elif progress:
+            print(f"{label} done in {time.perf_counter() - start:.1f} s", flush=True)
+        all_results.append(results)
     return all_results

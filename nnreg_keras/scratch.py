@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnreg_keras import guards
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.metrics import binary_metrics
 
@@ -330,6 +331,7 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
                 for key, value in binary_metrics(ys, forward_propagation(xs, new)[0]).items():
                     record[f"{name}_{key}"] = value
             records.append(record)
+            guards.check_record(records, "numpy model", learning_rate, new.values())
         parameters = new
     return parameters, records
 

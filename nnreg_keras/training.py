@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nnreg_keras import guards
 from nnreg_keras.metrics import binary_metrics
 from nnreg_keras.quiet import stderr_to
 
@@ -76,6 +77,7 @@ def fit_full_batch(
                 for key, value in metrics(ys, predict(model, xs)).items():
                     record[f"{name}_{key}"] = value
             records.append(record)
+            guards.check_record(records, model.name, model.optimizer.learning_rate, model.trainable_weights)
 
     model.fit(data, epochs=steps // chunk, steps_per_epoch=chunk, verbose=0,
               shuffle=False, callbacks=[Recorder()])

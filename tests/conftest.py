@@ -28,6 +28,11 @@ def root() -> Path:
     return ROOT
 
 
+def landed(reports: Path, stem: str, kind: str = "results", suffix: str = ".json") -> Path:
+    """A file of a notebook's landed run directory."""
+    return reports / "runs" / stem / kind / f"{stem}{suffix}"
+
+
 @pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory) -> Path:
     """Every tutorial executed once per test session with the quick profile, into a temp reports/."""

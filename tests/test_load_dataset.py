@@ -139,3 +139,8 @@ def test_float64_keeps_full_precision(tmp_path: Path):
     data = load_dataset(write_mat(tmp_path / "course.mat"), dtype="float64")
     assert data.x_train.dtype == np.float64
     np.testing.assert_array_equal(data.x_train, X)
+
+
+def test_training_labels_of_one_class_are_refused(tmp_path: Path):
+    path = write_csv(tmp_path / "one.csv", "split,y,u", ["train,1,0.5", "train,1,2", "test,0,-1"])
+    assert error(path).endswith("every label in train labels 'y' is 1; expected examples of both classes, 0 and 1")

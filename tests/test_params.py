@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.params import check_parameters, load_profile, notebook_defaults, parameter_problems, rule_for
+from nnreg_keras.params import (check_parameters, load_profile, notebook_defaults, notebook_parameters,
+                                parameter_problems)
 from tests.conftest import write_notebook
 
 
@@ -29,8 +30,8 @@ def test_good_values_pass(name, value):
 
 
 def test_learning_rate_is_not_a_dropout_rate():
-    assert rule_for("learning_rate")(3.0) is None
-    assert rule_for("hidden_rate")(3.0) == "a number in [0, 1)"
+    assert parameter_problems({"learning_rate": 3.0}) == []
+    assert parameter_problems({"hidden_rate": 3.0}) == ["parameter 'hidden_rate' = 3.0: accepted a number in [0, 1)"]
 
 
 def test_type_of_default_is_kept_for_other_names():
@@ -76,3 +77,58 @@ def test_repository_profiles_name_real_notebooks(root: Path):
         for stem, values in load_profile(profile, stems).items():
             defaults = notebook_defaults(root / "tutorials" / f"{stem}.ipynb")
             check_parameters(stem, {**defaults, **values}, defaults)
+
+
+@pytest.mark.parametrize("name, value, accepted", [
+    ("l2", float("inf"), "a finite number >= 0"), ("learning_rate", float("inf"), "a finite number > 0"),
+    ("learning_rate", float("nan"), "a finite number > 0"), ("dropout_rate", "nan", "a number in [0, 1)"),
+    ("l2", -1e-3, "a finite number >= 0"), ("steps", 10**7, "a positive integer up to 1,000,000"),
+    ("mc_samples", 10**6, "a positive integer up to 100,000"), ("n_train", 2 * 10**6, "a positive integer up to 1,000,000"),
+    ("hidden_units", [20, 0], "a non-empty list, each item a positive integer up to 8,192"),
+    ("hidden_units", 20, "a non-empty list, each item a positive integer up to 8,192"),
+    ("steps", "many", "a positive integer up to 1,000,000"),
+])
+def test_non_finite_and_out_of_range_values_get_one_message_format(name, value, accepted):
+    assert parameter_problems({name: value}) == [f"parameter {name!r} = {value!r}: accepted {accepted}"]
+
+
+def test_numbers_are_converted_to_the_accepted_type():
+    values = check_parameters("01_x", {"learning_rate": 1, "l2": "1e-3", "steps": "1e3", "width": 64.0,
+                                       "hidden_units": [20.0, 3], "input_rates": ["0.5"]})
+    assert values == {"learning_rate": 1.0, "l2": 0.001, "steps": 1000, "width": 64,
+                      "hidden_units": [20, 3], "input_rates": [0.5]}
+    assert type(values["learning_rate"]) is float and type(values["steps"]) is int
+
+
+def test_steps_must_be_a_multiple_of_record_every():
+    assert parameter_problems({"steps": 1000, "record_every": 300}) == [
+        "parameter 'steps' = 1000: accepted a multiple of record_every (300), such as 900"]
+    assert parameter_problems({"steps": 900, "record_every": 300}) == []
+
+
+def test_typed_parameter_lines_and_literal_choices(tmp_path):
+    nb = write_notebook(tmp_path / "n.ipynb", 'from typing import Literal\n\nwidth: int = 8  # units\n'
+                        'metric: Literal["loss", "accuracy"] = "loss"  # what a missing feature costs\n'
+                        'scale: float = 1.5  # a factor\nnames: list[str] = ["a"]  # names', "pass")
+    params = notebook_parameters(nb)
+    assert notebook_defaults(nb) == {"width": 8, "metric": "loss", "scale": 1.5, "names": ["a"]}
+    assert params["metric"].choices == ("loss", "accuracy") and params["width"].annotation == "int"
+    with pytest.raises(ParameterError) as err:
+        check_parameters("n", {"metric": "auc", "scale": "big", "names": "a", "width": 8}, params)
+    assert str(err.value).splitlines() == [
+        "notebook n: parameter 'metric' = 'auc': accepted one of: 'loss', 'accuracy'",
+        "  parameter 'scale' = 'big': accepted a finite number",
+        "  parameter 'names' = 'a': accepted a value of type list[str] like the default ['a']"]
+    assert check_parameters("n", {"scale": 2}, params) == {"scale": 2.0}
+
+
+def test_paths_are_resolved_from_the_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "mydata").mkdir()
+    (tmp_path / "mydata" / "good.mat").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    assert check_parameters("03", {"data_path": "mydata/good.mat"}) == {"data_path": str(tmp_path / "mydata/good.mat")}
+    assert check_parameters("03", {"data_path": ""}) == {"data_path": ""}
+    with pytest.raises(ParameterError, match=r"'data_path' = 'mydata': accepted .* \(.*mydata is a directory\)"):
+        check_parameters("03", {"data_path": "mydata"})
+    with pytest.raises(ParameterError, match=r"\(.*mydata/none.mat does not exist\)"):
+        check_parameters("03", {"data_path": "mydata/none.mat"})

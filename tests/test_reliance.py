@@ -79,3 +79,46 @@ def test_notebook_parameters_follow_the_shared_rules():
     with pytest.raises(ParameterError, match="'input_rates' = \\[0.2, 1.0\\]"):
         check_parameters(NOTEBOOK.stem, {**defaults, "input_rates": [0.2, 1.0]}, defaults)
     make_height(defaults["n_train"], defaults["n_test"], defaults["correlations"], defaults["label_noise"])
+
+
+def test_per_seed_stacks_a_measure_of_one_model():
+    reports = [{"accuracy": 0.8, "reliance": np.array([0.5, 0.5])}, {"accuracy": 0.9, "reliance": np.array([1.0, 0.0])}]
+    assert reliance.per_seed(reports, "accuracy") == pytest.approx([0.8, 0.9])
+    assert reliance.per_seed(reports, "reliance").shape == (2, 2)
+    assert reliance.per_seed(reports, "reliance", 0) == pytest.approx([0.5, 1.0])
+
+
+def test_best_at_clean_accuracy_ignores_settings_below_the_floor():
+    clean, missing = [0.83, 0.85, 0.78, 0.84], [0.64, 0.79, 0.80, 0.77]
+    assert reliance.best_at_clean_accuracy(clean, missing, floor=0.83) == 1  # 0.80 is below the floor
+    assert reliance.best_at_clean_accuracy(clean, missing, floor=0.7) == 2
+    assert reliance.best_at_clean_accuracy(clean, [0.9, 0.4, 0.1, 0.5], 0.83, lower_is_better=True) == 1
+    with pytest.raises(ParameterError, match="no setting reaches a clean accuracy of 0.9"):
+        reliance.best_at_clean_accuracy(clean, missing, floor=0.9)
+    with pytest.raises(ParameterError, match="same length"):
+        reliance.best_at_clean_accuracy(clean, missing[:2], floor=0.8)
+
+
+def test_tradeoff_curves_draw_one_curve_per_method_in_each_panel():
+    from nnreg_keras import plots
+
+    clean = {"input dropout": np.array([[0.8, 0.85], [0.82, 0.84]]), "L2": np.array([[0.8, 0.86], [0.82, 0.85]])}
+    missing = {"input dropout": np.array([[0.6, 0.78], [0.62, 0.8]]), "L2": np.array([[0.6, 0.7], [0.62, 0.71]])}
+    fig = plots.tradeoff_curves(clean, {"missing": missing, "again": missing},
+                                {"input dropout": ["none", "rate 0.4"], "L2": ["none", "l2 0.01"]})
+    assert len(fig.axes) == 2
+    first = fig.axes[0]
+    assert [t.get_text() for t in first.texts] == ["none", "rate 0.4", "none", "l2 0.01"]
+    assert first.get_lines()[0].get_xydata() == pytest.approx(np.array([[0.81, 0.61], [0.845, 0.79]]))
+
+
+def test_change_reports_means_gains_and_seed_counts():
+    before = [{"accuracy": 0.8, "reliance": np.array([0.9, 0.1])}, {"accuracy": 0.7, "reliance": np.array([0.8, 0.2])}]
+    after = [{"accuracy": 0.9, "reliance": np.array([0.5, 0.5])}, {"accuracy": 0.6, "reliance": np.array([0.9, 0.1])}]
+    moved = reliance.change(before, after, feature=0)
+    assert moved["clean_0"] == pytest.approx(0.75) and moved["clean_1"] == pytest.approx(0.75)
+    assert moved["clean_up"] == 1 and moved["clean_down"] == 1
+    assert moved["share_gain"] == pytest.approx(-0.15) and (moved["share_up"], moved["share_down"]) == (1, 1)
+    assert "weights_0" not in moved  # not measured (a model that is not Keras)
+    with pytest.raises(ParameterError, match="same seeds"):
+        reliance.change(before, after[:1], feature=0)

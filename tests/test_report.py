@@ -11,6 +11,7 @@ SVG = ('<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg xmlns="http://www.w3.org/200
 
 
 def fake_results(reports, stem, title, **extra):
+    reports = reports / "runs" / stem  # a notebook's landed run directory
     (reports / "figures" / stem).mkdir(parents=True, exist_ok=True)
     (reports / "figures" / stem / "f.svg").write_text(SVG)
     data = {"schema_version": SCHEMA_VERSION, "notebook": stem, "title": title,
@@ -58,19 +59,19 @@ def test_html_in_titles_and_parameters_is_escaped(tmp_path):
 
 def test_png_figures_are_inlined_as_data(tmp_path):
     data = fake_results(tmp_path, "01_x", "X")
-    (tmp_path / "figures" / "01_x" / "p.png").write_bytes(b"\x89PNG fake")
+    (tmp_path / "runs" / "01_x" / "figures" / "01_x" / "p.png").write_bytes(b"\x89PNG fake")
     data["figures"] = [{"file": "figures/01_x/p.png", "caption": "c", "alt": 'say "hi"'}]
-    (tmp_path / "results" / "01_x.json").write_text(json.dumps(data))
+    (tmp_path / "runs" / "01_x" / "results" / "01_x.json").write_text(json.dumps(data))
     html = report.build(tmp_path).read_text()
     assert '<img src="data:image/png;base64,iVBORyBmYWtl" alt="say &#34;hi&#34;">' in html
 
 
 def test_errors_leave_the_previous_report_untouched(tmp_path):
-    with pytest.raises(ResultsError, match="no results files"):
+    with pytest.raises(ResultsError, match="no results in"):
         report.build(tmp_path)
     fake_results(tmp_path, "01_x", "X")
     (tmp_path / "index.html").write_text("previous")
-    (tmp_path / "figures" / "01_x" / "f.svg").unlink()
+    (tmp_path / "runs" / "01_x" / "figures" / "01_x" / "f.svg").unlink()
     with pytest.raises(ResultsError, match="f.svg is missing"):
         report.build(tmp_path)
     fake_results(tmp_path, "01_x", "X")

@@ -75,14 +75,19 @@ def test_figures_are_byte_identical_across_runs(tmp_path):
 STATEMENT = {"held": True, "text": "Held: 0.9.", "alternative": "Did not hold: 0.9.", "numbers": {"a": 0.9}}
 GOOD = {"schema_version": 2, "notebook": "n", "title": "t", "questions": ["q"], "verdict": STATEMENT,
         "claims": [{"name": "c", **STATEMENT}], "tables": [], "figures": [], "metrics": {},
-        "parameters": {}, "seeds": [0], "profile": "p", "environment": {}}
+        "parameters": {}, "seeds": [0], "profile": "p",
+        "environment": {"keras_backend": "jax", "python": "3.11", "packages": {}, "git_commit": "abc"}}
 
 
 def test_validate_lists_every_problem():
     assert validate(dict(GOOD)) == GOOD
-    with pytest.raises(ResultsError, match="'verdict' must be a dict"):
+    with pytest.raises(ResultsError, match="verdict: 'text' is not of type 'object'"):
         validate({**GOOD, "verdict": "text"})
-    bad = {**GOOD, "questions": [""], "metrics": {"x": float("nan")},
+    with pytest.raises(ResultsError, match="verdict: 'alternative' has 61 words; at most 60"):
+        validate({**GOOD, "verdict": {**STATEMENT, "alternative": "word " * 61}})
+    with pytest.raises(ResultsError, match="metric 'x' must be a finite number"):
+        validate({**GOOD, "metrics": {"x": float("nan")}})
+    bad = {**GOOD, "questions": [""], "environment": {"python": "3.11"},
            "verdict": {**STATEMENT, "alternative": "word " * 61},
            "claims": [{"name": "c", **STATEMENT, "held": "yes"}, {"name": "", **STATEMENT, "text": ""}],
            "tables": [{"caption": "c", "columns": ["a", "b"], "rows": [[1]]}],
@@ -90,10 +95,11 @@ def test_validate_lists_every_problem():
     with pytest.raises(ResultsError) as err:
         validate(bad, source="results file x.json")
     message = str(err.value)
-    for part in ("results file x.json", "schema_version is 99", "'questions' must be a non-empty list",
-                 "verdict: 'alternative' has 61 words; at most 60", "claim 'c': 'held' must be true or false",
-                 "claim 1 needs a non-empty 'name'", "'text' must be a non-empty string",
-                 "every row needs 2 cells", "figure 0 needs", "metric 'x' must be a finite number"):
+    for part in ("results file x.json", "schema_version is 99", "questions[0]: '' does not match",
+                 "claims[0].held: 'yes' is not of type 'boolean'", "claims[1].name: '' does not match",
+                 "claims[1].text: '' does not match", "environment: 'git_commit' is a required property",
+                 "tables[0] ('c'): every row needs 2 cells", "figures[0]: 'alt' is a required property",
+                 "figures[0].file: 'f.svg' does not match"):
         assert part in message
 
 

@@ -42,8 +42,10 @@ def test_a_dropped_in_notebook_appears_in_the_report(layout):
     [results] = run(["99"], "quick", layout, progress=False)
     assert results["parameters"]["dropout_rate"] == 0.25 and results["profile"] == "quick"
     reports = layout.reports
-    assert sorted(p.name for p in reports.iterdir()) == ["figures", "notebooks", "results"]  # no temp dirs left
-    executed = json.loads((reports / "notebooks" / "99_new.ipynb").read_text())
+    assert sorted(p.name for p in reports.iterdir()) == [".locks", "runs"]  # no temp dirs left
+    landed = layout.run_dir("99_new")
+    assert sorted(p.name for p in landed.iterdir()) == ["figures", "notebooks", "results", "run.json"]
+    executed = json.loads((landed / "notebooks" / "99_new.ipynb").read_text())
     assert executed["metadata"]["papermill"]["parameters"]["dropout_rate"] == 0.25
     html = report.build(reports).read_text()
     assert '<section id="99-new">' in html and "The rate was 0.25." in html
@@ -70,11 +72,11 @@ def test_profile_naming_a_missing_notebook(layout):
 
 def test_a_failing_notebook_keeps_previous_outputs(layout):
     run([], "quick", layout, progress=False)
-    before = (layout.reports / "results" / "99_new.json").read_bytes()
+    before = (layout.run_dir("99_new") / "results" / "99_new.json").read_bytes()
     with pytest.raises(NotebookError, match="RuntimeError: this notebook was asked to fail") as err:
         run([], "quick", layout, extra={"fail": True}, progress=False)
     assert "executed notebook kept at" in str(err.value)
-    assert (layout.reports / "results" / "99_new.json").read_bytes() == before
+    assert (layout.run_dir("99_new") / "results" / "99_new.json").read_bytes() == before
     assert (layout.reports / "failed" / "99_new.ipynb").is_file()
     assert not [p for p in layout.reports.iterdir() if p.name.startswith(".run-")]
 
@@ -119,4 +121,16 @@ def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_p
     assert done.returncode != 0
     assert f"error: notebook {stem}:" in done.stderr and "'seeds' = [0, 0]" in done.stderr
     assert (tmp_path / "reports" / "index.html").read_text() == "previous report"
-    assert not (tmp_path / "reports" / "results").exists()
+    assert not (tmp_path / "reports" / "runs").exists()
+
+
+def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_path, monkeypatch):
+    from nnreg_keras import progress
+
+    path = tmp_path / "progress"
+    monkeypatch.setenv(progress.ENV, str(path))
+    for model, step, first in (("wide", 100, True), ("wide", 200, False), ("narrow", 100, True)):
+        progress.tick(model, step, first)
+    assert progress.line("[1/4] 01_x", path, 12.4, {"models": 8, "duration": 40.0}) == \
+        "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"
+    assert progress.line("[1/4] 01_x", tmp_path / "none", 3.0, None) == "[1/4] 01_x  3 s"

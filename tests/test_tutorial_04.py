@@ -7,7 +7,7 @@ import pytest
 
 from nnreg_keras import show
 from nnreg_keras.results import read
-from tests.conftest import ROOT
+from tests.conftest import landed, ROOT
 
 STEM = "04_dropout_as_adaptive_l2"
 ZERO = re.compile(r"^[-−]?0\.0+$")  # "0.000": a small value hidden by too few decimals
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.notebooks
 
 @pytest.fixture(scope="module")
 def results(quick_reports):
-    return read(quick_reports / "results" / f"{STEM}.json")
+    return read(landed(quick_reports, STEM))
 
 
 def claim(results, name):

@@ -1,0 +1,380 @@
+"""Bad input and faults, end to end through `python -m nnreg_keras` and `make`.
+
+Every case asserts the exit status, a one-screen message without a traceback, and that reports/
+still holds exactly the previous report: nothing half-landed, no private directories left behind.
+One small notebook (`99_tiny`) serves every case; its `mode` parameter chooses the fault.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nnreg_keras import report, results
+from tests.conftest import ROOT, write_notebook
+
+PARAMS = '''from typing import Literal
+
+mode: Literal["ok", "fail", "die", "sleep", "diverge", "data", "bad_results"] = "ok"  # the fault
+learning_rate: float = 0.1  # gradient descent step
+l2: float = 0.0  # unused L2 factor
+steps: int = 40  # gradient steps
+record_every: int = 20  # steps between records
+hidden_units: list[int] = [4]  # hidden layer sizes
+data_path: str = ""  # a data file
+seeds: list[int] = [0]  # seeds'''
+BODY = '''import json, os, time
+import numpy as np
+from nnreg_keras import scratch
+from nnreg_keras.data import load_dataset
+from nnreg_keras.results import Recorder
+if mode == "fail":
+    raise RuntimeError("this notebook was asked to fail")
+if mode == "die":
+    os.kill(os.getpid(), 9)
+if mode == "sleep":
+    print("sleeping", flush=True)
+    time.sleep(120)
+if mode == "data":
+    load_dataset(data_path)
+if mode == "bad_results":
+    os.makedirs(os.environ["NNREG_OUTPUT_DIR"] + "/results")
+    with open(os.environ["NNREG_OUTPUT_DIR"] + "/results/99_tiny.json", "w") as out:
+        json.dump({"schema_version": 2, "notebook": "99_tiny"}, out)
+else:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 60))
+    Y = (X[:1] > 0).astype(float)
+    _, records = scratch.train(X, Y, learning_rate=learning_rate, num_iterations=steps,
+                               layer_dims=[2, *hidden_units, 1], record_every=record_every)
+    rec = Recorder("99_tiny", title="A tiny tutorial", questions=["Does it run?"],
+                   parameters=dict(learning_rate=learning_rate, steps=steps), seeds=seeds)
+    rec.add_metrics(cost=records[-1]["cost"])
+    rec.verdict(True, "It ran at {lr}.", "It did not run at {lr}.", lr=learning_rate)
+    rec.write()
+'''
+EXERCISES = "## Try it\n\n1. Change `learning_rate` to 1e6: predict what happens, then run " \
+            "`python -m nnreg_keras run 99 -p learning_rate 1e6`."
+STEM = "99_tiny"
+
+
+def make_project(path: Path) -> Path:
+    """A checkout with one tiny tutorial, a quick profile, and the repository's Makefile."""
+    nb = write_notebook(path / "tutorials" / f"{STEM}.ipynb", PARAMS, BODY)
+    import nbformat
+
+    book = nbformat.read(str(nb), as_version=4)
+    cell = nbformat.v4.new_markdown_cell(EXERCISES)
+    cell.metadata["tags"] = ["exercises"]
+    book.cells.append(cell)
+    nbformat.write(book, str(nb))
+    (path / "params").mkdir()
+    (path / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 60\n")
+    shutil.copy2(ROOT / "Makefile", path / "Makefile")
+    for name in ("requirements.txt", "pyproject.toml"):
+        shutil.copy2(ROOT / name, path / name)
+    (path / "nnreg_keras").symlink_to(ROOT / "nnreg_keras")  # make's LIBRARY prerequisites
+    (path / "installed").touch()
+    return path
+
+
+def cli(cwd: Path, *args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "nnreg_keras", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env, **kwargs)
+
+
+def make(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-C", str(cwd), *args, f"VENV={ROOT / '.venv'}",
+                           f"INSTALLED={cwd / 'installed'}", f"PY={sys.executable}"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def snapshot(reports: Path) -> dict[str, bytes]:
+    """Every file of reports/ (but the lock files) with its bytes."""
+    return {p.relative_to(reports).as_posix(): p.read_bytes() for p in sorted(reports.rglob("*"))
+            if p.is_file() and ".locks" not in p.parts and p.name != ".profile" and p.name != ".notebooks"}
+
+
+def assert_one_screen(done: subprocess.CompletedProcess, status: int, *parts: str) -> str:
+    err = done.stderr
+    assert done.returncode == status, (done.returncode, err[-2000:])
+    assert "Traceback" not in err and len(err.splitlines()) <= 15, err
+    assert err.lstrip().startswith("error:") or "error:" in err.splitlines()[-1], err
+    for part in parts:
+        assert part in err, (part, err)
+    return err
+
+
+def assert_previous_report(reports: Path, before: dict[str, bytes], failed: bool = False) -> None:
+    after = snapshot(reports)
+    kept = {k for k in after if k.startswith("failed/")}
+    if failed:
+        assert kept == {f"failed/{STEM}.ipynb", f"failed/{STEM}.kernel.log"}, kept
+    assert {k: v for k, v in after.items() if k not in kept} == before
+    assert not [p.name for p in reports.iterdir() if p.name.startswith(".run-")]
+    assert not [p.name for p in (reports / "runs").iterdir() if p.name.startswith(".")]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    """A project whose report was built once, by make, with the quick profile."""
+    path = make_project(tmp_path_factory.mktemp("baseline"))
+    done = make(path, "report", "PROFILE=quick")
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+@pytest.fixture
+def project(baseline: Path, tmp_path: Path) -> Path:
+    """A copy of the baseline project, its report included, for one case to break."""
+    path = tmp_path / "project"
+    shutil.copytree(baseline, path, symlinks=True)
+    return path
+
+
+# Bad input: stopped before any kernel starts, exit status 2.
+BAD_INPUT = [
+    (["-p", "learning_rate", "inf"], "parameter 'learning_rate' = 'inf': accepted a finite number > 0"),
+    (["-p", "learning_rate", ".nan"], "parameter 'learning_rate' = nan: accepted a finite number > 0"),
+    (["-p", "l2", "-1e-3"], "parameter 'l2' = '-1e-3': accepted a finite number >= 0"),
+    (["-p", "l2", "inf"], "parameter 'l2' = 'inf': accepted a finite number >= 0"),
+    (["-p", "steps", "50"], "parameter 'steps' = 50: accepted a multiple of record_every (20), such as 40"),
+    (["-p", "steps", "1e8"], "parameter 'steps' = '1e8': accepted a positive integer up to 1,000,000"),
+    (["-p", "hidden_units", "[4, 0]"], "parameter 'hidden_units' = [4, 0]: accepted a non-empty list"),
+    (["-p", "hidden_units", "4"], "parameter 'hidden_units' = 4: accepted a non-empty list"),
+    (["-p", "mode", "explode"], "parameter 'mode' = 'explode': accepted one of: 'ok', 'fail'"),
+    (["-p", "colour", "red"], "parameter 'colour' is unknown; accepted names: data_path, hidden_units"),
+    (["-p", "seeds", "[0, 0]"], "parameter 'seeds' = [0, 0]: accepted a non-empty list of distinct items"),
+    (["-p", "data_path", "mydata"], "mydata is a directory)"),
+    (["-p", "data_path", "mydata/none.csv"], "mydata/none.csv does not exist)"),
+    (["--profile", "nope"], "profile file params/nope.yaml does not exist; available profiles: quick"),
+    (["42"], "no single notebook matches '42'; notebooks: 99_tiny"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_is_refused_before_any_kernel_starts(project, args, message):
+    (project / "mydata").mkdir()
+    before = snapshot(project / "reports")
+    done = cli(project, "run", "99", "--profile", "quick", *args) if args[0] != "42" else \
+        cli(project, "run", *args, "--profile", "quick")
+    assert_one_screen(done, 2, message)
+    assert_previous_report(project / "reports", before)
+
+
+@pytest.mark.parametrize("profile, message", [
+    ("99_tiny: [1, 2\n", "is not valid YAML"),
+    ("07_missing:\n  steps: 3\n", "names notebooks that do not exist: 07_missing; notebooks: 99_tiny"),
+    ("99_tiny:\n  learning_rate: 1e-3\n  steps: 1000001\n", "'steps' = 1000001: accepted a positive integer up to"),
+])
+def test_a_bad_profile_stops_make_and_keeps_the_report(project, profile, message):
+    (project / "params" / "quick.yaml").write_text(profile)
+    before = snapshot(project / "reports")
+    done = make(project, "report", "PROFILE=quick")
+    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+    assert_previous_report(project / "reports", before)
+
+
+@pytest.mark.parametrize("args, status, message", [
+    (["-p", "mode", "fail"], 3, "notebook 99_tiny failed in cell 3: RuntimeError: this notebook was asked to fail"),
+    (["-p", "mode", "die"], 3, "notebook 99_tiny: the kernel died while running"),
+    (["-p", "mode", "sleep", "--cell-timeout", "5"], 3, "a cell ran longer than 5 s (--cell-timeout)"),
+    (["-p", "learning_rate", "1e6"], 4, "training diverged: model 'numpy model' at step 20"),
+    (["-p", "learning_rate", "50"], 4, "lower learning_rate, now 50"),
+    (["-p", "mode", "data", "-p", "data_path", "one_class.csv"], 2, "every label in train labels 'y' is 1"),
+])
+def test_a_failing_kernel_keeps_the_notebook_and_its_log(project, args, status, message):
+    (project / "one_class.csv").write_text("split,y,u\ntrain,1,0.5\ntrain,1,2\ntest,0,-1\n")
+    before = snapshot(project / "reports")
+    done = cli(project, "run", "99", "--profile", "quick", *args)
+    err = assert_one_screen(done, status, message, "executed notebook kept at reports/failed/99_tiny.ipynb")
+    assert "kernel log at reports/failed/99_tiny.kernel.log" in err
+    assert_previous_report(project / "reports", before, failed=True)
+    assert not list((project / "reports").glob(".run-*"))
+
+
+def test_results_that_break_the_contract_are_not_published(project):
+    before = snapshot(project / "reports")
+    done = cli(project, "run", "99", "--profile", "quick", "-p", "mode", "bad_results")
+    assert_one_screen(done, 5, "breaks the results contract", "'title' is a required property")
+    assert_previous_report(project / "reports", before)
+
+
+def test_a_broken_results_file_stops_the_report_build(project):
+    reports = project / "reports"
+    (reports / "runs" / STEM / "results" / f"{STEM}.json").write_text('{"schema_version": 2}')
+    before = snapshot(reports)
+    assert_one_screen(cli(project, "report"), 5, "'verdict' is a required property")
+    assert snapshot(reports) == before
+
+
+@pytest.mark.parametrize("signum, status, message", [
+    (signal.SIGINT, 130, "error: interrupted; the previous report is unchanged"),
+    (signal.SIGTERM, 143, "error: terminated; the previous report is unchanged"),
+])
+def test_interrupt_and_terminate_leave_no_trace(project, signum, status, message):
+    before = snapshot(project / "reports")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "nnreg_keras", "run", "99", "--profile", "quick",
+                             "-p", "mode", "sleep"], cwd=project, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    while not list((project / "reports").glob(f".run-*/out/notebooks/{STEM}.ipynb")):
+        time.sleep(0.2)  # papermill has written the notebook it executes: the kernel runs
+    time.sleep(2)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert_one_screen(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), status, message)
+    assert_previous_report(project / "reports", before)
+
+
+def test_an_unwritable_reports_directory_gets_one_line(project):
+    reports = project / "reports"
+    before = snapshot(reports)
+    reports.chmod(0o555)
+    # root writes anywhere: without the capability to override file modes, it cannot
+    args = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        done = subprocess.run([*args, sys.executable, "-m", "nnreg_keras", "run", "99", "--profile", "quick"],
+                              cwd=project, capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        reports.chmod(0o755)
+    assert_one_screen(done, 6, "error: cannot write reports/.run-99_tiny-", "permission denied")
+    assert snapshot(reports) == before
+
+
+def test_a_held_lock_is_named_or_waited_for(project):
+    reports = project / "reports"
+    before = snapshot(reports)
+    with open(reports / ".locks" / f"{STEM}.lock", "w") as handle:
+        handle.write("4242")
+        handle.flush()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        done = cli(project, "run", "99", "--profile", "quick", "--no-wait")
+    assert_one_screen(done, 7, "another run (pid 4242) holds the lock on 99_tiny")
+    assert snapshot(reports) == before
+
+
+def test_two_make_reports_at_once_run_each_notebook_once(project):
+    (project / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 80\n")
+    runs = [subprocess.Popen(["make", "-C", str(project), "report", "PROFILE=quick", f"VENV={ROOT / '.venv'}",
+                              f"INSTALLED={project / 'installed'}", f"PY={sys.executable}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], outputs
+    text = "".join(out + err for out, err in outputs)
+    assert text.count(f"{STEM} (profile quick) done in") == 1, text
+    assert "the other run has just produced it with the same parameters" in text
+    assert json.loads((project / "reports" / "runs" / STEM / "run.json").read_text())["parameters"]["steps"] == 80
+    assert not [p for p in (project / "reports").iterdir() if p.name.startswith((".run-", ".index"))]
+
+
+def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
+    reports = project / "reports"
+    done = cli(project, "run", "99", "--profile", "quick", "-p", "learning_rate", "0.05")
+    assert done.returncode == 0, done.stderr
+    html = report.build(reports).read_text()
+    assert "python -m nnreg_keras run 99 --profile quick -p learning_rate 0.05" in html
+    assert "one-off run with <code>learning_rate=0.05</code>" in html and "learning_rate=0.05" in html
+    done = make(project, "report", "PROFILE=quick")
+    assert f"{STEM} (profile quick) done in" in done.stdout, done.stdout + done.stderr
+    stamp = json.loads((reports / "runs" / STEM / "run.json").read_text())
+    assert stamp["overrides"] == {} and stamp["parameters"]["learning_rate"] == 0.1
+    html = (reports / "index.html").read_text()
+    assert "one-off" not in html and "python -m nnreg_keras run 99 --profile quick</code>" in html
+    assert "up to date" in make(project, "report", "PROFILE=quick").stdout
+
+
+def test_landing_cleans_up_and_uses_ordinary_modes(project):
+    reports = project / "reports"
+    (reports / ".run-99_tiny-killed").mkdir()  # left by a SIGKILL
+    (reports / "runs" / "05_deleted" / "results").mkdir(parents=True)  # a notebook since deleted
+    (reports / "failed").mkdir()
+    (reports / "failed" / f"{STEM}.ipynb").write_text("{}")
+    (reports / "failed" / "05_deleted.ipynb").write_text("{}")
+    os.umask(0o022)
+    done = cli(project, "run", "99", "--profile", "quick")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in reports.iterdir()) == [".locks", ".notebooks", ".profile", "index.html", "runs"]
+    assert sorted(p.name for p in (reports / "runs").iterdir()) == [STEM]
+    run_dir = reports / "runs" / STEM
+    for path in [reports / "index.html", *run_dir.rglob("*")]:
+        assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
+    assert not (run_dir / "runtime").exists() and not (run_dir / "kernel.log").exists()
+    assert report.build(reports).stat().st_mode & 0o777 == 0o644
+
+
+def test_the_landed_run_has_an_offline_html_page_and_the_exercises(baseline):
+    run_dir = baseline / "reports" / "runs" / STEM
+    data = results.read(run_dir / "results" / f"{STEM}.json")
+    assert data["exercises"] == EXERCISES
+    page = (run_dir / "notebooks" / f"{STEM}.html").read_text()
+    assert "It ran at 0.1." in page
+    import re
+
+    resources = re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*[\"']?([^\"' >]+)", page)
+    assert not [r for r in resources if r.startswith(("http://", "https://", "//"))], resources
+    index = (baseline / "reports" / "index.html").read_text()
+    assert f'href="runs/{STEM}/notebooks/{STEM}.html"' in index
+
+
+def test_progress_stays_out_of_the_executed_notebook_and_ci_logs(baseline):
+    executed = json.loads((baseline / "reports" / "runs" / STEM / "notebooks" / f"{STEM}.ipynb").read_text())
+    outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]])
+    assert "step" not in outputs and "\\r" not in outputs
+    stamp = json.loads((baseline / "reports" / "runs" / STEM / "run.json").read_text())
+    assert stamp["models"] == 1 and stamp["duration"] > 0
+
+
+def test_make_numbers_each_notebook_among_all(project):
+    write_notebook(project / "tutorials" / "98_first.ipynb", PARAMS, BODY.replace("99_tiny", "98_first"))
+    done = make(project, "report", "PROFILE=quick")
+    assert done.returncode == 0, done.stderr
+    assert "[1/2] 98_first (profile quick) ..." in done.stdout and "[2/2]" not in done.stdout
+
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="2" height="2"/></svg>'
+STATEMENT = {"held": False, "text": "Held.", "alternative": "Not held: <b>", "numbers": {"x": "<b>", "y": 1e-9}}
+VARIANTS = {
+    "minimal": {},
+    "everything": {
+        "claims": [{"name": "c", **STATEMENT}, {"name": "d", **STATEMENT, "held": True, "numbers": {}}],
+        "tables": [{"caption": "t", "columns": ["a", "b", "c", "d", "e"], "rows": [[None, True, "x", 3, 2.5e-7]]},
+                   {"caption": "empty", "columns": [], "rows": []}],
+        "figures": [{"file": "figures/{stem}/a.svg", "caption": "a", "alt": "a", "group": "g", "frame": "1"},
+                    {"file": "figures/{stem}/b.svg", "caption": "b", "alt": "b", "group": "g", "frame": "2"},
+                    {"file": "figures/{stem}/c.svg", "caption": "c", "alt": "c"}],
+        "metrics": {"m": 0, "n": -1.5}, "parameters": {"list": [1, 2], "none": None, "nested": {"a": 1}},
+        "exercises": "## Try it\n\n1. Change <x> & predict.", "seeds": [],
+    },
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_schema_valid_results_file_renders(tmp_path, variant):
+    stem = f"01_{variant}"
+    run_dir = tmp_path / "runs" / stem
+    data = {"schema_version": 2, "notebook": stem, "title": "T", "questions": ["Q?"], "verdict": STATEMENT,
+            "claims": [], "tables": [], "figures": [], "metrics": {}, "parameters": {}, "seeds": [0],
+            "profile": "quick", "environment": {"keras_backend": "jax", "python": "3.12", "packages": {},
+                                                "git_commit": "unknown"}}
+    data.update(json.loads(json.dumps(VARIANTS[variant]).replace("{stem}", stem)))
+    results.validate(data)
+    for fig in data["figures"]:
+        (run_dir / fig["file"]).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / fig["file"]).write_text(SVG)
+    (run_dir / "results").mkdir(parents=True)
+    (run_dir / "results" / f"{stem}.json").write_text(json.dumps(data))
+    html = report.build(tmp_path).read_text()
+    assert f'id="{stem.replace("_", "-")}"' in html and "Not held: &lt;b&gt;" in html
