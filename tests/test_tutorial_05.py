@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from nnreg_keras.results import read
+from tests.conftest import landed
 
 STEM = "05_how_much_and_which"
 CHOICES = {"none", "L2", "dropout", "L2 + dropout", "standardise + L2"}
@@ -13,7 +14,7 @@ CHOICES = {"none", "L2", "dropout", "L2 + dropout", "standardise + L2"}
 
 @pytest.fixture(scope="module")
 def results(quick_reports: Path) -> dict:
-    return read(quick_reports / "results" / f"{STEM}.json")
+    return read(landed(quick_reports, STEM))
 
 
 @pytest.mark.notebooks
@@ -69,4 +70,4 @@ def test_the_sweep_boundaries_are_one_group_of_frames_l2_beside_dropout(results,
     assert positions == list(range(positions[0], positions[0] + len(frames)))  # consecutive
     for frame, l2, rate in zip(frames, p["l2s"], p["dropout_rates"], strict=False):
         assert frame["frame"].startswith(f"L2 {l2:g} (course λ") and f"| dropout rate {rate:g} (keep_prob" in frame["frame"]
-        assert (quick_reports / frame["file"]).is_file()
+        assert (quick_reports / "runs" / STEM / frame["file"]).is_file()
