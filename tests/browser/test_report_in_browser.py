@@ -230,7 +230,7 @@ def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(ope
     for fig in figures:
         assert fig["slider"] and fig["shown"] == [True] + [False] * (len(fig["frames"]) - 1), fig
         assert fig["label"] == f"1 of {len(fig['frames'])}: {fig['frames'][0]}"
-        slider = screen.page.locator(f"#{fig['id']} input[type=range]")
+        slider = screen.page.locator(f"[id='{fig['id']}'] input[type=range]")
         slider.press("End")  # the keyboard moves a range input and fires its input event
         moved = next(f for f in screen.js(EXPLORABLE) if f["id"] == fig["id"])
         assert moved["shown"] == [False] * (len(fig["frames"]) - 1) + [True]
@@ -238,4 +238,5 @@ def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(ope
     printed = open_report(round(PRINT_WIDTH), media="print", height=round(PRINT_HEIGHT))
     for fig in printed.js(EXPLORABLE):
         assert all(fig["shown"]), f"print hides a frame of {fig['id']}"
-        assert printed.js(f"() => getComputedStyle(document.querySelector('#{fig['id']} .frame-controls')).display") == "none"
+        controls = f"document.getElementById('{fig['id']}').querySelector('.frame-controls')"
+        assert printed.js(f"() => getComputedStyle({controls}).display") == "none"
