@@ -109,6 +109,7 @@ def test_consecutive_figures_of_one_group_are_one_explorable_figure(tmp_path):
     start = html.index('<figure class="explorable" id="05-x-boundaries">')
     block = html[start:html.index("Figure 2. The sweep.</figcaption>", start)]
     assert block.count('<figure class="frame"') == 3 and '<div class="frames">' in block
+    assert "hidden" not in block and "<input" not in block  # without JavaScript: every frame, as a grid
     for s in (0.1, 0.2, 0.3):
         assert f'data-frame="L2 {s} | dropout rate {s}"' in block and f"<figcaption>L2 {s} | dropout rate {s}</figcaption>" in block
     assert "Figure 1. Before." in html and "Figure 3. After." in html  # the group counts as one figure
