@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnreg_keras.formatting import mean_sd, mean_sd_text  # noqa: F401  (re-exported for notebooks)
-from nnreg_keras.training import keras, predict
+from nnreg_keras.training import keras
 
 
 def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
@@ -13,6 +13,25 @@ def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]
         raise ValueError("runs recorded different steps and cannot be averaged")
     return [{key: float(np.mean([run[i][key] for run in runs])) for key in runs[0][i]}
             for i in range(len(runs[0]))]
+
+
+def relative_gaps(run: list[dict[str, float]], other: list[dict[str, float]],
+                  key: str = "train_loss") -> np.ndarray:
+    """|run − other| / |run| of `key` at each record of two runs of the same training."""
+    if [r["step"] for r in run] != [r["step"] for r in other]:
+        raise ValueError("the two runs recorded different steps")
+    a, b = (np.array([r[key] for r in records], dtype="float64") for records in (run, other))
+    return np.abs(a - b) / np.abs(a)
+
+
+def agreement_steps(run: list[dict[str, float]], other: list[dict[str, float]], key: str = "train_loss",
+                    rtol: float = 1e-3) -> int:
+    """How long two runs of the same training agree: the last recorded step before `key` first
+    differs by more than `rtol` (relative to `run`), 0 if at the first record, the final step if never."""
+    apart = np.flatnonzero(relative_gaps(run, other, key) > rtol)
+    if not apart.size:
+        return int(run[-1]["step"])
+    return int(run[apart[0] - 1]["step"]) if apart[0] else 0
 
 
 def weights_snapshot(model: keras.Model) -> list[np.ndarray]:
@@ -25,27 +44,6 @@ def changed_parameters(before: list[np.ndarray], after: list[np.ndarray]) -> int
     if [b.shape for b in before] != [a.shape for a in after]:
         raise ValueError("the two snapshots come from different architectures")
     return int(sum(np.count_nonzero(b != a) for b, a in zip(before, after, strict=True)))
-
-
-def distinct_rows(masks: np.ndarray) -> int:
-    """Number of distinct rows of a 0/1 array: distinct dropout masks = distinct sub-networks."""
-    packed = np.packbits(np.asarray(masks, dtype=bool), axis=1)
-    return int(np.unique(packed, axis=0).shape[0])
-
-
-def mc_dropout_curve(model: keras.Model, x: np.ndarray, y: np.ndarray, ks: list[int]) -> dict[str, list[float]]:
-    """Accuracy of the average of k training-mode passes, for each k, next to the single
-    inference-mode pass; also the mean absolute gap between the two predicted probabilities."""
-    deterministic = predict(model, x).ravel()
-    passes = np.stack([predict(model, x, training=True).ravel() for _ in range(max(ks))])
-    running = np.cumsum(passes, axis=0) / np.arange(1, len(passes) + 1)[:, None]
-    y = np.asarray(y).ravel() > 0.5
-    return {
-        "k": list(ks),
-        "mc_accuracy": [float(np.mean((running[k - 1] > 0.5) == y)) for k in ks],
-        "mc_gap": [float(np.mean(np.abs(running[k - 1] - deterministic))) for k in ks],
-        "deterministic_accuracy": float(np.mean((deterministic > 0.5) == y)),
-    }
 
 
 def grid(x: np.ndarray, steps: int = 120, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

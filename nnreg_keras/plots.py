@@ -66,15 +66,19 @@ def learning_curves(records: dict[str, list[dict[str, float]]], keys: tuple[str,
 
 
 def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np.ndarray,
-               mc_gap: np.ndarray) -> plt.Figure:
+               mc_gap: np.ndarray, noise_gap: np.ndarray | None = None) -> plt.Figure:
     """Monte Carlo averaging of k training-mode passes against the single inference pass.
 
-    Arrays have one row per seed; the line is the mean, the band spans the seeds."""
+    Arrays have one row per seed; the line is the mean, the band spans the seeds. `noise_gap`, if
+    given, is the gap sampling noise alone would leave, drawn dotted beside the measured gap."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
-    for ax, values, label in ((left, mc_accuracy, "average of k dropout passes"),
-                              (right, mc_gap, "mean |p_MC - p_inference|")):
+    series = [(left, mc_accuracy, "average of k dropout passes", "-"),
+              (right, mc_gap, "mean |p_MC - p_inference|", "-")]
+    if noise_gap is not None:
+        series.append((right, noise_gap, "sampling noise alone", ":"))
+    for ax, values, label, style in series:
         v = np.atleast_2d(values)
-        ax.plot(k, v.mean(axis=0), marker="o", ms=3, color=PALETTE[0], label=label)
+        ax.plot(k, v.mean(axis=0), ls=style, marker="o", ms=3, color=PALETTE[0], label=label)
         ax.fill_between(k, v.min(axis=0), v.max(axis=0), color=PALETTE[0], alpha=0.2, lw=0)
         ax.set_xscale("log")
         ax.set_xlabel("k (stochastic passes averaged)")
@@ -83,6 +87,8 @@ def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np
     left.set_ylabel("test accuracy")
     left.legend(frameon=False)
     right.set_ylabel("gap in predicted probability")
+    if noise_gap is not None:
+        right.legend(frameon=False)
     fig.tight_layout()
     return fig
 
@@ -203,19 +209,23 @@ def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     return fig
 
 
-def twin_curves(steps: list[int], numpy_runs: dict[str, np.ndarray], keras_runs: dict[str, np.ndarray],
-                ylabel: str) -> plt.Figure:
-    """The same quantity for two implementations of each model: numpy solid, Keras dashed, one
-    colour per model; arrays have one row per seed and the lines are the means over seeds."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.4))
-    for i, label in enumerate(numpy_runs):
-        ax.plot(steps, np.atleast_2d(numpy_runs[label]).mean(axis=0), color=color_for(i), label=f"{label} (numpy)")
-        if label in keras_runs:
-            ax.plot(steps, np.atleast_2d(keras_runs[label]).mean(axis=0), color=color_for(i), ls="--",
-                    marker="o", ms=3, label=f"{label} (Keras)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=7, ncol=2)
+def relative_gaps(steps: list[int], panels: dict[str, dict[str, np.ndarray]], threshold: float,
+                  ylabel: str) -> plt.Figure:
+    """How far two runs of the same training drift apart: one panel per pair of implementations,
+    one line per model (arrays of relative gaps, one row per seed; the line is the largest over
+    seeds), on a log scale, with the agreement threshold dashed. Zero gaps sit at the bottom."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True)
+    floor = 1e-16
+    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
+        for i, (label, gaps) in enumerate(series.items()):
+            ax.plot(steps, np.maximum(np.atleast_2d(gaps).max(axis=0), floor), marker="o", ms=3,
+                    color=color_for(i), label=label)
+        ax.axhline(threshold, color="0.4", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("training step")
+        ax.legend(frameon=False, fontsize=7)
+    axes.flat[0].set_ylabel(ylabel)
     fig.tight_layout()
     return fig
 
@@ -250,5 +260,30 @@ def prediction_shift(before: dict[str, np.ndarray], after: dict[str, dict[str, n
         axes[r, 0].set_ylabel(f"P(y=1), {change}")
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray],
+                references: dict[str, np.ndarray], chosen: int | None = None) -> plt.Figure:
+    """Accuracy of networks of each width (`accuracy`: {series: array (seeds, len(widths))}; line:
+    mean over seeds, band: their range), with other models' mean accuracy as dashed horizontal
+    lines (`references`: {label: values per seed}) and the `chosen` width circled."""
+    fig, ax = plt.subplots(figsize=(8.4, 3.4))
+    for i, (label, values) in enumerate(accuracy.items()):
+        v = np.atleast_2d(values)
+        ax.plot(widths, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
+        ax.fill_between(widths, v.min(axis=0), v.max(axis=0), color=color_for(i), alpha=0.2, lw=0)
+        if chosen in widths:
+            ax.plot(chosen, v.mean(axis=0)[widths.index(chosen)], "o", ms=9, mfc="none", color="k")
+    for j, (label, values) in enumerate(references.items(), start=len(accuracy)):
+        ax.axhline(float(np.mean(values)), ls="--", lw=1, color=color_for(j), label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(widths, [str(w) for w in widths])
+    ax.minorticks_off()
+    circled = f"; circled: {chosen}" if chosen in widths else ""
+    ax.set_xlabel(f"width (units per hidden layer){circled}")
+    ax.set_ylabel("accuracy")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

@@ -7,7 +7,9 @@ have the assignment's layouts, `(Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3)
 `(Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3)`, and the gradient dicts hold the keys
 `dZl, dWl, dbl, dAl`. Random numbers come from `np.random.RandomState`, which draws exactly what
 `np.random.seed(s)` followed by `np.random.rand`/`randn` draws, without touching numpy's global state.
-Everything is float64. `nnreg_keras.twin` builds the same network in Keras.
+Everything is float64, except that `train(..., dtype="float32")` repeats a run in single precision
+(the precision Keras computes in), same weights and masks, to measure what rounding alone does.
+`nnreg_keras.twin` builds the same network in Keras.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from nnreg_keras.metrics import binary_metrics
 COURSE_LAYER_DIMS = (20, 3, 1)  # the course's hidden and output layers; the input size comes from X
 COURSE_MASK_SEED = 1  # the assignment calls np.random.seed(1) at the start of every dropout forward pass
 MASK_MODES = ("resample", "fixed", "shared")
+DTYPES = ("float64", "float32")
 Parameters = dict[str, np.ndarray]
 
 
@@ -176,7 +179,7 @@ def _backward(X: np.ndarray, Y: np.ndarray, cache: tuple, lambd: float = 0.0,
                 dA = dA * layers[l - 2]["D"]
                 dA = dA / keep_prob
             grads["dA" + str(l - 1)] = dA
-            dZ = np.multiply(dA, np.int64(A_prev > 0))
+            dZ = np.multiply(dA, A_prev > 0)  # the course's np.int64(A > 0), without promoting float32
     return grads
 
 
@@ -230,6 +233,23 @@ def shrink_then_step(parameters: Parameters, data_grads: dict[str, np.ndarray], 
     return new
 
 
+def l2_shrink_gap(parameters: Parameters, X: np.ndarray, Y: np.ndarray, learning_rate: float,
+                  lambd: float) -> float:
+    """Largest absolute difference between one gradient step on the L2 cost and "shrink every weight
+    by (1 - learning_rate·lambd/m), then step along the data gradient" (0 up to rounding)."""
+    l2_step = update_parameters(parameters, cost_and_gradients(parameters, X, Y, lambd)[1], learning_rate)
+    by_shrink = shrink_then_step(parameters, cost_and_gradients(parameters, X, Y)[1], learning_rate, lambd, X.shape[1])
+    return float(max(np.max(np.abs(l2_step[k] - by_shrink[k])) for k in l2_step))
+
+
+def step_changes(parameters: Parameters, X: np.ndarray, Y: np.ndarray, learning_rate: float, lambd: float = 0.0,
+                 keep_prob: float = 1.0, masks: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """The change ΔW1, ΔW2, ... that one gradient step (with L2 and/or the given dropout masks) makes."""
+    new = update_parameters(parameters, cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)[1],
+                            learning_rate)
+    return [new["W" + str(l)] - parameters["W" + str(l)] for l in range(1, n_layers(parameters) + 1)]
+
+
 def weight_norm(parameters: Parameters) -> float:
     """Frobenius norm of all the weights together, sqrt(ΣΣW²) (biases excluded)."""
     return float(np.sqrt(sum(np.sum(np.square(parameters["W" + str(l)]))
@@ -243,8 +263,12 @@ def updated_share(before: Parameters, after: Parameters) -> float:
     return float(changed / sum(before[k].size for k in keys))
 
 
-def _cost_function(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float, keep_prob: float,
-                   masks: list[np.ndarray] | None) -> tuple[float, dict[str, np.ndarray]]:
+def cost_and_gradients(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float = 0.0,
+                       keep_prob: float = 1.0, masks: list[np.ndarray] | None = None
+                       ) -> tuple[float, dict[str, np.ndarray]]:
+    """The cost (with the L2 term when lambd > 0) and its gradients, with L2 and dropout combined as
+    the course's two assignments combine them: the dropout forward pass with the given `masks`
+    (one per hidden layer), the cost plus lambd/(2m)·ΣW², and dW += lambd/m·W in backpropagation."""
     if masks is None:
         AL, cache = forward_propagation(X, parameters)
         grads = _backward(X, Y, cache, lambd=lambd)
@@ -264,7 +288,7 @@ def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: 
     at initialization (b = 0) an example whose previous layer is all zeros has Z = b = 0 exactly, where
     the finite difference sees half a slope and backpropagation none."""
     keys = [k + str(l) for l in range(1, n_layers(parameters) + 1) for k in ("W", "b")]
-    _, grads = _cost_function(parameters, X, Y, lambd, keep_prob, masks)
+    _, grads = cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)
     grad = np.concatenate([grads["d" + k].ravel() for k in keys])
     approx = []
     for key in keys:
@@ -273,7 +297,7 @@ def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: 
             for sign in (1, -1):
                 shifted = {k: v.copy() for k, v in parameters.items()}
                 shifted[key][index] += sign * epsilon
-                costs.append(_cost_function(shifted, X, Y, lambd, keep_prob, masks)[0])
+                costs.append(cost_and_gradients(shifted, X, Y, lambd, keep_prob, masks)[0])
             approx.append((costs[0] - costs[1]) / (2 * epsilon))
     approx = np.array(approx)
     return float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
@@ -282,7 +306,8 @@ def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: 
 def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iterations: int = 30000,
           lambd: float = 0.0, keep_prob: float = 1.0, layer_dims: list[int] | None = None,
           mask_mode: str = "resample", seed: int = 3, record_every: int = 1000,
-          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[Parameters, list[dict]]:
+          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+          dtype: str = "float64") -> tuple[Parameters, list[dict]]:
     """Full-batch gradient descent as the course's `model()`, also returning tidy records.
 
     `mask_mode` (with keep_prob < 1): "resample" draws new masks on every iteration, one per example
@@ -292,6 +317,7 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
     Every `record_every` iterations a record holds `step`, the training `cost` of that step, the
     `weight_norm` after it, the `updated_share` of weights it changed and, for each evaluation set,
     `<name>_loss` and `<name>_accuracy` with every unit taking part. L2 and dropout may be combined.
+    `dtype="float32"` runs everything (data, weights, the same masks) in single precision.
     """
     _check("X", np.ndim(X) == 2, np.shape(X), "an array of shape (n_x, m), examples as columns")
     _check("Y", np.shape(Y) == (1, np.shape(X)[1]), np.shape(Y), f"shape (1, {np.shape(X)[1]}) to match X")
@@ -303,12 +329,15 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
     _check("lambd", lambd >= 0, lambd, "a number >= 0")
     _check("keep_prob", 0 < keep_prob <= 1, keep_prob, "a number in (0, 1]")
     _check("mask_mode", mask_mode in MASK_MODES, mask_mode, "one of " + ", ".join(MASK_MODES))
-    X, Y = np.asarray(X, dtype="float64"), np.asarray(Y, dtype="float64")
+    _check("dtype", dtype in DTYPES, dtype, "one of " + ", ".join(DTYPES))
+    X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
+    eval_sets = {name: (np.asarray(xs, dtype=dtype), np.asarray(ys, dtype=dtype))
+                 for name, (xs, ys) in (eval_sets or {}).items()}
     m = X.shape[1]
     dims = [X.shape[0], *COURSE_LAYER_DIMS] if layer_dims is None else list(layer_dims)
     _check("layer_dims", dims[0] == X.shape[0] and dims[-1] == 1, layer_dims,
            f"a list starting with the input size {X.shape[0]} and ending with 1")
-    parameters = initialize_parameters(dims, seed)
+    parameters = {k: v.astype(dtype) for k, v in initialize_parameters(dims, seed).items()}
     dropout, fixed = keep_prob < 1, mask_mode == "fixed"
     rng = np.random.default_rng(seed)
     # The course's masks: the same draw after np.random.seed(1) on every call, so drawing once is the same.
@@ -325,9 +354,11 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
             grads = _backward(X, Y, cache, lambd=lambd, scale_first=not lambd)
         new = update_parameters(parameters, grads, learning_rate)
         if i % record_every == 0:
-            record = {"step": i, "cost": compute_cost(AL, Y) + l2_penalty(parameters, lambd, m),
+            with np.errstate(divide="ignore", invalid="ignore"):  # a saturated float32 output costs inf
+                cost = compute_cost(AL, Y) + l2_penalty(parameters, lambd, m)
+            record = {"step": i, "cost": cost,
                       "weight_norm": weight_norm(new), "updated_share": updated_share(parameters, new)}
-            for name, (xs, ys) in (eval_sets or {}).items():
+            for name, (xs, ys) in eval_sets.items():
                 for key, value in binary_metrics(ys, forward_propagation(xs, new)[0]).items():
                     record[f"{name}_{key}"] = value
             records.append(record)

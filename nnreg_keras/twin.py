@@ -16,7 +16,7 @@ import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.models import MaskedDropout
-from nnreg_keras.scratch import Parameters, n_layers, shrink_then_step
+from nnreg_keras.scratch import Parameters, cost_and_gradients, n_layers, shrink_then_step
 from nnreg_keras.training import keras
 
 
@@ -108,3 +108,13 @@ def l2_shrink_gap(model: keras.Model, x: np.ndarray, y: np.ndarray, learning_rat
     expected = shrink_then_step(before, gradients(model, x, y, penalty=False), learning_rate, lambd, len(x))
     after = sgd_step(model, x, y)
     return float(max(np.max(np.abs(after[k] - expected[k])) for k in expected))
+
+
+def gradient_gap(model: keras.Model, parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float = 0.0,
+                 keep_prob: float = 1.0, masks: list[np.ndarray] | None = None) -> tuple[float, float]:
+    """Compare the model's gradients at `parameters` (already in the model) with the numpy reference's
+    for the same cost (course layout X, Y; the same masks): (largest absolute difference, largest gradient)."""
+    _, expected = cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)
+    grads = gradients(model, X.T, Y.ravel())
+    return (float(max(np.max(np.abs(g - expected[k])) for k, g in grads.items())),
+            float(max(np.max(np.abs(g)) for g in grads.values())))

@@ -79,7 +79,7 @@ def make_project(path: Path) -> Path:
     (path / "params").mkdir()
     (path / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 60\n")
     shutil.copy2(ROOT / "Makefile", path / "Makefile")
-    for name in ("requirements.txt", "pyproject.toml"):
+    for name in ("requirements.lock", "pyproject.toml"):
         shutil.copy2(ROOT / name, path / name)
     (path / "nnreg_keras").symlink_to(ROOT / "nnreg_keras")  # make's LIBRARY prerequisites
     (path / "installed").touch()

@@ -46,14 +46,6 @@ def test_changed_parameters_counts_exact_differences():
         analysis.changed_parameters(a, [np.zeros(3)])
 
 
-def test_distinct_rows_counts_each_mask_once():
-    masks = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 1]])
-    assert analysis.distinct_rows(masks) == 2
-    wide = np.zeros((3, 20), dtype=bool)  # rows that differ only past the first packed byte
-    wide[1, 12] = wide[2, 19] = True
-    assert analysis.distinct_rows(np.vstack([wide, wide])) == 3
-
-
 def test_mean_sd_and_average_records():
     assert analysis.mean_sd([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)))
     assert analysis.mean_sd([5.0]) == (5.0, 0.0)
@@ -64,19 +56,18 @@ def test_mean_sd_and_average_records():
         analysis.average_records([[{"step": 1}], [{"step": 2}]])
 
 
-def test_mc_dropout_curve_converges_to_a_deterministic_model():
-    set_seed(0)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.Dropout(0.0),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    x = np.random.default_rng(0).normal(size=(30, 2)).astype("float32")
-    y = (x[:, 0] > 0).astype("float32")
-    curve = analysis.mc_dropout_curve(model, x, y, [1, 5])
-    assert curve["k"] == [1, 5]
-    assert curve["mc_gap"] == pytest.approx([0.0, 0.0], abs=1e-6)  # rate 0: every pass is the same
-    assert curve["mc_accuracy"] == [curve["deterministic_accuracy"]] * 2
-
-
 def test_grid_covers_the_inputs():
     xx, yy, points = analysis.grid(np.array([[0.0, 1.0], [2.0, 3.0]]), steps=5, margin=0.0)
     assert xx.shape == (5, 5) and points.shape == (25, 2)
     assert points.min(axis=0).tolist() == [0.0, 1.0] and points.max(axis=0).tolist() == [2.0, 3.0]
+
+
+def test_agreement_steps_and_relative_gaps():
+    run = [{"step": s, "train_loss": 1.0} for s in (10, 20, 30)]
+    drifting = [{"step": 10, "train_loss": 1.0005}, {"step": 20, "train_loss": 1.002}, {"step": 30, "train_loss": 1.0}]
+    np.testing.assert_allclose(analysis.relative_gaps(run, drifting), [5e-4, 2e-3, 0], atol=1e-12)
+    assert analysis.agreement_steps(run, drifting) == 10  # parts at step 20, even though step 30 agrees again
+    assert analysis.agreement_steps(run, run) == 30
+    assert analysis.agreement_steps(run, [dict(r, train_loss=2.0) for r in run]) == 0
+    with pytest.raises(ValueError, match="different steps"):
+        analysis.agreement_steps(run, [dict(r, step=r["step"] + 1) for r in run])

@@ -191,6 +191,31 @@ def test_train_records_and_mask_modes():
     assert again[1] == records  # same seed, same run
 
 
+def test_train_in_float32_keeps_the_weights_and_masks_and_only_rounds():
+    kwargs = dict(num_iterations=40, keep_prob=0.8, record_every=10, eval_sets={"train": (X, Y)})
+    p64, r64 = scratch.train(X, Y, **kwargs)
+    p32, r32 = scratch.train(X, Y, dtype="float32", **kwargs)
+    assert all(v.dtype == np.float32 for v in p32.values()) and all(v.dtype == np.float64 for v in p64.values())
+    for key in p64:
+        np.testing.assert_allclose(p32[key], p64[key], rtol=1e-3, atol=1e-5)
+        assert not np.array_equal(p32[key].astype("float64"), p64[key])
+    assert [r["updated_share"] for r in r32] == pytest.approx([r["updated_share"] for r in r64], abs=0.02)
+    with pytest.raises(ParameterError, match="dtype = 'float16': accepted one of float64, float32"):
+        scratch.train(X, Y, num_iterations=2, dtype="float16")
+
+
+def test_l2_shrink_gap_and_step_changes():
+    params = scratch.model(X, Y, num_iterations=30)
+    assert scratch.l2_shrink_gap(params, X, Y, 0.3, 0.7) < 1e-14
+    plain = scratch.step_changes(params, X, Y, 0.3)
+    with_l2 = scratch.step_changes(params, X, Y, 0.3, lambd=0.7)
+    for l, (a, b) in enumerate(zip(plain, with_l2), start=1):
+        np.testing.assert_allclose(b - a, -0.3 * 0.7 / M * params[f"W{l}"], atol=1e-14)
+    masks = [np.zeros((20, 1), dtype=bool), np.ones((3, 1), dtype=bool)]
+    dropped = scratch.step_changes(params, X, Y, 0.3, keep_prob=0.5, masks=masks)
+    assert not dropped[0].any() and not dropped[1].any()  # every first-layer unit dropped: nothing flows
+
+
 def test_predict_and_accuracy():
     params = scratch.model(X, Y, num_iterations=300)
     p = scratch.predict(X, Y, params)

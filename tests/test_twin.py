@@ -130,3 +130,11 @@ def test_build_twin_arguments():
     assert [layer.rate for layer in dropout] == pytest.approx([0.2, 0.2])
     with pytest.raises(ParameterError, match="2 layers, accepted 3"):
         twin.set_parameters(model, scratch.initialize_parameters([2, 5, 1]))
+
+
+def test_gradient_gap_against_the_numpy_reference():
+    set_seed(0)
+    gap, largest = twin.gradient_gap(twin.build_twin(DIMS, lambd=0.7, m=M, parameters=INIT), INIT, X, Y, lambd=0.7)
+    assert gap < 1e-6 < largest
+    wrong, _ = twin.gradient_gap(twin.build_twin(DIMS, parameters=INIT), INIT, X, Y, lambd=0.7)
+    assert wrong > 1e-4  # a model without the L2 term does not compute the L2 cost's gradients
