@@ -62,7 +62,7 @@ def curves(records: list[Record], key: str, knob: str = "strength") -> tuple[lis
 
 @dataclass(frozen=True)
 class Choice:
-    """The strength with the best mean validation score, and the test score measured there."""
+    """The strength (or width, ...) with the best mean validation score, and the test score there."""
 
     strength: float
     val_mean: float
@@ -72,13 +72,13 @@ class Choice:
 
 
 def choose_strength(records: list[Record], score: str = "val_accuracy", report: str = "test_accuracy",
-                    higher_is_better: bool = True) -> Choice:
-    """Choose the strength on the validation `score` (mean over seeds), never on the test set; report
-    the `report` score at that strength. Equal means go to the weaker strength."""
-    strengths, val = curves(records, score)
+                    higher_is_better: bool = True, knob: str = "strength") -> Choice:
+    """Choose the strength (or another knob's value) on the validation `score` (mean over seeds), never
+    on the test set; report the `report` score there. Equal means go to the smaller value."""
+    strengths, val = curves(records, score, knob)
     means = val.mean(axis=0) * (1 if higher_is_better else -1)
     best = strengths[int(np.flatnonzero(means >= means.max() - TIE)[0])]
-    test = scores(select(records, strength=best), report)
+    test = scores(select(records, **{knob: best}), report)
     values = np.array(list(test.values()))
     return Choice(best, float(val.mean(axis=0)[strengths.index(best)]), float(values.mean()),
                   float(values.std(ddof=1)) if len(values) > 1 else 0.0, test)

@@ -47,6 +47,8 @@ def test_a_loss_is_minimised_and_ties_go_to_the_weaker_strength():
     assert sweeps.choose_strength(tied).strength == 0.1
     losses = [dict(r, val_loss=1 - r["val_accuracy"]) for r in SWEEP]
     assert sweeps.choose_strength(losses, score="val_loss", higher_is_better=False).strength == 0.01
+    widths = [dict(r, width=int(1000 * r.pop("strength")) + 4) for r in map(dict, SWEEP)]
+    assert sweeps.choose_strength(widths, knob="width").strength == 14  # 0.01 -> 14 units
 
 
 def test_curves_are_seeds_by_strengths_and_need_the_same_seeds():

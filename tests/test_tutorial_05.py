@@ -41,6 +41,7 @@ def test_validated_strengths_come_from_the_grids_and_are_in_the_metrics(results)
     assert m["field_best_l2"] in p["l2s"] and m["field_best_dropout_rate"] in p["dropout_rates"]
     assert m["digits_best_l2"] in p["digits_l2s"] and m["digits_best_dropout_rate"] in p["digits_dropout_rates"]
     assert 0.5 < m["field_test_accuracy_l2"] < 1 and 0.5 < m["digits_test_accuracy_dropout"] <= 1
+    assert m["validated_width"] in p["widths"]
     strengths = results["tables"][2]
     assert strengths["caption"].startswith("The validated strengths")
     assert [row[:2] for row in strengths["rows"]] == [["2-D field", "L2"], ["2-D field", "dropout"],
@@ -50,7 +51,7 @@ def test_validated_strengths_come_from_the_grids_and_are_in_the_metrics(results)
 @pytest.mark.notebooks
 def test_every_experiment_records_its_claim_worded_both_ways(results):
     names = {c["name"] for c in results["claims"]}
-    assert names == {"field_validated_beat_none", "field_combined_no_better", "capacity",
+    assert names == {"field_validated_beat_none", "field_combined_no_better", "capacity", "smaller_net_suffices",
                      "field_gain_shrinks_with_data", "digits_validated_beat_none", "digits_combined_no_better",
                      "digits_gain_shrinks_with_data", "standardising_helps_l2"}
     for claim in results["claims"]:
