@@ -7,8 +7,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PROFILE ?= default
+BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
+# With -jN (N > 1) notebooks run side by side and share the cores: one thread each for TensorFlow's
+# and XLA's pools (measured by `make bench`); `make -j2 report ONE_THREAD_EACH=` keeps the defaults.
+ONE_THREAD_EACH ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \
+  XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+SIDE_BY_SIDE = $(filter-out -j1,$(filter -j%,$(MAKEFLAGS)))
 
 NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
 # Each notebook lands as reports/runs/NN_name/ in one step; its stamp run.json is make's target.
@@ -22,12 +28,14 @@ $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profil
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help report test bench lock clean distclean FORCE
+.PHONY: help report test test-backends bench lock clean distclean FORCE
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
+	@echo "make -j2 report               the same, two notebooks at a time"
 	@echo "make reports/runs/NN_name/run.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
+	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
 	@echo "make bench                    time the training loops side by side"
 	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.lock"
 	@echo "make clean                    delete reports/ (generated)"
@@ -61,7 +69,7 @@ reports/.notebooks: FORCE
 	@echo "$(NOTEBOOKS)" | cmp -s - $@ || echo "$(NOTEBOOKS)" > $@
 
 reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
-	@$(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
+	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
 
 reports/index.html: $(RUNS) reports/.notebooks $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
 	@$(PY) -m nnreg_keras report --prune
@@ -71,6 +79,21 @@ report: reports/index.html
 
 test: | $(INSTALLED)
 	@$(PY) -m pytest -q
+
+# Per backend: the training tests, then every notebook with the quick profile into a temporary reports
+# directory; then the largest difference in each notebook's metrics between backends.
+test-backends: | $(INSTALLED)
+	@out=$$(mktemp -d); tested=""; skipped=""; \
+	for backend in $(BACKENDS); do \
+	  if ! $(PY) -c "import $$backend" 2>/dev/null; then skipped="$$skipped $$backend"; continue; fi; \
+	  echo "== KERAS_BACKEND=$$backend"; \
+	  KERAS_BACKEND=$$backend $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_twin.py \
+	    tests/test_models_analysis.py || exit 1; \
+	  KERAS_BACKEND=$$backend $(PY) -m nnreg_keras run --profile quick --reports $$out/$$backend || exit 1; \
+	  tested="$$tested $$backend"; \
+	done; \
+	$(PY) benchmarks/compare_backends.py $$out/*; \
+	echo "tested:$${tested:- none}; skipped (not installed):$${skipped:- none}; outputs in $$out"
 
 bench: | $(INSTALLED)
 	@$(PY) benchmarks/bench_training.py

@@ -31,7 +31,8 @@ class FixedMaskDropout(keras.layers.Layer):
     def build(self, input_shape):
         units = int(input_shape[-1])
         kept = np.random.default_rng(self.seed).permutation(units) < round((1 - self.rate) * units)
-        # A constant, not a weight: the mask is a choice of architecture, not a parameter.
+        # A constant, not a weight: the mask is a choice of architecture, not a parameter (so models
+        # with different mask seeds are different architectures to `training.fit_full_batch`).
         self.mask = keras.ops.convert_to_tensor(kept.astype("float32"))
 
     def call(self, inputs):
@@ -61,7 +62,9 @@ class MaskedDropout(keras.layers.Layer):
             raise ParameterError(f"mask of shape {self.mask_values.shape}: accepted a 2-D array of 0/1 "
                                  "with shape (m, units) or (1, units)")
         self.keep_prob = float(keep_prob)
-        self.mask = keras.ops.convert_to_tensor(self.mask_values)
+        # A variable rather than a constant, so models that differ only in their masks share one traced step.
+        self.mask = self.add_weight(shape=self.mask_values.shape, trainable=False, name="mask",
+                                    initializer=keras.initializers.Constant(self.mask_values))
 
     def call(self, inputs, training=None):
         if training:

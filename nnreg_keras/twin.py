@@ -8,7 +8,7 @@ to the mean loss. The same cost therefore needs `L2(l2=lambd / (2 * m))`, whose 
 course's lambd/m·W. Writing `L2(lambd / m)` doubles the pull towards zero, and `L2(lambd)` multiplies
 it by 2m. Keras's `Dropout(rate)` is the course's inverted dropout with `rate = 1 - keep_prob`.
 
-The gradient functions use `tf.GradientTape`, so they need the TensorFlow backend (the default).
+`gradients` differentiates with the backend's own tool (`tf.GradientTape`, `jax.grad`, `torch.autograd`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.models import MaskedDropout
 from nnreg_keras.scratch import Parameters, cost_and_gradients, n_layers, shrink_then_step
-from nnreg_keras.training import keras
+from nnreg_keras.training import BACKEND, fit_full_batch, keras
 
 
 def build_twin(layer_dims: list[int], learning_rate: float = 0.3, lambd: float = 0.0, m: int | None = None,
@@ -71,33 +71,59 @@ def get_parameters(model: keras.Model) -> Parameters:
     return parameters
 
 
+def _loss(y, prob, losses: list) -> "keras.KerasTensor":
+    """Mean binary cross-entropy plus the given penalty terms."""
+    loss = keras.ops.mean(keras.losses.binary_crossentropy(y, prob))
+    return loss + keras.ops.sum(keras.ops.stack(losses)) if losses else loss
+
+
+def _trainable_gradients(model: keras.Model, x, y, penalty: bool, training: bool) -> list:
+    """Gradients of `_loss` with respect to `model.trainable_variables`, on the backend in use."""
+    if BACKEND == "jax":
+        import jax
+
+        def loss(trainable, non_trainable):
+            prob, non_trainable, losses = model.stateless_call(trainable, non_trainable, x, training=training,
+                                                               return_losses=True)
+            return _loss(y, prob, losses if penalty else []), non_trainable
+
+        grads, non_trainable = jax.grad(loss, has_aux=True)([v.value for v in model.trainable_variables],
+                                                            [v.value for v in model.non_trainable_variables])
+        for variable, value in zip(model.non_trainable_variables, non_trainable, strict=True):
+            variable.assign(value)  # dropout seed states advance as on the other backends
+        return grads
+    if BACKEND == "torch":
+        import torch
+
+        prob = model(x, training=training)
+        loss = _loss(y, prob, model.losses if penalty else [])
+        return list(torch.autograd.grad(loss, [v.value for v in model.trainable_variables]))
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        prob = model(x, training=training)
+        loss = _loss(y, prob, model.losses if penalty else [])
+    return tape.gradient(loss, model.trainable_variables)
+
+
 def gradients(model: keras.Model, x: np.ndarray, y: np.ndarray, penalty: bool = True,
               training: bool = True) -> dict[str, np.ndarray]:
     """Gradients of the mean binary cross-entropy (plus the L2 penalty unless `penalty=False`) at the
     model's current weights, in the course's layout and keys (`dW1`, `db1`, ...). Examples as rows."""
-    import tensorflow as tf
-
     x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
     y = keras.ops.convert_to_tensor(np.asarray(y, dtype="float32").reshape(len(x), -1))
-    dense = _dense_layers(model)
-    variables = [v for layer in dense for v in (layer.kernel, layer.bias)]
-    with tf.GradientTape() as tape:
-        prob = model(x, training=training)
-        loss = keras.ops.mean(keras.losses.binary_crossentropy(y, prob))
-        if penalty and model.losses:
-            loss = loss + keras.ops.sum(keras.ops.stack(model.losses))
-    values = tape.gradient(loss, variables)
+    values = _trainable_gradients(model, x, y, penalty, training)
+    by_variable = {id(v): g for v, g in zip(model.trainable_variables, values, strict=True)}
     grads = {}
-    for l in range(1, len(dense) + 1):
-        kernel, bias = values[2 * l - 2], values[2 * l - 1]
-        grads["dW" + str(l)] = keras.ops.convert_to_numpy(kernel).T.astype("float64")
-        grads["db" + str(l)] = keras.ops.convert_to_numpy(bias)[:, None].astype("float64")
+    for l, layer in enumerate(_dense_layers(model), start=1):
+        grads["dW" + str(l)] = keras.ops.convert_to_numpy(by_variable[id(layer.kernel)]).T.astype("float64")
+        grads["db" + str(l)] = keras.ops.convert_to_numpy(by_variable[id(layer.bias)])[:, None].astype("float64")
     return grads
 
 
 def sgd_step(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Parameters:
-    """One training step of the compiled model on the whole batch (`train_on_batch`); the new weights."""
-    model.train_on_batch(np.asarray(x, dtype="float32"), np.asarray(y, dtype="float32").reshape(len(x), -1))
+    """One training step of the compiled model on the whole batch (`fit_full_batch`); the new weights."""
+    fit_full_batch(model, x, y, steps=1, record_every=1, eval_sets={})
     return get_parameters(model)
 
 

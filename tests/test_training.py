@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
+from nnreg_keras import training
 from nnreg_keras.data import make_goalkeeper
+from nnreg_keras.models import FixedMaskDropout
 from nnreg_keras.training import fit_full_batch, keras, predict, set_seed
 
 DATA = make_goalkeeper(n_train=64, n_test=32, seed=1)
@@ -56,7 +58,88 @@ def test_bad_step_counts():
         fit_full_batch(small_model(0), DATA.x_train, DATA.y_train, steps=0)
 
 
+def test_an_uncompiled_model_is_named():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="plain")
+    with pytest.raises(ValueError, match="model 'plain' is not compiled"):
+        fit_full_batch(model, DATA.x_train, DATA.y_train, steps=10)
+
+
 def test_predict_modes():
     model = small_model(0, rate=0.5)
     assert np.array_equal(predict(model, DATA.x_test), predict(model, DATA.x_test))
     assert not np.array_equal(predict(model, DATA.x_test, training=True), predict(model, DATA.x_test, training=True))
+
+
+def sweep_model(kind: str, seed: int) -> keras.Model:
+    """Models of one architecture per kind; what differs between seeds lives in weights and variables."""
+    set_seed(seed)
+    l2 = keras.regularizers.L2(0.01) if kind == "L2 and Adam with a schedule" else None
+    layers = [keras.Input((2,)), keras.layers.Dense(16, activation="relu", kernel_regularizer=l2)]
+    if kind == "dropout":
+        layers.append(keras.layers.Dropout(0.5))
+    if kind == "fixed mask":
+        layers.append(FixedMaskDropout(0.5, seed=seed))
+    model = keras.Sequential(layers + [keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=l2)])
+    optimizer = (keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 30)) if l2 is not None
+                 else keras.optimizers.SGD(0.1))
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
+    return model
+
+
+def trained_state(model: keras.Model, reuse: bool) -> tuple[list, list[np.ndarray]]:
+    records = fit_full_batch(model, DATA.x_train, DATA.y_train, steps=30, record_every=10, reuse=reuse)
+    variables = model.trainable_variables + model.non_trainable_variables + model.optimizer.variables
+    return records, [keras.ops.convert_to_numpy(v.value) for v in variables]
+
+
+@pytest.mark.parametrize("kind", ["dropout", "L2 and Adam with a schedule", "fixed mask"])
+def test_reused_runner_trains_exactly_as_the_model_itself(kind: str):
+    runners = []
+    for seed in (1, 2):
+        reused_records, reused = trained_state(sweep_model(kind, seed), reuse=True)
+        runners.append(len(training._RUNNERS))
+        own_records, own = trained_state(sweep_model(kind, seed), reuse=False)
+        assert reused_records == own_records
+        assert len(reused) == len(own)
+        for a, b in zip(reused, own, strict=True):  # weights, seed and mask states, optimizer state
+            np.testing.assert_array_equal(a, b)
+    if kind == "fixed mask":  # its seed draws the mask, a constant: another seed, another architecture
+        assert runners[1] == runners[0] + 1
+    else:
+        assert runners[0] == runners[1]  # the second seed found the first seed's runner
+
+
+def test_models_of_different_architectures_get_different_runners():
+    a, b = sweep_model("dropout", 0), sweep_model("fixed mask", 0)
+    wider = keras.Sequential([keras.Input((2,)), keras.layers.Dense(17), keras.layers.Dense(1)])
+    wider.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+    sgd_02 = sweep_model("dropout", 0)
+    sgd_02.compile(optimizer=keras.optimizers.SGD(0.2), loss="binary_crossentropy")
+    x, y = DATA.x_train.astype("float32"), DATA.y_train.astype("float32").reshape(-1, 1)
+    signatures = {training._signature(m, x, y) for m in (a, b, wider, sgd_02)}
+    assert len(signatures) == 4
+    assert training._signature(sweep_model("dropout", 5), x, y) in signatures
+    assert training._signature(sweep_model("dropout", 5), x[:10], y[:10]) not in signatures
+
+
+def test_the_first_model_is_not_the_runner():
+    first, second = sweep_model("dropout", 1), sweep_model("dropout", 2)
+    fit_full_batch(first, DATA.x_train, DATA.y_train, steps=10, record_every=10)
+    kept = [w.copy() for w in first.get_weights()]
+    fit_full_batch(second, DATA.x_train, DATA.y_train, steps=10, record_every=10)
+    for a, b in zip(kept, first.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_models_with_adapted_preprocessing_train_themselves():
+    """`Normalization.adapt` makes its statistics constants of the traced step, not state to copy."""
+    predictions = []
+    for scale in (1.0, 100.0):
+        set_seed(0)
+        normalization = keras.layers.Normalization()
+        normalization.adapt(DATA.x_train * scale)
+        model = keras.Sequential([keras.Input((2,)), normalization, keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+        fit_full_batch(model, DATA.x_train * scale, DATA.y_train, steps=10, record_every=10)
+        predictions.append(predict(model, DATA.x_test * scale))
+    np.testing.assert_allclose(predictions[0], predictions[1], rtol=1e-4, atol=1e-5)  # standardised: the same
