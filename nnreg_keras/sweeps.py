@@ -1,7 +1,7 @@
 """Sweeps of a regularizer's strength over seeds, the validated choice, and which choice wins where.
 
 Every function takes and returns plain values. A sweep is a list of tidy records, one per trained
-model: `{"strength": 0.001, "seed": 0, "val_accuracy": 0.85, "test_accuracy": 0.84, ...}` plus any
+model: `{"strength": 0.001, "seed": 0, "validation_accuracy": 0.85, "test_accuracy": 0.84, ...}` plus any
 fields that name the setting (`regularizer`, `width`, `n_train`, ...). Per-seed scores of one setting
 are `{seed: score}`, so two settings are compared seed by seed on the same data draws.
 """
@@ -13,20 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras.data import Dataset
-from nnreg_keras.exceptions import ParameterError
-
 Record = dict[str, Any]
 TIE = 1e-12  # mean scores closer than this count as equal
-
-
-def splits(data: Dataset, n_val: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Train, validation and test sets: the first `n_val` held-out examples validate, the rest test."""
-    if not 0 < n_val < len(data.x_test):
-        raise ParameterError(f"parameter 'n_val' = {n_val!r}: accepted a positive integer below the "
-                             f"{len(data.x_test)} held-out examples")
-    return {"train": (data.x_train, data.y_train), "val": (data.x_test[:n_val], data.y_test[:n_val]),
-            "test": (data.x_test[n_val:], data.y_test[n_val:])}
 
 
 def sweep(values: Sequence[Any], seeds: Sequence[int], train: Callable[[Any, int], dict[str, float]],
@@ -65,13 +53,13 @@ class Choice:
     """The strength (or width, ...) with the best mean validation score, and the test score there."""
 
     strength: float
-    val_mean: float
+    validation_mean: float
     test_mean: float
     test_sd: float
     test_scores: dict[int, float]
 
 
-def choose_strength(records: list[Record], score: str = "val_accuracy", report: str = "test_accuracy",
+def choose_strength(records: list[Record], score: str = "validation_accuracy", report: str = "test_accuracy",
                     higher_is_better: bool = True, knob: str = "strength") -> Choice:
     """Choose the strength (or another knob's value) on the validation `score` (mean over seeds), never
     on the test set; report the `report` score there. Equal means go to the smaller value."""

@@ -4,12 +4,10 @@ import numpy as np
 import pytest
 
 from nnreg_keras import sweeps
-from nnreg_keras.data import make_goalkeeper
-from nnreg_keras.exceptions import ParameterError
 
 
 def record(strength, seed, val, test, **fields):
-    return {**fields, "strength": strength, "seed": seed, "val_accuracy": val, "test_accuracy": test}
+    return {**fields, "strength": strength, "seed": seed, "validation_accuracy": val, "test_accuracy": test}
 
 
 # Validation prefers 0.01; the test set would prefer 0.1 (where validation is worst).
@@ -35,7 +33,7 @@ def test_sweep_loops_strength_outer_seed_inner_and_keeps_fields():
 def test_the_validated_choice_ignores_the_test_scores():
     choice = sweeps.choose_strength(SWEEP)
     assert choice.strength == 0.01
-    assert choice.val_mean == pytest.approx(0.89)
+    assert choice.validation_mean == pytest.approx(0.89)
     assert choice.test_scores == {0: 0.75, 1: 0.77}
     assert choice.test_mean == pytest.approx(0.76) and choice.test_sd == pytest.approx(np.std([0.75, 0.77], ddof=1))
     changed_test = [dict(r, test_accuracy=1.0 - r["test_accuracy"]) for r in SWEEP]
@@ -45,8 +43,8 @@ def test_the_validated_choice_ignores_the_test_scores():
 def test_a_loss_is_minimised_and_ties_go_to_the_weaker_strength():
     tied = [record(s, seed, 0.9, 0.5) for s in (0.3, 0.1, 0.2) for seed in (0, 1)]
     assert sweeps.choose_strength(tied).strength == 0.1
-    losses = [dict(r, val_loss=1 - r["val_accuracy"]) for r in SWEEP]
-    assert sweeps.choose_strength(losses, score="val_loss", higher_is_better=False).strength == 0.01
+    losses = [dict(r, validation_loss=1 - r["validation_accuracy"]) for r in SWEEP]
+    assert sweeps.choose_strength(losses, score="validation_loss", higher_is_better=False).strength == 0.01
     widths = [dict(r, width=int(1000 * r.pop("strength")) + 4) for r in map(dict, SWEEP)]
     assert sweeps.choose_strength(widths, knob="width").strength == 14  # 0.01 -> 14 units
 
@@ -86,11 +84,3 @@ def test_when_to_use_which_names_winner_margin_and_seeds_won():
     with pytest.raises(ValueError, match="at least two choices"):
         sweeps.when_to_use_which({"alone": {"none": {0: 0.5}}})
 
-
-def test_splits_keep_validation_and_test_apart():
-    data = make_goalkeeper(20, 30, seed=0)
-    parts = sweeps.splits(data, 10)
-    assert [len(parts[k][0]) for k in ("train", "val", "test")] == [20, 10, 20]
-    np.testing.assert_array_equal(np.concatenate([parts["val"][0], parts["test"][0]]), data.x_test)
-    with pytest.raises(ParameterError, match="n_val"):
-        sweeps.splits(data, 30)
