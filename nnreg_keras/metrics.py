@@ -25,3 +25,15 @@ def regression_metrics(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]
     y = np.asarray(y_true, dtype="float64").ravel()
     err = np.mean(np.square(y - np.asarray(pred, dtype="float64").ravel()))
     return {"loss": float(err), "r2": float(1.0 - err / np.var(y))}
+
+
+def categorical_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of class probabilities (one row per example, one column per
+    class) against integer labels; probabilities clipped to [1e-7, 1] as Keras does."""
+    y = np.asarray(y_true).ravel().astype(int)
+    p = np.asarray(prob, dtype="float64")
+    if p.ndim != 2 or len(p) != len(y) or y.min() < 0 or y.max() >= p.shape[1]:
+        raise ValueError(f"expected probabilities of shape (examples, classes) and labels in [0, classes), "
+                         f"got shape {p.shape} and labels from {y.min()} to {y.max()}")
+    picked = np.clip(p[np.arange(len(y)), y], PROBABILITY_CLIP, 1.0)
+    return {"loss": float(-np.mean(np.log(picked))), "accuracy": float(np.mean(p.argmax(axis=1) == y))}

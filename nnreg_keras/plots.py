@@ -122,16 +122,41 @@ def sweep_panels(x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabe
     and the band their range. With `log_x`, the axis is logarithmic but keeps 0 (symlog)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False)
     for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
-        for i, (label, values) in enumerate(series.items()):
-            v = np.atleast_2d(values)
-            ax.plot(x, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
-            ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=color_for(i), alpha=0.2, lw=0)
-        if log_x:
-            ax.set_xscale("symlog", linthresh=min(v for v in x if v > 0))
-            ax.set_xticks(x, [f"{v:g}" for v in x])
+        _mean_and_range(ax, x, series, log_x)
         ax.set_title(title)
         ax.set_xlabel(xlabel)
         ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _mean_and_range(ax: plt.Axes, x: list[float], series: dict[str, np.ndarray], log_x: bool) -> None:
+    """Per series (an array (seeds, len(x))): the mean over seeds as a line, their range as a band."""
+    for i, (label, values) in enumerate(series.items()):
+        v = np.atleast_2d(values)
+        ax.plot(x, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
+        ax.fill_between(x, v.min(axis=0), v.max(axis=0), color=color_for(i), alpha=0.2, lw=0)
+    if log_x:
+        ax.set_xscale("symlog", linthresh=min(v for v in x if v > 0))
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+
+
+def validation_curves(sweeps: dict[str, tuple[list[float], dict[str, dict[str, np.ndarray]]]],
+                      chosen: dict[str, float], log_x: tuple[str, ...] = ()) -> plt.Figure:
+    """One column per swept knob, one row per measure: `sweeps` maps a knob's label to (its values,
+    {measure: {series: array (seeds, values)}}); lines are means over seeds, bands their range, and a
+    dotted line marks the value `chosen` on validation. Knobs named in `log_x` get a log axis (with 0)."""
+    measures = list(next(iter(sweeps.values()))[1])
+    fig, axes = plt.subplots(len(measures), len(sweeps), figsize=(4.4 * len(sweeps), 2.8 * len(measures)),
+                             squeeze=False, sharex="col")
+    for c, (knob, (x, panels)) in enumerate(sweeps.items()):
+        for r, measure in enumerate(measures):
+            _mean_and_range(axes[r, c], x, panels[measure], knob in log_x)
+            axes[r, c].axvline(chosen[knob], color="0.3", ls=":", lw=1)
+            axes[r, 0].set_ylabel(measure)
+        axes[-1, c].set_xlabel(knob)
+        axes[-1, c].tick_params(axis="x", labelrotation=45 if knob in log_x else 0)
+    axes[0, -1].legend(frameon=False)
     fig.tight_layout()
     return fig
 

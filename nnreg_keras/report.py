@@ -37,6 +37,19 @@ def inline_figure(path: Path, alt: str) -> Markup:
     return Markup('<img src="data:image/png;base64,{}" alt="{}">').format(data, alt)
 
 
+def figure_blocks(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The figures in order, with consecutive figures of one `group` gathered into one block: the
+    frames of an explorable figure. A figure without a group is a block of one frame."""
+    blocks: list[dict[str, Any]] = []
+    for fig in figures:
+        group = fig.get("group")
+        if group and blocks and blocks[-1]["group"] == group:
+            blocks[-1]["frames"].append(fig)
+        else:
+            blocks.append({"group": group, "frames": [fig]})
+    return blocks
+
+
 def run_info(notebook: Path) -> dict[str, Any]:
     """Start time and duration that papermill recorded in the executed notebook, if present."""
     try:
@@ -68,7 +81,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     verdict = results["verdict"]
     stamp = read_stamp(reports)
     page = f"{RUNS}/{stem}/notebooks/{stem}.html"
-    return {**results, "anchor": anchor, "figures_inline": figures,
+    return {**results, "anchor": anchor, "figures_inline": figures, "figure_blocks": figure_blocks(figures),
             "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
             "exercises": _without_heading(results.get("exercises", "")),
             "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,

@@ -30,3 +30,14 @@ def test_metrics_load_no_backend():
     code = "import sys, nnreg_keras.metrics; print(sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_categorical_metrics_values_and_shape_check():
+    from nnreg_keras.metrics import categorical_metrics
+
+    prob = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.0, 1.0, 0.0]])
+    m = categorical_metrics(np.array([[0], [1], [2]]), prob)  # Keras hands labels as a column
+    assert m["accuracy"] == pytest.approx(1 / 3)
+    assert m["loss"] == pytest.approx(-np.mean(np.log([0.7, 0.3, 1e-7])))
+    with pytest.raises(ValueError, match="classes"):
+        categorical_metrics(np.array([0, 3]), prob[:2])

@@ -96,3 +96,31 @@ def test_exercises_show_as_a_collapsed_block_with_markdown_rendered_and_html_esc
     assert html.count('<details class="exercises">') == 1
     assert "<li>Set <code>dropout_rate</code> to 0.2 &lt;b&gt;now&lt;/b&gt;.</li>" in html
     assert "<h2>Try it</h2>" not in html
+
+
+def test_consecutive_figures_of_one_group_are_one_explorable_figure(tmp_path):
+    data = fake_results(tmp_path, "05_x", "X")
+    frame = {"file": "figures/05_x/f.svg", "caption": "The sweep.", "alt": "Boundaries.", "group": "boundaries"}
+    data["figures"] = [{"file": "figures/05_x/f.svg", "caption": "Before.", "alt": "A square."},
+                       *({**frame, "frame": f"L2 {s} | dropout rate {s}"} for s in (0.1, 0.2, 0.3)),
+                       {"file": "figures/05_x/f.svg", "caption": "After.", "alt": "A square."}]
+    (tmp_path / "runs" / "05_x" / "results" / "05_x.json").write_text(json.dumps(data))
+    html = report.build(tmp_path).read_text()
+    start = html.index('<figure class="explorable" id="05-x-boundaries">')
+    block = html[start:html.index("Figure 2. The sweep.</figcaption>", start)]
+    assert block.count('<figure class="frame"') == 3 and '<div class="frames">' in block
+    assert "hidden" not in block and "<input" not in block  # without JavaScript: every frame, as a grid
+    for s in (0.1, 0.2, 0.3):
+        assert f'data-frame="L2 {s} | dropout rate {s}"' in block and f"<figcaption>L2 {s} | dropout rate {s}</figcaption>" in block
+    assert "Figure 1. Before." in html and "Figure 3. After." in html  # the group counts as one figure
+    script = html[html.index("<script>"):html.index("</script>")]
+    assert 'querySelectorAll("figure.explorable")' in script and 'input.type = "range"' in script
+    assert "src=" not in script and "http" not in script  # inline, nothing fetched
+    css = html[html.index("<style>"):html.index("</style>")]
+    assert "figure.explorable .frame[hidden] { display: block; }" in css  # print shows every frame
+
+
+def test_figures_of_two_groups_or_apart_stay_apart():
+    figs = [{"group": "a"}, {"group": "a"}, {}, {"group": "a"}, {"group": "b"}, {}]
+    assert [(b["group"], len(b["frames"])) for b in report.figure_blocks(figs)] == [
+        ("a", 2), (None, 1), ("a", 1), ("b", 1), (None, 1)]

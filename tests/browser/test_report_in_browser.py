@@ -213,3 +213,30 @@ def test_screenshots_of_each_section_top(request, view):
         shot = SCREENSHOTS / f"{width}px-{number:02d}-{target}.png"
         opened.page.screenshot(path=shot)
         assert shot.stat().st_size > 0
+
+
+EXPLORABLE = """() => Array.from(document.querySelectorAll('figure.explorable')).map(figure => ({
+    id: figure.id, slider: figure.querySelector('input[type=range]') !== null,
+    label: (figure.querySelector('output') || {}).textContent || '',
+    shown: Array.from(figure.querySelectorAll('figure.frame')).map(frame => frame.checkVisibility()),
+    frames: Array.from(figure.querySelectorAll('figure.frame')).map(frame => frame.dataset.frame)}))"""
+
+
+def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(open_report):
+    screen = open_report(**VIEWS["desktop"])
+    figures = screen.js(EXPLORABLE)
+    if not figures:
+        pytest.skip("no notebook records an explorable figure (figures sharing a group)")
+    for fig in figures:
+        assert fig["slider"] and fig["shown"] == [True] + [False] * (len(fig["frames"]) - 1), fig
+        assert fig["label"] == f"1 of {len(fig['frames'])}: {fig['frames'][0]}"
+        slider = screen.page.locator(f"[id='{fig['id']}'] input[type=range]")
+        slider.press("End")  # the keyboard moves a range input and fires its input event
+        moved = next(f for f in screen.js(EXPLORABLE) if f["id"] == fig["id"])
+        assert moved["shown"] == [False] * (len(fig["frames"]) - 1) + [True]
+        assert moved["label"].endswith(fig["frames"][-1])
+    printed = open_report(round(PRINT_WIDTH), media="print", height=round(PRINT_HEIGHT))
+    for fig in printed.js(EXPLORABLE):
+        assert all(fig["shown"]), f"print hides a frame of {fig['id']}"
+        controls = f"document.getElementById('{fig['id']}').querySelector('.frame-controls')"
+        assert printed.js(f"() => getComputedStyle({controls}).display") == "none"
