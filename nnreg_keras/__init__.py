@@ -8,11 +8,14 @@ model relies on, feature by feature), `adaptive` (dropout as an adaptive L2 pena
 `results` (the results contract), `runner` (executes notebooks), `report` (the HTML report), `cli`
 (command line), `exceptions` (the errors a user can fix), `quiet` (TensorFlow's log).
 """
+
 import sys
 
 from nnreg_keras import quiet  # noqa: F401  (TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
 
 __version__ = "0.1.0"
 
-if "ipykernel" in sys.modules:  # in a notebook: load Keras now, keeping TF's start-up lines out of the cells
+if (
+    "ipykernel" in sys.modules
+):  # in a notebook: load Keras now, keeping TF's start-up lines out of the cells
     from nnreg_keras import training  # noqa: F401

@@ -34,6 +34,7 @@ so dropout with a mean squared error is ridge regression with per-feature streng
 The Keras form of R_q/m is `models.AdaptiveL2`; the data with features in different units are
 `data.make_scaled_features` and `data.make_scaled_regression`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,10 +48,14 @@ GLMS = ("logistic", "linear")
 
 def check_rate(rate: Any, name: str = "rate") -> float:
     """The dropout rate δ as a float; ParameterError unless it is a number in [0, 1)."""
-    ok = isinstance(rate, (int, float, np.floating)) and not isinstance(rate, bool) and 0 <= rate < 1
+    ok = (
+        isinstance(rate, (int, float, np.floating)) and not isinstance(rate, bool) and 0 <= rate < 1
+    )
     if not ok:
-        raise ParameterError(f"{name} must be a dropout rate δ in [0, 1) (the share of inputs "
-                             f"dropped; δ = 1 drops everything), got {rate!r}")
+        raise ParameterError(
+            f"{name} must be a dropout rate δ in [0, 1) (the share of inputs "
+            f"dropped; δ = 1 drops everything), got {rate!r}"
+        )
     return float(rate)
 
 
@@ -58,8 +63,10 @@ def _inputs_and_weights(x: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype="float64")
     w = np.asarray(w, dtype="float64").ravel()
     if x.ndim != 2 or x.shape[1] != w.size:
-        raise ParameterError(f"x must have shape (examples, {w.size}) to match the {w.size} weights, "
-                             f"got shape {x.shape}")
+        raise ParameterError(
+            f"x must have shape (examples, {w.size}) to match the {w.size} weights, "
+            f"got shape {x.shape}"
+        )
     return x, w
 
 
@@ -96,10 +103,13 @@ def mc_dropout_penalty(x: Any, x_noisy: Any, w: Any, glm: str = "logistic") -> t
     x, w = _inputs_and_weights(x, w)
     x_noisy = np.asarray(x_noisy, dtype="float64")
     if x_noisy.ndim != 3 or x_noisy.shape[1:] != x.shape:
-        raise ParameterError(f"x_noisy must have shape (copies, {x.shape[0]}, {x.shape[1]}), "
-                             f"got {x_noisy.shape}")
+        raise ParameterError(
+            f"x_noisy must have shape (copies, {x.shape[0]}, {x.shape[1]}), got {x_noisy.shape}"
+        )
     z, z_noisy = x @ w, x_noisy @ w
-    per_example = log_partition(z_noisy, glm) - log_partition(z, glm) - mean_response(z, glm) * (z_noisy - z)
+    per_example = (
+        log_partition(z_noisy, glm) - log_partition(z, glm) - mean_response(z, glm) * (z_noisy - z)
+    )
     per_copy = per_example.mean(axis=1)
     return float(per_copy.mean()), float(per_copy.std(ddof=1) / np.sqrt(len(per_copy)))
 
@@ -128,7 +138,9 @@ def matched_l2(x: Any, w: Any, rate: float) -> float:
     w = np.ravel(w)
     total = float(np.sum(np.square(w)))
     if total == 0:
-        raise ParameterError("w must not be all zeros: the matched strength is a mean weighted by w_j²")
+        raise ParameterError(
+            "w must not be all zeros: the matched strength is a mean weighted by w_j²"
+        )
     return quadratic_penalty(x, w, rate) / total
 
 
@@ -147,7 +159,9 @@ def dropout_ridge(x: Any, y: Any, rate: float) -> np.ndarray:
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64").ravel()
     if x.ndim != 2 or len(y) != len(x):
-        raise ParameterError(f"x must be (examples, features) with one y per row, got x {x.shape}, y {y.shape}")
+        raise ParameterError(
+            f"x must be (examples, features) with one y per row, got x {x.shape}, y {y.shape}"
+        )
     gram = x.T @ x
     return np.linalg.solve(gram + rate / (1.0 - rate) * np.diag(np.diag(gram)), x.T @ y)
 

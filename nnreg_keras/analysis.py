@@ -1,4 +1,5 @@
 """Measurements on trained models and on runs: plain arrays in, plain numbers out."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,12 +12,15 @@ def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]
     """Average records of several runs step by step (the runs must share their steps)."""
     if len({tuple(r["step"] for r in run) for run in runs}) != 1:
         raise ValueError("runs recorded different steps and cannot be averaged")
-    return [{key: float(np.mean([run[i][key] for run in runs])) for key in runs[0][i]}
-            for i in range(len(runs[0]))]
+    return [
+        {key: float(np.mean([run[i][key] for run in runs])) for key in runs[0][i]}
+        for i in range(len(runs[0]))
+    ]
 
 
-def relative_gaps(run: list[dict[str, float]], other: list[dict[str, float]],
-                  key: str = "train_loss") -> np.ndarray:
+def relative_gaps(
+    run: list[dict[str, float]], other: list[dict[str, float]], key: str = "train_loss"
+) -> np.ndarray:
     """|run − other| / |run| of `key` at each record of two runs of the same training."""
     if [r["step"] for r in run] != [r["step"] for r in other]:
         raise ValueError("the two runs recorded different steps")
@@ -24,8 +28,12 @@ def relative_gaps(run: list[dict[str, float]], other: list[dict[str, float]],
     return np.abs(a - b) / np.abs(a)
 
 
-def agreement_steps(run: list[dict[str, float]], other: list[dict[str, float]], key: str = "train_loss",
-                    rtol: float = 1e-3) -> int:
+def agreement_steps(
+    run: list[dict[str, float]],
+    other: list[dict[str, float]],
+    key: str = "train_loss",
+    rtol: float = 1e-3,
+) -> int:
     """How long two runs of the same training agree: the last recorded step before `key` first
     differs by more than `rtol` (relative to `run`), 0 if at the first record, the final step if never."""
     apart = np.flatnonzero(relative_gaps(run, other, key) > rtol)
@@ -46,7 +54,9 @@ def changed_parameters(before: list[np.ndarray], after: list[np.ndarray]) -> int
     return int(sum(np.count_nonzero(b != a) for b, a in zip(before, after, strict=True)))
 
 
-def grid(x: np.ndarray, steps: int = 120, margin: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid(
+    x: np.ndarray, steps: int = 120, margin: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A regular grid over the range of 2-D inputs: (xx, yy, points of shape (steps², 2))."""
     lo, hi = x.min(axis=0) - margin, x.max(axis=0) + margin
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))

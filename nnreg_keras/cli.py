@@ -5,6 +5,7 @@ error in a cell, a dead kernel, a cell timeout); 4 training diverged; 5 a result
 contract; 6 reports/ cannot be written; 7 another run holds a notebook's lock (with --no-wait);
 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short message on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,27 +36,55 @@ def _quiet_abandoned_tasks() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nnreg_keras", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m nnreg_keras",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute tutorial notebooks through papermill")
     run.add_argument("notebooks", nargs="*", help="number (01), stem or path; default: all")
-    run.add_argument("--profile", default="default", help="parameter profile in params/ (default: default)")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                     help="override one parameter for this run (VALUE is read as YAML); the report "
-                          "marks the run as one-off and `make report` reruns it with the profile")
-    run.add_argument("--no-wait", action="store_true",
-                     help="stop (exit 7) instead of waiting when another run holds a notebook")
-    run.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
-                     help="stop a notebook whose cell runs longer than this")
-    run.add_argument("--number-among-all", action="store_true",
-                     help="number notebooks by their place among all tutorials ([2/4]), as make does")
+    run.add_argument(
+        "--profile", default="default", help="parameter profile in params/ (default: default)"
+    )
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override one parameter for this run (VALUE is read as YAML); the report "
+        "marks the run as one-off and `make report` reruns it with the profile",
+    )
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="stop (exit 7) instead of waiting when another run holds a notebook",
+    )
+    run.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop a notebook whose cell runs longer than this",
+    )
+    run.add_argument(
+        "--number-among-all",
+        action="store_true",
+        help="number notebooks by their place among all tutorials ([2/4]), as make does",
+    )
     report = sub.add_parser("report", help="build reports/index.html from reports/runs/*/")
     for p in (run, report):
         p.add_argument("--reports", type=Path, default=Path("reports"), help="output directory")
-        p.add_argument("--tutorials", type=Path, default=Path("tutorials"), help="notebook directory")
-    report.add_argument("--prune", action="store_true",
-                        help="first drop the outputs of notebooks no longer in --tutorials")
+        p.add_argument(
+            "--tutorials", type=Path, default=Path("tutorials"), help="notebook directory"
+        )
+    report.add_argument(
+        "--prune",
+        action="store_true",
+        help="first drop the outputs of notebooks no longer in --tutorials",
+    )
     run.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
     return parser
 
@@ -74,8 +103,15 @@ def _main(args: argparse.Namespace) -> None:
         from nnreg_keras.runner import Layout, run
 
         extra = {name: yaml.safe_load(value) for name, value in args.parameter}
-        run(args.notebooks, args.profile, Layout(args.tutorials, args.params, args.reports), extra,
-            wait=not args.no_wait, cell_timeout=args.cell_timeout, number_among_all=args.number_among_all)
+        run(
+            args.notebooks,
+            args.profile,
+            Layout(args.tutorials, args.params, args.reports),
+            extra,
+            wait=not args.no_wait,
+            cell_timeout=args.cell_timeout,
+            number_among_all=args.number_among_all,
+        )
     else:
         from nnreg_keras.report import build
         from nnreg_keras.runner import Layout, discover, prune
@@ -104,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         return 143
     except OSError as err:
         reason = err.strerror.lower() if err.strerror else str(err)
-        print(f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}", file=sys.stderr)
+        print(
+            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}",
+            file=sys.stderr,
+        )
         return 6
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -5,6 +5,7 @@ Arrays follow Keras's convention, examples as rows: `x` has shape (m, n_features
 with labels 0/1 as float32 (the digits 0..9 in `make_digits`). The numpy twin in `scratch` uses the course's columns: `x.T`,
 `y[None, :]`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -59,7 +60,12 @@ def make_goalkeeper(
     x_train, y_train = draw(int(n_train))
     x_test, y_test = draw(int(n_test))
     return Dataset(
-        "goalkeeper", x_train, y_train, x_test, y_test, ("x1", "x2"),
+        "goalkeeper",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        ("x1", "x2"),
         {"label_noise": label_noise, "seed": seed, "best_accuracy": 1.0 - label_noise},
     )
 
@@ -82,8 +88,12 @@ HEIGHT_UNRELATED = ("pulse", "sleep_hours", "reaction_time", "commute_time")
 
 
 def make_height(
-    n_train: int = 2000, n_test: int = 2000, correlations: list[float] | None = None,
-    label_noise: float = 0.1, seed: int = 0, threshold: float = 0.0,
+    n_train: int = 2000,
+    n_test: int = 2000,
+    correlations: list[float] | None = None,
+    label_noise: float = 0.1,
+    seed: int = 0,
+    threshold: float = 0.0,
 ) -> Dataset:
     """Ten standardized features where `height` decides the label: the thread's "height" example.
 
@@ -94,12 +104,24 @@ def make_height(
     """
     correlations = [0.9, 0.8, 0.7, 0.6, 0.5] if correlations is None else correlations
     numbers_ok = isinstance(correlations, (list, tuple)) and all(
-        isinstance(r, (int, float)) and not isinstance(r, bool) and -1 <= r <= 1 for r in correlations)
-    _check_generator_parameter(numbers_ok and len(correlations) == len(HEIGHT_PROXIES), "correlations", correlations,
-                               f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})")
+        isinstance(r, (int, float)) and not isinstance(r, bool) and -1 <= r <= 1
+        for r in correlations
+    )
+    _check_generator_parameter(
+        numbers_ok and len(correlations) == len(HEIGHT_PROXIES),
+        "correlations",
+        correlations,
+        f"a list of {len(HEIGHT_PROXIES)} numbers in [-1, 1] (for {', '.join(HEIGHT_PROXIES)})",
+    )
     _check_split(n_train, n_test, label_noise)
-    _check_generator_parameter(isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-                               and abs(threshold) <= 3, "threshold", threshold, "a number in [-3, 3]")
+    _check_generator_parameter(
+        isinstance(threshold, (int, float))
+        and not isinstance(threshold, bool)
+        and abs(threshold) <= 3,
+        "threshold",
+        threshold,
+        "a number in [-3, 3]",
+    )
     rng = np.random.default_rng(seed)
     r = np.asarray(correlations, dtype="float64")
 
@@ -114,9 +136,19 @@ def make_height(
     x_train, y_train = draw(int(n_train))
     x_test, y_test = draw(int(n_test))
     return Dataset(
-        "height", x_train, y_train, x_test, y_test, ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
-        {"correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)), "label_noise": label_noise,
-         "seed": seed, "threshold": threshold, "best_accuracy": 1.0 - label_noise},
+        "height",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        ("height",) + HEIGHT_PROXIES + HEIGHT_UNRELATED,
+        {
+            "correlations": dict(zip(HEIGHT_PROXIES, map(float, r), strict=True)),
+            "label_noise": label_noise,
+            "seed": seed,
+            "threshold": threshold,
+            "best_accuracy": 1.0 - label_noise,
+        },
     )
 
 
@@ -156,18 +188,33 @@ def make_scaled_features(n_train: int = 1000, n_test: int = 2000, seed: int = 0)
 
     x_train, y_train = draw(int(n_train))
     x_test, y_test = draw(int(n_test))
-    return Dataset("scaled_features", x_train, y_train, x_test, y_test, tuple(f[0] for f in SCALED_FEATURES),
-                   {"units": tuple(f[1] for f in SCALED_FEATURES), "seed": seed,
-                    "true_weights": tuple(f[3] / f[2] for f in SCALED_FEATURES)})
+    return Dataset(
+        "scaled_features",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        tuple(f[0] for f in SCALED_FEATURES),
+        {
+            "units": tuple(f[1] for f in SCALED_FEATURES),
+            "seed": seed,
+            "true_weights": tuple(f[3] / f[2] for f in SCALED_FEATURES),
+        },
+    )
 
 
-def make_scaled_regression(n_train: int = 1000, n_test: int = 2000, noise: float = 1.0,
-                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def make_scaled_regression(
+    n_train: int = 1000, n_test: int = 2000, noise: float = 1.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The features of `make_scaled_features` with a real-valued target Σ_j effect_j·x_j/sd_j + noise:
     (x_train, y_train, x_test, y_test) as float32 arrays (not a `Dataset`, whose labels are 0/1)."""
     _check_split(n_train, n_test)
-    _check_generator_parameter(isinstance(noise, (int, float)) and not isinstance(noise, bool) and noise >= 0,
-                               "noise", noise, "a number >= 0 (the sd of the target's noise)")
+    _check_generator_parameter(
+        isinstance(noise, (int, float)) and not isinstance(noise, bool) and noise >= 0,
+        "noise",
+        noise,
+        "a number >= 0 (the sd of the target's noise)",
+    )
     rng = np.random.default_rng(seed)
     parts = []
     for m in (int(n_train), int(n_test)):
@@ -185,36 +232,68 @@ def make_digits(n_train: int = 500, n_test: int = 1000, seed: int = 0) -> Datase
 
     x, y = load_digits(return_X_y=True)
     _check_split(n_train, n_test)
-    _check_generator_parameter(n_train + n_test <= len(x), "n_train + n_test", n_train + n_test,
-                               f"at most the {len(x):,} images of the data set")
+    _check_generator_parameter(
+        n_train + n_test <= len(x),
+        "n_train + n_test",
+        n_train + n_test,
+        f"at most the {len(x):,} images of the data set",
+    )
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = (x[order] / 16.0).astype("float32"), y[order].astype("float32")
-    train, test = slice(0, n_train), slice(len(x) - n_test, len(x))  # one seed's test set for every n_train
-    return Dataset("digits", x[train], y[train], x[test], y[test], tuple(f"pixel_{i}" for i in range(x.shape[1])),
-                   {"classes": 10, "seed": seed, "source": "sklearn.datasets.load_digits"})
+    train, test = (
+        slice(0, n_train),
+        slice(len(x) - n_test, len(x)),
+    )  # one seed's test set for every n_train
+    return Dataset(
+        "digits",
+        x[train],
+        y[train],
+        x[test],
+        y[test],
+        tuple(f"pixel_{i}" for i in range(x.shape[1])),
+        {"classes": 10, "seed": seed, "source": "sklearn.datasets.load_digits"},
+    )
 
 
 def rescale_feature(data: Dataset, feature: str, factor: float, unit: str) -> Dataset:
     """The same dataset with one feature expressed in another unit: its values times `factor`
     (100 from metres to centimetres); labels, examples and every other feature unchanged."""
-    _check_generator_parameter(isinstance(factor, (int, float)) and not isinstance(factor, bool) and factor > 0,
-                               "factor", factor, "a number > 0 (new units per old unit)")
+    _check_generator_parameter(
+        isinstance(factor, (int, float)) and not isinstance(factor, bool) and factor > 0,
+        "factor",
+        factor,
+        "a number > 0 (new units per old unit)",
+    )
     return _change_feature(data, feature, factor, 0.0, unit, {"rescaled": {feature: factor}})
 
 
 def shift_feature(data: Dataset, feature: str, offset: float) -> Dataset:
     """The same dataset with one feature measured from another origin: `offset` added to its values
     (1.75 turns a height deviation in m into an absolute height); everything else unchanged."""
-    _check_generator_parameter(isinstance(offset, (int, float)) and not isinstance(offset, bool)
-                               and np.isfinite(offset), "offset", offset, "a finite number (in the feature's unit)")
+    _check_generator_parameter(
+        isinstance(offset, (int, float)) and not isinstance(offset, bool) and np.isfinite(offset),
+        "offset",
+        offset,
+        "a finite number (in the feature's unit)",
+    )
     return _change_feature(data, feature, 1.0, offset, None, {"shifted": {feature: offset}})
 
 
-def _change_feature(data: Dataset, feature: str, factor: float, offset: float, unit: str | None,
-                    note: dict[str, Any]) -> Dataset:
+def _change_feature(
+    data: Dataset,
+    feature: str,
+    factor: float,
+    offset: float,
+    unit: str | None,
+    note: dict[str, Any],
+) -> Dataset:
     """x_j -> factor·x_j + offset for one feature j (in `unit`, if given), `note` added to `info`."""
-    _check_generator_parameter(feature in data.feature_names, "feature", feature,
-                               f"a feature of the dataset: {', '.join(data.feature_names)}")
+    _check_generator_parameter(
+        feature in data.feature_names,
+        "feature",
+        feature,
+        f"a feature of the dataset: {', '.join(data.feature_names)}",
+    )
     j = data.feature_names.index(feature)
     scale = np.ones(data.n_features, dtype="float32")
     scale[j] = factor
@@ -222,8 +301,12 @@ def _change_feature(data: Dataset, feature: str, factor: float, offset: float, u
     shift[j] = offset
     units = list(data.info.get("units", ("",) * data.n_features))
     units[j] = units[j] if unit is None else unit
-    return replace(data, x_train=data.x_train * scale + shift, x_test=data.x_test * scale + shift,
-                   info={**data.info, "units": tuple(units), **note})
+    return replace(
+        data,
+        x_train=data.x_train * scale + shift,
+        x_test=data.x_test * scale + shift,
+        info={**data.info, "units": tuple(units), **note},
+    )
 
 
 # The generators a notebook parameter `dataset` may name.
@@ -234,7 +317,9 @@ DATASET_FILE_LAYOUTS = {
     ".npz": "arrays x_train, y_train, x_test, y_test (examples as rows), optionally feature_names",
     ".csv": "a header row, a label column 'y', a column 'split' (train or test) and numeric feature columns",
 }
-_Part = tuple[tuple[str, Any], tuple[str, Any]]  # ((name of x, x), (name of y, y)) as the file calls them
+_Part = tuple[
+    tuple[str, Any], tuple[str, Any]
+]  # ((name of x, x), (name of y, y)) as the file calls them
 
 
 def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
@@ -256,11 +341,15 @@ def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DATASET_FILE_LAYOUTS:
-        raise DatasetError(f"dataset file {path}: extension {path.suffix or '(none)'!r} is not supported; "
-                           f"accepted: {', '.join(DATASET_FILE_LAYOUTS)}")
+        raise DatasetError(
+            f"dataset file {path}: extension {path.suffix or '(none)'!r} is not supported; "
+            f"accepted: {', '.join(DATASET_FILE_LAYOUTS)}"
+        )
     if not path.is_file():
-        raise DatasetError(f"dataset file {path} does not exist (expected a {suffix} file with "
-                           f"{DATASET_FILE_LAYOUTS[suffix]})")
+        raise DatasetError(
+            f"dataset file {path} does not exist (expected a {suffix} file with "
+            f"{DATASET_FILE_LAYOUTS[suffix]})"
+        )
     if path.stat().st_size == 0:
         raise DatasetError(f"dataset file {path} is empty; expected {DATASET_FILE_LAYOUTS[suffix]}")
     reader = {".mat": _read_mat, ".npz": _read_npz, ".csv": _read_csv}[suffix]
@@ -268,21 +357,34 @@ def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
     x_train, y_train = _checked_part(path, *train, dtype=dtype, both_classes=True)
     x_test, y_test = _checked_part(path, *test, dtype=dtype)
     if x_train.shape[1] != x_test.shape[1]:
-        raise DatasetError(f"dataset file {path}: {x_train.shape[1]} training features but "
-                           f"{x_test.shape[1]} test features; expected the same features in both")
+        raise DatasetError(
+            f"dataset file {path}: {x_train.shape[1]} training features but "
+            f"{x_test.shape[1]} test features; expected the same features in both"
+        )
     n = x_train.shape[1]
-    names = tuple(f"x{i}" for i in range(1, n + 1)) if names is None else tuple(str(s) for s in names)
+    names = (
+        tuple(f"x{i}" for i in range(1, n + 1)) if names is None else tuple(str(s) for s in names)
+    )
     if len(names) != n:
         raise DatasetError(f"dataset file {path}: {len(names)} feature names for {n} features")
-    return Dataset(path.stem, x_train, y_train, x_test, y_test, names,
-                   {"path": str(path), "format": suffix.lstrip(".")})
+    return Dataset(
+        path.stem,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        names,
+        {"path": str(path), "format": suffix.lstrip(".")},
+    )
 
 
 def _require(path: Any, found: Any, required: tuple[str, ...]) -> None:
     missing = [k for k in required if k not in found]
     if missing:
-        raise DatasetError(f"dataset file {path} lacks {', '.join(missing)}; expected "
-                           f"{DATASET_FILE_LAYOUTS[path.suffix.lower()]}")
+        raise DatasetError(
+            f"dataset file {path} lacks {', '.join(missing)}; expected "
+            f"{DATASET_FILE_LAYOUTS[path.suffix.lower()]}"
+        )
 
 
 def _read_mat(path: Any) -> tuple[_Part, _Part, None]:
@@ -291,10 +393,16 @@ def _read_mat(path: Any) -> tuple[_Part, _Part, None]:
     try:
         data = scipy.io.loadmat(str(path))
     except Exception as err:  # scipy raises several types for files that are not MATLAB files
-        raise DatasetError(f"dataset file {path} cannot be read as a MATLAB file ({err}); expected "
-                           f"{DATASET_FILE_LAYOUTS['.mat']}") from None
+        raise DatasetError(
+            f"dataset file {path} cannot be read as a MATLAB file ({err}); expected "
+            f"{DATASET_FILE_LAYOUTS['.mat']}"
+        ) from None
     _require(path, data, ("X", "y", "Xval", "yval"))
-    return ((("X", data["X"]), ("y", data["y"])), (("Xval", data["Xval"]), ("yval", data["yval"])), None)
+    return (
+        (("X", data["X"]), ("y", data["y"])),
+        (("Xval", data["Xval"]), ("yval", data["yval"])),
+        None,
+    )
 
 
 def _read_npz(path: Any) -> tuple[_Part, _Part, Any]:
@@ -302,10 +410,14 @@ def _read_npz(path: Any) -> tuple[_Part, _Part, Any]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except Exception as err:  # zipfile, pickle and format errors
-        raise DatasetError(f"dataset file {path} cannot be read as a numpy .npz file ({err}); expected "
-                           f"{DATASET_FILE_LAYOUTS['.npz']}") from None
+        raise DatasetError(
+            f"dataset file {path} cannot be read as a numpy .npz file ({err}); expected "
+            f"{DATASET_FILE_LAYOUTS['.npz']}"
+        ) from None
     _require(path, arrays, ("x_train", "y_train", "x_test", "y_test"))
-    part = {s: ((f"x_{s}", arrays[f"x_{s}"]), (f"y_{s}", arrays[f"y_{s}"])) for s in ("train", "test")}
+    part = {
+        s: ((f"x_{s}", arrays[f"x_{s}"]), (f"y_{s}", arrays[f"y_{s}"])) for s in ("train", "test")
+    }
     return part["train"], part["test"], arrays.get("feature_names")
 
 
@@ -318,51 +430,78 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
     _require(path, header, ("y", "split"))
     features = [h for h in header if h not in ("y", "split")]
     if not features:
-        raise DatasetError(f"dataset file {path} has no feature columns; expected {DATASET_FILE_LAYOUTS['.csv']}")
+        raise DatasetError(
+            f"dataset file {path} has no feature columns; expected {DATASET_FILE_LAYOUTS['.csv']}"
+        )
     values, splits = [], []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise DatasetError(f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns")
+            raise DatasetError(
+                f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns"
+            )
         record = dict(zip(header, row, strict=True))
         if record["split"] not in ("train", "test"):
-            raise DatasetError(f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test")
+            raise DatasetError(
+                f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test"
+            )
         try:
             values.append([float(record[name]) for name in features + ["y"]])
         except ValueError as err:
-            raise DatasetError(f"dataset file {path}, line {line}: {err}; expected numbers in every "
-                               f"column but 'split'") from None
+            raise DatasetError(
+                f"dataset file {path}, line {line}: {err}; expected numbers in every "
+                f"column but 'split'"
+            ) from None
         splits.append(record["split"])
     table, splits = np.array(values).reshape(-1, len(features) + 1), np.array(splits)
-    part = {s: ((f"{s} rows", table[splits == s, :-1]), (f"{s} labels 'y'", table[splits == s, -1]))
-            for s in ("train", "test")}
+    part = {
+        s: ((f"{s} rows", table[splits == s, :-1]), (f"{s} labels 'y'", table[splits == s, -1]))
+        for s in ("train", "test")
+    }
     return part["train"], part["test"], features
 
 
-def _checked_part(path: Any, x_named: tuple[str, Any], y_named: tuple[str, Any],
-                  dtype: str, both_classes: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _checked_part(
+    path: Any,
+    x_named: tuple[str, Any],
+    y_named: tuple[str, Any],
+    dtype: str,
+    both_classes: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """x (m, n) and y (m,) of 0/1 as `dtype`, after every check; names as the file has them.
     `both_classes`: refuse labels that are all one class (nothing to learn from)."""
     (xname, x), (yname, y) = x_named, y_named
     try:
         x, y = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
     except (TypeError, ValueError) as err:
-        raise DatasetError(f"dataset file {path}: {xname} or {yname} is not numeric ({err})") from None
+        raise DatasetError(
+            f"dataset file {path}: {xname} or {yname} is not numeric ({err})"
+        ) from None
     if x.ndim != 2 or 0 in x.shape:
-        raise DatasetError(f"dataset file {path}: {xname} has shape {x.shape}; expected (examples, features) "
-                           f"with at least one example and one feature")
+        raise DatasetError(
+            f"dataset file {path}: {xname} has shape {x.shape}; expected (examples, features) "
+            f"with at least one example and one feature"
+        )
     labels = y.ravel() if y.ndim == 2 and 1 in y.shape else y
     if labels.ndim != 1 or len(labels) != len(x):
-        raise DatasetError(f"dataset file {path}: {xname} has shape {x.shape} but {yname} has shape {y.shape}; "
-                           f"expected one label per row of {xname} (examples as rows)")
+        raise DatasetError(
+            f"dataset file {path}: {xname} has shape {x.shape} but {yname} has shape {y.shape}; "
+            f"expected one label per row of {xname} (examples as rows)"
+        )
     for name, values in ((xname, x), (yname, labels)):
         if not np.isfinite(values).all():
-            raise DatasetError(f"dataset file {path}: {name} holds {np.count_nonzero(~np.isfinite(values))} "
-                               f"NaN or infinite values; expected finite numbers")
+            raise DatasetError(
+                f"dataset file {path}: {name} holds {np.count_nonzero(~np.isfinite(values))} "
+                f"NaN or infinite values; expected finite numbers"
+            )
     found = np.unique(labels)
     if not np.isin(found, (0, 1)).all():
         shown = ", ".join(f"{v:g}" for v in found[:6]) + (", ..." if len(found) > 6 else "")
-        raise DatasetError(f"dataset file {path}: {yname} has labels {shown}; expected binary labels 0 and 1")
+        raise DatasetError(
+            f"dataset file {path}: {yname} has labels {shown}; expected binary labels 0 and 1"
+        )
     if both_classes and len(found) < 2:
-        raise DatasetError(f"dataset file {path}: every label in {yname} is {found[0]:g}; expected "
-                           f"examples of both classes, 0 and 1")
+        raise DatasetError(
+            f"dataset file {path}: every label in {yname} is {found[0]:g}; expected "
+            f"examples of both classes, 0 and 1"
+        )
     return x.astype(dtype), labels.astype(dtype)

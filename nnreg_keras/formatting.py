@@ -1,8 +1,10 @@
 """How numbers are written, the same way in notebooks, tables and the report."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def number(value: Any, digits: int = 3) -> str:
@@ -10,7 +12,11 @@ def number(value: Any, digits: int = 3) -> str:
     significant digits when decimals would hide them (7.3e-05, not 0.000)."""
     if value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        and not hasattr(value, "__float__")
+    ):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"

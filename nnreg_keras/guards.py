@@ -11,10 +11,12 @@
 
 It also ticks `nnreg_keras.progress`, so the runner can show how far training has come.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +24,8 @@ from nnreg_keras import progress
 from nnreg_keras.exceptions import DivergenceError
 
 MAX_WEIGHT_RMS = 1e3
-CHANCE_ACCURACY = 0.6   # at most this accuracy counts as chance level for a binary label
-LOSS_RISE = 1.5         # ... when the loss is this many times its first record (and above ln 2)
+CHANCE_ACCURACY = 0.6  # at most this accuracy counts as chance level for a binary label
+LOSS_RISE = 1.5  # ... when the loss is this many times its first record (and above ln 2)
 _LOSS_KEYS = ("fit_loss", "cost", "loss")
 
 
@@ -57,15 +59,24 @@ def _problem(records: list[dict[str, Any]], weights: Iterable[Any]) -> str | Non
     if rms > MAX_WEIGHT_RMS:
         return f"the weights exploded (root mean square {rms:.3g})"
     accuracy = _accuracy(record)
-    if (loss is not None and first_loss is not None and accuracy is not None and len(records) > 1
-            and accuracy <= CHANCE_ACCURACY and loss > max(LOSS_RISE * first_loss, math.log(2))):
-        return (f"accuracy fell to chance level ({accuracy:.2f}) while the loss rose from "
-                f"{first_loss:.3g} to {loss:.3g}")
+    if (
+        loss is not None
+        and first_loss is not None
+        and accuracy is not None
+        and len(records) > 1
+        and accuracy <= CHANCE_ACCURACY
+        and loss > max(LOSS_RISE * first_loss, math.log(2))
+    ):
+        return (
+            f"accuracy fell to chance level ({accuracy:.2f}) while the loss rose from "
+            f"{first_loss:.3g} to {loss:.3g}"
+        )
     return None
 
 
-def check_record(records: list[dict[str, Any]], model: str, learning_rate: Any,
-                 weights: Iterable[Any]) -> None:
+def check_record(
+    records: list[dict[str, Any]], model: str, learning_rate: Any, weights: Iterable[Any]
+) -> None:
     """Raise DivergenceError if the newest of `records` shows divergence; tick the progress line.
 
     `learning_rate` is a number, a Keras variable or a schedule; `weights` are the model's arrays."""
@@ -73,7 +84,9 @@ def check_record(records: list[dict[str, Any]], model: str, learning_rate: Any,
     problem = _problem(records, weights)
     if problem:
         rate = _learning_rate(learning_rate)
-        raise DivergenceError(f"training diverged: model {model!r} at step {step}: {problem}; "
-                              f"likely cause: a learning rate too large for this model: lower "
-                              f"learning_rate, now {rate:g}")
+        raise DivergenceError(
+            f"training diverged: model {model!r} at step {step}: {problem}; "
+            f"likely cause: a learning rate too large for this model: lower "
+            f"learning_rate, now {rate:g}"
+        )
     progress.tick(model, step, first=len(records) == 1)

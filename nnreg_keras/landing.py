@@ -8,6 +8,7 @@ different notebooks run side by side, as `make -j2` does); a short `landing` loc
 renames invisible to a report being built. What a killed run leaves behind (a `.run-*` directory,
 a directory moved aside) is cleaned or restored by the next run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from nnreg_keras.exceptions import LockError, OutputError
 
@@ -88,9 +90,15 @@ def lock(reports: Path, name: str, wait: bool = True, shared: bool = False) -> I
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             if not wait:
-                raise LockError(f"another run (pid {holder}) holds the lock on {name}; "
-                                f"wait for it to finish, or run again without --no-wait") from None
-            print(f"waiting for another run (pid {holder}) to finish {name} ...", file=sys.stderr, flush=True)
+                raise LockError(
+                    f"another run (pid {holder}) holds the lock on {name}; "
+                    f"wait for it to finish, or run again without --no-wait"
+                ) from None
+            print(
+                f"waiting for another run (pid {holder}) to finish {name} ...",
+                file=sys.stderr,
+                flush=True,
+            )
             fcntl.flock(handle, kind)
             waited = True
         if not shared:
@@ -173,8 +181,6 @@ def remove(path: Path) -> None:
         else:
             with contextlib.suppress(FileNotFoundError):
                 Path(path).unlink()
-
-
 
 
 def read_stamp(run_dir: Path) -> dict[str, Any] | None:

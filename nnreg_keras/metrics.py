@@ -3,11 +3,14 @@
 `training.fit_full_batch` (Keras), `scratch.train` (the numpy net) and the reliance measures share
 these, so Keras and numpy runs report exactly the same numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-PROBABILITY_CLIP = 1e-7  # Keras clips probabilities to [ε, 1 − ε] in binary cross-entropy, with ε = 1e-7
+PROBABILITY_CLIP = (
+    1e-7  # Keras clips probabilities to [ε, 1 − ε] in binary cross-entropy, with ε = 1e-7
+)
 
 
 def binary_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -33,7 +36,12 @@ def categorical_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float
     y = np.asarray(y_true).ravel().astype(int)
     p = np.asarray(prob, dtype="float64")
     if p.ndim != 2 or len(p) != len(y) or y.min() < 0 or y.max() >= p.shape[1]:
-        raise ValueError(f"expected probabilities of shape (examples, classes) and labels in [0, classes), "
-                         f"got shape {p.shape} and labels from {y.min()} to {y.max()}")
+        raise ValueError(
+            f"expected probabilities of shape (examples, classes) and labels in [0, classes), "
+            f"got shape {p.shape} and labels from {y.min()} to {y.max()}"
+        )
     picked = np.clip(p[np.arange(len(y)), y], PROBABILITY_CLIP, 1.0)
-    return {"loss": float(-np.mean(np.log(picked))), "accuracy": float(np.mean(p.argmax(axis=1) == y))}
+    return {
+        "loss": float(-np.mean(np.log(picked))),
+        "accuracy": float(np.mean(p.argmax(axis=1) == y)),
+    }

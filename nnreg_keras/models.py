@@ -2,6 +2,7 @@
 
 The models themselves (Dense, Dropout, L2) are written in the notebooks, where a learner reads them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,12 +60,18 @@ class MaskedDropout(keras.layers.Layer):
             raise ParameterError(f"keep_prob = {keep_prob!r}: accepted a number in (0, 1]")
         self.mask_values = np.asarray(mask, dtype="float32")
         if self.mask_values.ndim != 2 or not np.isin(self.mask_values, (0, 1)).all():
-            raise ParameterError(f"mask of shape {self.mask_values.shape}: accepted a 2-D array of 0/1 "
-                                 "with shape (m, units) or (1, units)")
+            raise ParameterError(
+                f"mask of shape {self.mask_values.shape}: accepted a 2-D array of 0/1 "
+                "with shape (m, units) or (1, units)"
+            )
         self.keep_prob = float(keep_prob)
         # A variable rather than a constant, so models that differ only in their masks share one traced step.
-        self.mask = self.add_weight(shape=self.mask_values.shape, trainable=False, name="mask",
-                                    initializer=keras.initializers.Constant(self.mask_values))
+        self.mask = self.add_weight(
+            shape=self.mask_values.shape,
+            trainable=False,
+            name="mask",
+            initializer=keras.initializers.Constant(self.mask_values),
+        )
 
     def call(self, inputs, training=None):
         if training:
@@ -75,7 +82,11 @@ class MaskedDropout(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "mask": self.mask_values.tolist(), "keep_prob": self.keep_prob}
+        return {
+            **super().get_config(),
+            "mask": self.mask_values.tolist(),
+            "keep_prob": self.keep_prob,
+        }
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")
@@ -92,12 +103,16 @@ class AdaptiveL2(keras.regularizers.Regularizer):
         self.rate = check_rate(rate)
         self.x = np.asarray(x, dtype="float32")
         if self.x.ndim != 2:
-            raise ParameterError(f"x must be the training inputs, shape (examples, features), got {self.x.shape}")
+            raise ParameterError(
+                f"x must be the training inputs, shape (examples, features), got {self.x.shape}"
+            )
 
     def __call__(self, kernel):
         if tuple(kernel.shape) not in ((self.x.shape[1], 1), (self.x.shape[1],)):
-            raise ParameterError(f"AdaptiveL2 holds inputs with {self.x.shape[1]} features, but the kernel "
-                                 f"has shape {tuple(kernel.shape)}; expected ({self.x.shape[1]}, 1)")
+            raise ParameterError(
+                f"AdaptiveL2 holds inputs with {self.x.shape[1]} features, but the kernel "
+                f"has shape {tuple(kernel.shape)}; expected ({self.x.shape[1]}, 1)"
+            )
         ops = keras.ops
         x = ops.convert_to_tensor(self.x, dtype=kernel.dtype)
         w = ops.reshape(kernel, (-1,))

@@ -26,22 +26,32 @@ parameter keeps the type of its annotation or of its default. `steps` must be a 
 `record_every`. Every problem is reported as ``parameter 'name' = value: accepted ...`` in one
 `ParameterError` naming the notebook.
 """
+
 from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from nnreg_keras.exceptions import ParameterError
 
 # Upper bounds on sizes: beyond them a run takes hours or exhausts memory on a laptop.
-LIMITS = {"steps": 1_000_000, "epochs": 100_000, "record_every": 1_000_000, "mc_samples": 100_000,
-          "n_train": 1_000_000, "n_test": 1_000_000, "width": 8192, "units": 8192,
-          "permutation_repeats": 1000}
+LIMITS = {
+    "steps": 1_000_000,
+    "epochs": 100_000,
+    "record_every": 1_000_000,
+    "mc_samples": 100_000,
+    "n_train": 1_000_000,
+    "n_test": 1_000_000,
+    "width": 8192,
+    "units": 8192,
+    "permutation_repeats": 1000,
+}
 
 
 class _Rejected(Exception):
@@ -66,14 +76,18 @@ def _finite(v: Any, accepted: str) -> float | int:
     return v
 
 
-def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = True) -> Check:
+def number(
+    low: float, high: float = math.inf, low_open: bool = False, high_open: bool = True
+) -> Check:
     """A finite number in the interval, as float; the accepted range reads like "[0, 1)"."""
     if low == -math.inf:
         accepted = "a finite number"
     elif high == math.inf:
         accepted = f"a finite number {'>' if low_open else '>='} {low:g}"
     else:
-        accepted = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        accepted = (
+            f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        )
 
     def check(v: Any) -> float:
         v = float(_finite(v, accepted))
@@ -82,19 +96,22 @@ def number(low: float, high: float = math.inf, low_open: bool = False, high_open
         if not (inside_low and inside_high):
             raise _Rejected(accepted)
         return v
+
     return check
 
 
 def integer(low: int = 1, high: int | None = None) -> Check:
     """An integer in [low, high]; integral floats and numeric strings ("1e4") are converted."""
     accepted = ("a positive integer" if low == 1 else f"an integer >= {low}") + (
-        f" up to {high:,}" if high is not None else "")
+        f" up to {high:,}" if high is not None else ""
+    )
 
     def check(v: Any) -> int:
         v = _finite(v, accepted)
         if v != int(v) or v < low or (high is not None and v > high):
             raise _Rejected(accepted)
         return int(v)
+
     return check
 
 
@@ -115,18 +132,20 @@ def list_of(item: Check, distinct: bool = False) -> Check:
         if distinct and len(set(items)) != len(items):
             raise _Rejected(accepted)
         return items
+
     return check
 
 
 def _dataset(v: Any) -> str:
     from nnreg_keras.data import DATASETS
+
     if v not in DATASETS:
         raise _Rejected("one of: " + ", ".join(sorted(DATASETS)))
     return v
 
 
 def _file_path(v: Any) -> str:
-    """"" (no file) or an existing file, made absolute from the current directory."""
+    """ "" (no file) or an existing file, made absolute from the current directory."""
     accepted = '"" or the path of an existing .mat, .npz or .csv file'
     if not isinstance(v, str):
         raise _Rejected(accepted)
@@ -143,17 +162,35 @@ def _file_path(v: Any) -> str:
 _rate = number(0, 1)
 _non_negative = number(0)
 _RULES: dict[str, Check] = {
-    "keep_prob": number(0, 1, low_open=True, high_open=False), "learning_rate": number(0, low_open=True),
-    "label_noise": number(0, 0.5), "seeds": list_of(integer(0), distinct=True), "dataset": _dataset,
-    "lambd": _non_negative, "lambds": list_of(_non_negative), "l2": _non_negative,
-    "l2s": list_of(_non_negative), "hidden_units": list_of(integer(1, LIMITS["units"])),
+    "keep_prob": number(0, 1, low_open=True, high_open=False),
+    "learning_rate": number(0, low_open=True),
+    "label_noise": number(0, 0.5),
+    "seeds": list_of(integer(0), distinct=True),
+    "dataset": _dataset,
+    "lambd": _non_negative,
+    "lambds": list_of(_non_negative),
+    "l2": _non_negative,
+    "l2s": list_of(_non_negative),
+    "hidden_units": list_of(integer(1, LIMITS["units"])),
 }
 _SUFFIX_RULES: list[tuple[str, Check]] = [
-    ("_rates", list_of(_rate)), ("_rate", _rate), ("_l2s", list_of(_non_negative)),
-    ("_l2", _non_negative), ("_units", list_of(integer(1, LIMITS["units"]))), ("_path", _file_path),
+    ("_rates", list_of(_rate)),
+    ("_rate", _rate),
+    ("_l2s", list_of(_non_negative)),
+    ("_l2", _non_negative),
+    ("_units", list_of(integer(1, LIMITS["units"]))),
+    ("_path", _file_path),
 ]
-_POSITIVE_INT_NAMES = ("width", "steps", "epochs", "record_every", "n_train", "n_test", "mc_samples",
-                       "permutation_repeats")
+_POSITIVE_INT_NAMES = (
+    "width",
+    "steps",
+    "epochs",
+    "record_every",
+    "n_train",
+    "n_test",
+    "mc_samples",
+    "permutation_repeats",
+)
 
 
 def rule_for(name: str) -> Check | None:
@@ -186,7 +223,9 @@ def _type_check(param: Parameter) -> Check | None:
         return simple[kind]
     if kind and kind.startswith("list[") and kind[5:-1] in ("float", "int"):
         return list_of(simple[kind[5:-1]])
-    expected = {"str": str, "bool": bool, "list": list, "dict": dict}.get(kind.split("[")[0] if kind else "")
+    expected = {"str": str, "bool": bool, "list": list, "dict": dict}.get(
+        kind.split("[")[0] if kind else ""
+    )
     if expected is None:
         return None
 
@@ -194,6 +233,7 @@ def _type_check(param: Parameter) -> Check | None:
         if type(v) is not expected:
             raise _Rejected(f"a value of type {kind} like the default {param.default!r}")
         return v
+
     return check
 
 
@@ -202,6 +242,7 @@ def _choices(param: Parameter) -> Check:
         if v not in param.choices:
             raise _Rejected("one of: " + ", ".join(repr(c) for c in param.choices))
         return v
+
     return check
 
 
@@ -219,13 +260,16 @@ def _as_parameter(default: Any) -> Parameter:
 def _cross_field(values: dict[str, Any]) -> list[str]:
     steps, every = values.get("steps"), values.get("record_every")
     if isinstance(steps, int) and isinstance(every, int) and every > 0 and steps % every:
-        return [f"parameter 'steps' = {steps!r}: accepted a multiple of record_every ({every}), "
-                f"such as {max(every, steps - steps % every)}"]
+        return [
+            f"parameter 'steps' = {steps!r}: accepted a multiple of record_every ({every}), "
+            f"such as {max(every, steps - steps % every)}"
+        ]
     return []
 
 
-def converted_parameters(values: dict[str, Any], defaults: dict[str, Any] | None = None
-                         ) -> tuple[dict[str, Any], list[str]]:
+def converted_parameters(
+    values: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """Values converted to their accepted types, and one line per bad parameter (name, value, accepted)."""
     defaults = {k: _as_parameter(v) for k, v in (defaults or {}).items()}
     converted, problems = {}, []
@@ -246,8 +290,9 @@ def parameter_problems(values: dict[str, Any], defaults: dict[str, Any] | None =
     return converted_parameters(values, defaults)[1]
 
 
-def check_parameters(notebook: str, values: dict[str, Any],
-                     defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_parameters(
+    notebook: str, values: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Raise ParameterError naming the notebook and every bad parameter; else return the values,
     converted (numbers from strings, integers where a float is expected, paths made absolute).
 
@@ -256,8 +301,10 @@ def check_parameters(notebook: str, values: dict[str, Any],
     converted, problems = converted_parameters(values, defaults)
     if defaults is not None:
         unknown = sorted(set(values) - set(defaults))
-        problems += [f"parameter {n!r} is unknown; accepted names: {', '.join(sorted(defaults))}"
-                     for n in unknown]
+        problems += [
+            f"parameter {n!r} is unknown; accepted names: {', '.join(sorted(defaults))}"
+            for n in unknown
+        ]
     if problems:
         raise ParameterError(f"notebook {notebook}: " + "\n  ".join([""] + problems).lstrip())
     return converted
@@ -284,11 +331,22 @@ def notebook_parameters(notebook_path: Path) -> dict[str, Parameter]:
         raise ParameterError(f"notebook {Path(notebook_path).name}: no cell tagged 'parameters'")
     found: dict[str, Parameter] = {}
     for node in ast.parse(cells[0].source).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
             found[node.targets[0].id] = Parameter(ast.literal_eval(node.value))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            found[node.target.id] = Parameter(ast.literal_eval(node.value), ast.unparse(node.annotation),
-                                              _literal_choices(node.annotation))
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.value is not None
+        ):
+            found[node.target.id] = Parameter(
+                ast.literal_eval(node.value),
+                ast.unparse(node.annotation),
+                _literal_choices(node.annotation),
+            )
     return found
 
 
@@ -302,8 +360,10 @@ def load_profile(path: Path, notebook_stems: list[str]) -> dict[str, dict[str, A
     path = Path(path)
     if not path.is_file():
         available = sorted(p.stem for p in path.parent.glob("*.yaml"))
-        raise ParameterError(f"profile file {path} does not exist; available profiles: "
-                             f"{', '.join(available) or 'none'}")
+        raise ParameterError(
+            f"profile file {path} does not exist; available profiles: "
+            f"{', '.join(available) or 'none'}"
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
@@ -312,6 +372,8 @@ def load_profile(path: Path, notebook_stems: list[str]) -> dict[str, dict[str, A
         raise ParameterError(f"profile file {path} must map notebook names to parameter mappings")
     unknown = sorted(set(data) - set(notebook_stems))
     if unknown:
-        raise ParameterError(f"profile file {path} names notebooks that do not exist: "
-                             f"{', '.join(unknown)}; notebooks: {', '.join(notebook_stems)}")
+        raise ParameterError(
+            f"profile file {path} names notebooks that do not exist: "
+            f"{', '.join(unknown)}; notebooks: {', '.join(notebook_stems)}"
+        )
     return data

@@ -2,15 +2,24 @@
 
 Nothing here writes files; `results.Recorder.add_figure` saves what these functions return.
 """
+
 from __future__ import annotations
 
 import matplotlib
 
-matplotlib.rcParams.update({
-    "figure.dpi": 90, "axes.spines.top": False, "axes.spines.right": False,
-    "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
-    "legend.fontsize": 8, "font.size": 9,
-})
+matplotlib.rcParams.update(
+    {
+        "figure.dpi": 90,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "legend.fontsize": 8,
+        "font.size": 9,
+    }
+)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -25,15 +34,24 @@ def color_for(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def decision_boundaries(xx: np.ndarray, yy: np.ndarray, probs: dict[str, np.ndarray],
-                        x: np.ndarray, y: np.ndarray, true_boundary: tuple | None = None) -> plt.Figure:
+def decision_boundaries(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    probs: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    true_boundary: tuple | None = None,
+) -> plt.Figure:
     """One panel per model: predicted probability on a grid, its 0.5 contour, the training points."""
     n = len(probs)
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False,
-                             sharex=True, sharey=True)
-    for ax, (name, p) in zip(axes.flat, probs.items(), strict=False):  # the grid may have spare axes
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    for ax, (name, p) in zip(
+        axes.flat, probs.items(), strict=False
+    ):  # the grid may have spare axes
         ax.contourf(xx, yy, p.reshape(xx.shape), levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
         ax.contour(xx, yy, p.reshape(xx.shape), levels=[0.5], colors="k", linewidths=1.2)
         if true_boundary is not None:
@@ -50,13 +68,20 @@ def decision_boundaries(xx: np.ndarray, yy: np.ndarray, probs: dict[str, np.ndar
     return fig
 
 
-def learning_curves(records: dict[str, list[dict[str, float]]], keys: tuple[str, ...] = ("train_loss", "test_loss"),
-                    ylabel: str = "loss (inference mode)") -> plt.Figure:
+def learning_curves(
+    records: dict[str, list[dict[str, float]]],
+    keys: tuple[str, ...] = ("train_loss", "test_loss"),
+    ylabel: str = "loss (inference mode)",
+) -> plt.Figure:
     """Curves of recorded values against training step, one colour per model, one panel per key."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False, sharey=True
+    )
     for ax, key in zip(axes.flat, keys, strict=True):
         for i, (name, recs) in enumerate(records.items()):
-            ax.plot([r["step"] for r in recs], [r[key] for r in recs], color=color_for(i), label=name)
+            ax.plot(
+                [r["step"] for r in recs], [r[key] for r in recs], color=color_for(i), label=name
+            )
         ax.set_title(key.replace("_", " "))
         ax.set_xlabel("training step")
     axes.flat[0].set_ylabel(ylabel)
@@ -65,15 +90,22 @@ def learning_curves(records: dict[str, list[dict[str, float]]], keys: tuple[str,
     return fig
 
 
-def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np.ndarray,
-               mc_gap: np.ndarray, noise_gap: np.ndarray | None = None) -> plt.Figure:
+def mc_dropout(
+    k: list[int],
+    mc_accuracy: np.ndarray,
+    deterministic_accuracy: np.ndarray,
+    mc_gap: np.ndarray,
+    noise_gap: np.ndarray | None = None,
+) -> plt.Figure:
     """Monte Carlo averaging of k training-mode passes against the single inference pass.
 
     Arrays have one row per seed; the line is the mean, the band spans the seeds. `noise_gap`, if
     given, is the gap sampling noise alone would leave, drawn dotted beside the measured gap."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
-    series = [(left, mc_accuracy, "average of k dropout passes", "-"),
-              (right, mc_gap, "mean |p_MC - p_inference|", "-")]
+    series = [
+        (left, mc_accuracy, "average of k dropout passes", "-"),
+        (right, mc_gap, "mean |p_MC - p_inference|", "-"),
+    ]
     if noise_gap is not None:
         series.append((right, noise_gap, "sampling noise alone", ":"))
     for ax, values, label, style in series:
@@ -83,7 +115,9 @@ def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np
         ax.set_xscale("log")
         ax.set_xlabel("k (stochastic passes averaged)")
     d = np.atleast_1d(deterministic_accuracy)
-    left.axhline(d.mean(), color=PALETTE[1], ls="--", label="one inference pass (all units, no scaling)")
+    left.axhline(
+        d.mean(), color=PALETTE[1], ls="--", label="one inference pass (all units, no scaling)"
+    )
     left.set_ylabel("test accuracy")
     left.legend(frameon=False)
     right.set_ylabel("gap in predicted probability")
@@ -93,19 +127,30 @@ def mc_dropout(k: list[int], mc_accuracy: np.ndarray, deterministic_accuracy: np
     return fig
 
 
-def feature_shares(feature_names: list[str], panels: dict[str, dict[str, np.ndarray]]) -> plt.Figure:
+def feature_shares(
+    feature_names: list[str], panels: dict[str, dict[str, np.ndarray]]
+) -> plt.Figure:
     """Grouped bars: for each feature, one bar per model; one panel per measure (e.g. reliance, weights).
 
     `panels` maps a panel title to {model: array (seeds, features)}; bars show the mean over seeds and
     the error bars the standard deviation."""
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False, sharex=True
+    )
     positions = np.arange(len(feature_names))
     for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
         bar = 0.85 / len(by_model)
         for i, (model, values) in enumerate(by_model.items()):
             v = np.atleast_2d(values)
-            ax.bar(positions + (i - (len(by_model) - 1) / 2) * bar, v.mean(axis=0), bar, color=color_for(i),
-                   yerr=v.std(axis=0, ddof=1) if len(v) > 1 else None, error_kw={"lw": 0.7}, label=model)
+            ax.bar(
+                positions + (i - (len(by_model) - 1) / 2) * bar,
+                v.mean(axis=0),
+                bar,
+                color=color_for(i),
+                yerr=v.std(axis=0, ddof=1) if len(v) > 1 else None,
+                error_kw={"lw": 0.7},
+                label=model,
+            )
         ax.set_title(title)
         ax.set_ylabel("share")
     axes.flat[0].legend(frameon=False, ncol=min(4, len(next(iter(panels.values())))))
@@ -114,8 +159,9 @@ def feature_shares(feature_names: list[str], panels: dict[str, dict[str, np.ndar
     return fig
 
 
-def sweep_panels(x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabel: str,
-                 log_x: bool = False) -> plt.Figure:
+def sweep_panels(
+    x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabel: str, log_x: bool = False
+) -> plt.Figure:
     """Lines against a swept knob (dropout rate, L2 strength), one panel per measure.
 
     `panels` maps a panel title to {series: array (seeds, len(x))}; the line is the mean over seeds
@@ -130,7 +176,9 @@ def sweep_panels(x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabe
     return fig
 
 
-def _mean_and_range(ax: plt.Axes, x: list[float], series: dict[str, np.ndarray], log_x: bool) -> None:
+def _mean_and_range(
+    ax: plt.Axes, x: list[float], series: dict[str, np.ndarray], log_x: bool
+) -> None:
     """Per series (an array (seeds, len(x))): the mean over seeds as a line, their range as a band."""
     for i, (label, values) in enumerate(series.items()):
         v = np.atleast_2d(values)
@@ -141,14 +189,22 @@ def _mean_and_range(ax: plt.Axes, x: list[float], series: dict[str, np.ndarray],
         ax.set_xticks(x, [f"{v:g}" for v in x])
 
 
-def validation_curves(sweeps: dict[str, tuple[list[float], dict[str, dict[str, np.ndarray]]]],
-                      chosen: dict[str, float], log_x: tuple[str, ...] = ()) -> plt.Figure:
+def validation_curves(
+    sweeps: dict[str, tuple[list[float], dict[str, dict[str, np.ndarray]]]],
+    chosen: dict[str, float],
+    log_x: tuple[str, ...] = (),
+) -> plt.Figure:
     """One column per swept knob, one row per measure: `sweeps` maps a knob's label to (its values,
     {measure: {series: array (seeds, values)}}); lines are means over seeds, bands their range, and a
     dotted line marks the value `chosen` on validation. Knobs named in `log_x` get a log axis (with 0)."""
     measures = list(next(iter(sweeps.values()))[1])
-    fig, axes = plt.subplots(len(measures), len(sweeps), figsize=(4.4 * len(sweeps), 2.8 * len(measures)),
-                             squeeze=False, sharex="col")
+    fig, axes = plt.subplots(
+        len(measures),
+        len(sweeps),
+        figsize=(4.4 * len(sweeps), 2.8 * len(measures)),
+        squeeze=False,
+        sharex="col",
+    )
     for c, (knob, (x, panels)) in enumerate(sweeps.items()):
         for r, measure in enumerate(measures):
             _mean_and_range(axes[r, c], x, panels[measure], knob in log_x)
@@ -161,21 +217,43 @@ def validation_curves(sweeps: dict[str, tuple[list[float], dict[str, dict[str, n
     return fig
 
 
-def tradeoff_curves(clean: dict[str, np.ndarray], panels: dict[str, dict[str, np.ndarray]],
-                    point_labels: dict[str, list[str]], xlabel: str = "clean test accuracy") -> plt.Figure:
+def tradeoff_curves(
+    clean: dict[str, np.ndarray],
+    panels: dict[str, dict[str, np.ndarray]],
+    point_labels: dict[str, list[str]],
+    xlabel: str = "clean test accuracy",
+) -> plt.Figure:
     """One curve per method through its settings in order of strength: clean accuracy on x, one
     measure per panel on y. Arrays are (seeds, settings); points are means over seeds, error bars
     their sd both ways, and each point is labelled with its setting (`point_labels[method]`)."""
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
-    for ax, (title, by_method) in zip(axes.flat, panels.items()):
+    for ax, (title, by_method) in zip(axes.flat, panels.items(), strict=True):
         for i, (method, values) in enumerate(by_method.items()):
             x, y = np.atleast_2d(clean[method]), np.atleast_2d(values)
             sd = (lambda v: v.std(axis=0, ddof=1)) if len(y) > 1 else (lambda v: None)
-            ax.errorbar(x.mean(axis=0), y.mean(axis=0), xerr=sd(x), yerr=sd(y), marker="o", ms=4, lw=1.2,
-                        elinewidth=0.6, color=color_for(i), label=method)
-            for label, px, py in zip(point_labels[method], x.mean(axis=0), y.mean(axis=0)):
-                ax.annotate(label, (px, py), xytext=(3, 3), textcoords="offset points", fontsize=6.5,
-                            color=color_for(i))
+            ax.errorbar(
+                x.mean(axis=0),
+                y.mean(axis=0),
+                xerr=sd(x),
+                yerr=sd(y),
+                marker="o",
+                ms=4,
+                lw=1.2,
+                elinewidth=0.6,
+                color=color_for(i),
+                label=method,
+            )
+            for label, px, py in zip(
+                point_labels[method], x.mean(axis=0), y.mean(axis=0), strict=True
+            ):
+                ax.annotate(
+                    label,
+                    (px, py),
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    color=color_for(i),
+                )
         ax.set_title(title)
         ax.set_xlabel(xlabel)
     axes.flat[0].legend(frameon=False)
@@ -191,16 +269,27 @@ def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     scale is symmetric and shared by the panels of one row."""
     n_rows, n_cols = len(updates), len(next(iter(updates.values())))
     widths = [max(1.6, min(6.0, 0.25 * np.shape(m)[1])) for m in next(iter(updates.values()))]
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(sum(widths) + 1.6, 2.2 * n_rows), squeeze=False,
-                             gridspec_kw={"width_ratios": widths})
+    fig, axes = plt.subplots(
+        n_rows,
+        n_cols,
+        figsize=(sum(widths) + 1.6, 2.2 * n_rows),
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
+    )
     cmap = plt.get_cmap("RdBu_r").copy()
     cmap.set_bad("0.78")
     for row, (label, mats) in zip(axes, updates.items(), strict=True):
         scale = max(float(np.max(np.abs(m))) for m in mats) or 1.0
         for l, (ax, mat) in enumerate(zip(row, mats, strict=True), start=1):
             still = np.asarray(mat) == 0
-            image = ax.imshow(np.ma.masked_where(still, mat), cmap=cmap, vmin=-scale, vmax=scale,
-                              aspect="auto", interpolation="nearest")
+            image = ax.imshow(
+                np.ma.masked_where(still, mat),
+                cmap=cmap,
+                vmin=-scale,
+                vmax=scale,
+                aspect="auto",
+                interpolation="nearest",
+            )
             ax.set_title(f"ΔW{l}: {still.mean():.0%} exactly 0", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -209,17 +298,26 @@ def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     return fig
 
 
-def relative_gaps(steps: list[int], panels: dict[str, dict[str, np.ndarray]], threshold: float,
-                  ylabel: str) -> plt.Figure:
+def relative_gaps(
+    steps: list[int], panels: dict[str, dict[str, np.ndarray]], threshold: float, ylabel: str
+) -> plt.Figure:
     """How far two runs of the same training drift apart: one panel per pair of implementations,
     one line per model (arrays of relative gaps, one row per seed; the line is the largest over
     seeds), on a log scale, with the agreement threshold dashed. Zero gaps sit at the bottom."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True
+    )
     floor = 1e-16
     for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
         for i, (label, gaps) in enumerate(series.items()):
-            ax.plot(steps, np.maximum(np.atleast_2d(gaps).max(axis=0), floor), marker="o", ms=3,
-                    color=color_for(i), label=label)
+            ax.plot(
+                steps,
+                np.maximum(np.atleast_2d(gaps).max(axis=0), floor),
+                marker="o",
+                ms=3,
+                color=color_for(i),
+                label=label,
+            )
         ax.axhline(threshold, color="0.4", ls="--", lw=0.8)
         ax.set_yscale("log")
         ax.set_title(title)
@@ -230,8 +328,12 @@ def relative_gaps(steps: list[int], panels: dict[str, dict[str, np.ndarray]], th
     return fig
 
 
-def feature_bars(feature_names: list[str], panels: dict[str, dict[str, np.ndarray]], ylabel: str,
-                 log_y: bool = False) -> plt.Figure:
+def feature_bars(
+    feature_names: list[str],
+    panels: dict[str, dict[str, np.ndarray]],
+    ylabel: str,
+    log_y: bool = False,
+) -> plt.Figure:
     """`feature_shares` for any per-feature quantity (weights, L2 strengths): grouped bars with the
     mean over seeds and their sd, labelled `ylabel`, on a log axis with `log_y`."""
     fig = feature_shares(feature_names, panels)
@@ -244,19 +346,28 @@ def feature_bars(feature_names: list[str], panels: dict[str, dict[str, np.ndarra
     return fig
 
 
-def prediction_shift(before: dict[str, np.ndarray], after: dict[str, dict[str, np.ndarray]],
-                     xlabel: str) -> plt.Figure:
+def prediction_shift(
+    before: dict[str, np.ndarray], after: dict[str, dict[str, np.ndarray]], xlabel: str
+) -> plt.Figure:
     """A grid of scatter plots, one row per change of the data (`after` maps its name to
     {model: predictions}) and one column per model: each test example's predicted probability
     before (x) and after (y) the change; points off the diagonal are predictions the change moved."""
-    fig, axes = plt.subplots(len(after), len(before), figsize=(2.9 * len(before), 2.9 * len(after)),
-                             squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        len(after),
+        len(before),
+        figsize=(2.9 * len(before), 2.9 * len(after)),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+    )
     for r, (change, moved) in enumerate(after.items()):
         for c, (name, p) in enumerate(before.items()):
             ax, q = axes[r, c], np.ravel(moved[name])
             ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
             ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(c), edgecolors="none")
-            ax.set_title(f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9)
+            ax.set_title(
+                f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9
+            )
         axes[r, 0].set_ylabel(f"P(y=1), {change}")
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
@@ -264,8 +375,12 @@ def prediction_shift(before: dict[str, np.ndarray], after: dict[str, dict[str, n
     return fig
 
 
-def width_sweep(widths: list[int], accuracy: dict[str, np.ndarray],
-                references: dict[str, np.ndarray], chosen: int | None = None) -> plt.Figure:
+def width_sweep(
+    widths: list[int],
+    accuracy: dict[str, np.ndarray],
+    references: dict[str, np.ndarray],
+    chosen: int | None = None,
+) -> plt.Figure:
     """Accuracy of networks of each width (`accuracy`: {series: array (seeds, len(widths))}; line:
     mean over seeds, band: their range), with other models' mean accuracy as dashed horizontal
     lines (`references`: {label: values per seed}) and the `chosen` width circled."""

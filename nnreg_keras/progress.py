@@ -6,6 +6,7 @@ runner reads that file and redraws one line per notebook: models trained so far,
 current one, time elapsed and an estimate from the previous run. Nothing is printed inside the
 kernel, so executed notebooks stay clean; nothing is drawn when output is not a terminal (CI logs).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,11 @@ def line(label: str, path: Path, elapsed: float, previous: dict | None) -> str:
     text = label
     if models:
         total = (previous or {}).get("models")
-        text += f"  model {models}" + (f" of about {total}" if total else "") + f" ({model}, step {step})"
+        text += (
+            f"  model {models}"
+            + (f" of about {total}" if total else "")
+            + f" ({model}, step {step})"
+        )
     text += f"  {elapsed:.0f} s"
     duration = (previous or {}).get("duration")
     if duration:
@@ -56,8 +61,14 @@ def line(label: str, path: Path, elapsed: float, previous: dict | None) -> str:
 class Display:
     """Redraws the progress line every `interval` seconds while a notebook runs, on a terminal only."""
 
-    def __init__(self, label: str, path: Path, previous: dict | None = None,
-                 stream: TextIO = sys.stdout, interval: float = 0.5):
+    def __init__(
+        self,
+        label: str,
+        path: Path,
+        previous: dict | None = None,
+        stream: TextIO = sys.stdout,
+        interval: float = 0.5,
+    ):
         self.label, self.path, self.previous = label, Path(path), previous
         self.stream, self.interval = stream, interval
         self.live = stream.isatty() and "--jobserver" not in os.environ.get("MAKEFLAGS", "")
@@ -71,7 +82,7 @@ class Display:
             self.stream.write("\r\033[K" + text)
             self.stream.flush()
 
-    def __enter__(self) -> "Display":
+    def __enter__(self) -> Display:
         if self.live:
             self._thread.start()
         return self

@@ -3,11 +3,12 @@
 TensorFlow logs a few lines to file descriptor 2 when it loads and on its first operation, before
 `TF_CPP_MIN_LOG_LEVEL` or any Python setting can silence them; only redirecting the descriptor helps.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -5,6 +5,7 @@ feature is made unavailable at test time, i.e. replaced by its training mean (or
 importance, shuffled across examples). *Weight norm* reads the first layer: how large the weights
 leaving each input are. A model can keep large weights on a feature it hardly needs, and the reverse.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,7 +27,9 @@ def as_predict(model: Model) -> PredictFn:
         return lambda x: predict(model, x).ravel()
     if callable(model):
         return lambda x: np.asarray(model(x), dtype="float64").ravel()
-    raise ParameterError(f"model must be a Keras model or a function x -> probabilities, got {type(model).__name__}")
+    raise ParameterError(
+        f"model must be a Keras model or a function x -> probabilities, got {type(model).__name__}"
+    )
 
 
 def _check_metric(metric: str) -> None:
@@ -48,22 +51,32 @@ def with_feature_missing(x: np.ndarray, feature: int, fill: np.ndarray) -> np.nd
     return out
 
 
-def _lost_per_copy(run: PredictFn, x: np.ndarray, y: np.ndarray, copies: np.ndarray, metric: str) -> np.ndarray:
+def _lost_per_copy(
+    run: PredictFn, x: np.ndarray, y: np.ndarray, copies: np.ndarray, metric: str
+) -> np.ndarray:
     """The `metric` lost on each of `copies` (k, m, n) of `x`, predicted in one call for speed."""
     clean = binary_metrics(y, run(x))
     probs = run(copies.reshape(-1, x.shape[1])).reshape(len(copies), -1)
     return np.array([_lost(clean, binary_metrics(y, p), metric) for p in probs])
 
 
-def reliance(model: Model, x: np.ndarray, y: np.ndarray, fill: np.ndarray, metric: str = "accuracy") -> np.ndarray:
+def reliance(
+    model: Model, x: np.ndarray, y: np.ndarray, fill: np.ndarray, metric: str = "accuracy"
+) -> np.ndarray:
     """Per feature, the `metric` lost when that feature is replaced by `fill` (its training mean)."""
     _check_metric(metric)
     copies = np.stack([with_feature_missing(x, j, fill) for j in range(x.shape[1])])
     return _lost_per_copy(as_predict(model), x, y, copies, metric)
 
 
-def permutation_importance(model: Model, x: np.ndarray, y: np.ndarray, repeats: int = 5, seed: int = 0,
-                           metric: str = "accuracy") -> np.ndarray:
+def permutation_importance(
+    model: Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    repeats: int = 5,
+    seed: int = 0,
+    metric: str = "accuracy",
+) -> np.ndarray:
     """Per feature, the mean `metric` lost over `repeats` random shuffles of that column (seeded rng)."""
     _check_metric(metric)
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
@@ -72,7 +85,11 @@ def permutation_importance(model: Model, x: np.ndarray, y: np.ndarray, repeats: 
     copies = np.repeat(np.asarray(x, dtype="float32")[None], x.shape[1] * repeats, axis=0)
     for k, copy in enumerate(copies):
         copy[:, k // repeats] = rng.permutation(copy[:, k // repeats])
-    return _lost_per_copy(as_predict(model), x, y, copies, metric).reshape(x.shape[1], repeats).mean(axis=1)
+    return (
+        _lost_per_copy(as_predict(model), x, y, copies, metric)
+        .reshape(x.shape[1], repeats)
+        .mean(axis=1)
+    )
 
 
 def first_layer_weight_norms(model: keras.Model) -> np.ndarray:
@@ -92,8 +109,15 @@ def shares(values: np.ndarray) -> np.ndarray:
     return np.divide(v, total, out=np.zeros_like(v), where=total > 0)
 
 
-def feature_report(model: Model, x: np.ndarray, y: np.ndarray, fill: np.ndarray, metric: str = "loss",
-                   repeats: int = 5, seed: int = 0) -> dict[str, np.ndarray | float]:
+def feature_report(
+    model: Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    fill: np.ndarray,
+    metric: str = "loss",
+    repeats: int = 5,
+    seed: int = 0,
+) -> dict[str, np.ndarray | float]:
     """Every measure of this module for one model on one test set, as plain numpy values.
 
     `accuracy` (clean); per feature: `accuracy_missing` (replaced by `fill`), `accuracy_shuffled`
@@ -112,44 +136,70 @@ def feature_report(model: Model, x: np.ndarray, y: np.ndarray, fill: np.ndarray,
     return report
 
 
-def per_seed(reports: list[dict[str, np.ndarray | float]], key: str, feature: int | None = None) -> np.ndarray:
+def per_seed(
+    reports: list[dict[str, np.ndarray | float]], key: str, feature: int | None = None
+) -> np.ndarray:
     """One measure of one model across its seeds (a list of `feature_report`s): shape (seeds,) for a
     scalar measure or one `feature`, else (seeds, features)."""
     values = np.array([report[key] for report in reports], dtype="float64")
     return values if feature is None else values[:, feature]
 
 
-def best_at_clean_accuracy(clean: np.ndarray, values: np.ndarray, floor: float, lower_is_better: bool = False) -> int:
+def best_at_clean_accuracy(
+    clean: np.ndarray, values: np.ndarray, floor: float, lower_is_better: bool = False
+) -> int:
     """Which setting of a sweep has the best `values` among those whose `clean` accuracy is at least
     `floor`: a comparison of two methods at matched clean accuracy. Arrays hold one mean per setting."""
     clean, values = np.asarray(clean, dtype="float64"), np.asarray(values, dtype="float64")
     if clean.shape != values.shape or clean.ndim != 1:
-        raise ParameterError(f"clean and values must be 1-D arrays of the same length, got shapes "
-                             f"{clean.shape} and {values.shape}")
+        raise ParameterError(
+            f"clean and values must be 1-D arrays of the same length, got shapes "
+            f"{clean.shape} and {values.shape}"
+        )
     allowed = np.flatnonzero(clean >= floor)
     if not len(allowed):
-        raise ParameterError(f"no setting reaches a clean accuracy of {floor:g} (best: {clean.max():g})")
+        raise ParameterError(
+            f"no setting reaches a clean accuracy of {floor:g} (best: {clean.max():g})"
+        )
     ranked = values[allowed] if not lower_is_better else -values[allowed]
     return int(allowed[np.argmax(ranked)])
 
 
-SHORT_NAMES = {"accuracy": "clean", "accuracy_missing": "missing", "accuracy_shuffled": "shuffled",
-               "reliance": "share", "permutation": "permutation", "weight_norm": "weights"}
+SHORT_NAMES = {
+    "accuracy": "clean",
+    "accuracy_missing": "missing",
+    "accuracy_shuffled": "shuffled",
+    "reliance": "share",
+    "permutation": "permutation",
+    "weight_norm": "weights",
+}
 
 
-def change(before: list[dict[str, np.ndarray | float]], after: list[dict[str, np.ndarray | float]],
-           feature: int) -> dict[str, float | int]:
+def change(
+    before: list[dict[str, np.ndarray | float]],
+    after: list[dict[str, np.ndarray | float]],
+    feature: int,
+) -> dict[str, float | int]:
     """How one model's measures moved from `before` to `after` (feature reports over the same seeds),
     for the accuracies and for `feature`'s shares, under `SHORT_NAMES`: `<name>_0` and `<name>_1` (means
     over seeds), `<name>_gain` (their difference) and on how many seeds it rose (`_up`) or fell (`_down`)."""
     if len(before) != len(after):
-        raise ParameterError(f"before and after need the same seeds, got {len(before)} and {len(after)} reports")
+        raise ParameterError(
+            f"before and after need the same seeds, got {len(before)} and {len(after)} reports"
+        )
     moved: dict[str, float | int] = {}
     for key, name in SHORT_NAMES.items():
         if key not in before[0] or key not in after[0]:
             continue
         pick = None if np.ndim(before[0][key]) == 0 else feature
         a, b = per_seed(before, key, pick), per_seed(after, key, pick)
-        moved.update({f"{name}_0": float(a.mean()), f"{name}_1": float(b.mean()), f"{name}_gain": float((b - a).mean()),
-                      f"{name}_up": int(np.sum(b > a)), f"{name}_down": int(np.sum(b < a))})
+        moved.update(
+            {
+                f"{name}_0": float(a.mean()),
+                f"{name}_1": float(b.mean()),
+                f"{name}_gain": float((b - a).mean()),
+                f"{name}_up": int(np.sum(b > a)),
+                f"{name}_down": int(np.sum(b < a)),
+            }
+        )
     return moved

@@ -4,6 +4,7 @@ No per-tutorial code lives here: every section comes from one results file, so a
 writes valid results appears in the report by itself. Figures are inlined (SVG as markup, PNG as
 base64), styles are inline, nothing is fetched from the network.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,9 +19,9 @@ import jinja2
 from markupsafe import Markup
 
 from nnreg_keras import results as results_mod
-from nnreg_keras.show import STATUS, cell
 from nnreg_keras.exceptions import ResultsError
 from nnreg_keras.landing import RUNS, lock, read_stamp, write_text
+from nnreg_keras.show import STATUS, cell
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -31,8 +32,10 @@ def inline_figure(path: Path, alt: str) -> Markup:
         raise ResultsError(f"figure file {path} is missing; rerun the notebook that lists it")
     if path.suffix == ".svg":
         svg = path.read_text()
-        svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE
-        return Markup('<div class="svg" role="img" aria-label="{}">{}</div>').format(alt, Markup(svg))
+        svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE
+        return Markup('<div class="svg" role="img" aria-label="{}">{}</div>').format(
+            alt, Markup(svg)
+        )
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return Markup('<img src="data:image/png;base64,{}" alt="{}">').format(data, alt)
 
@@ -62,8 +65,12 @@ def run_info(notebook: Path) -> dict[str, Any]:
 def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
     """The command that reproduces a run: its notebook, profile and every one-off override."""
     overrides = (stamp or {}).get("overrides", {})
-    return " ".join([f"python -m nnreg_keras run {results['notebook'].split('_')[0]} --profile {results['profile']}",
-                     *(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in sorted(overrides.items()))])
+    return " ".join(
+        [
+            f"python -m nnreg_keras run {results['notebook'].split('_')[0]} --profile {results['profile']}",
+            *(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in sorted(overrides.items())),
+        ]
+    )
 
 
 def _without_heading(markdown_text: str) -> str:
@@ -77,17 +84,27 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
     anchor = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
-    figures = [{**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])} for fig in results["figures"]]
+    figures = [
+        {**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])}
+        for fig in results["figures"]
+    ]
     verdict = results["verdict"]
     stamp = read_stamp(reports)
     page = f"{RUNS}/{stem}/notebooks/{stem}.html"
-    return {**results, "anchor": anchor, "figures_inline": figures, "figure_blocks": figure_blocks(figures),
-            "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
-            "exercises": _without_heading(results.get("exercises", "")),
-            "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
-            "run": run_info(notebook), "overrides": (stamp or {}).get("overrides", {}),
-            "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
-            "command": rerun_command(results, stamp)}
+    return {
+        **results,
+        "anchor": anchor,
+        "figures_inline": figures,
+        "figure_blocks": figure_blocks(figures),
+        "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
+        "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
+        "exercises": _without_heading(results.get("exercises", "")),
+        "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
+        "run": run_info(notebook),
+        "overrides": (stamp or {}).get("overrides", {}),
+        "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
+        "command": rerun_command(results, stamp),
+    }
 
 
 def markdown(text: str) -> Markup:
@@ -99,8 +116,13 @@ def markdown(text: str) -> Markup:
 
 def environment() -> jinja2.Environment:
     """Jinja2 with autoescaping on for every template, whatever its file name."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["cell"] = cell
     env.filters["markdown"] = markdown
     env.globals["status"] = STATUS
@@ -114,7 +136,15 @@ def build(reports: Path = Path("reports")) -> Path:
         runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
         if not runs:
             raise ResultsError(f"no results in {reports / RUNS}; run `make report` first")
-        sections = [section(results_mod.read(run / "results" / f"{run.name}.json"), run) for run in runs]
-        html = environment().get_template("report.html.j2").render(
-            sections=sections, generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+        sections = [
+            section(results_mod.read(run / "results" / f"{run.name}.json"), run) for run in runs
+        ]
+        html = (
+            environment()
+            .get_template("report.html.j2")
+            .render(
+                sections=sections,
+                generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        )
         return write_text(reports / "index.html", html)

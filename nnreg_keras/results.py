@@ -8,6 +8,7 @@ environment (`NNREG_OUTPUT_DIR`, `NNREG_NOTEBOOK`, `NNREG_PROFILE`); run by hand
 into a fresh temporary directory and prints where. The file holds measured values only, no clock
 times, so the same profile and seed give the same bytes; run times come from papermill's metadata.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,8 +45,11 @@ def plain(value: Any) -> Any:
 
 def _too_long(label: str, statement: dict[str, Any]) -> list[str]:
     """A verdict's wordings longer than VERDICT_WORDS words."""
-    return [f"{label}: {key!r} has {len(statement[key].split())} words; at most {VERDICT_WORDS} are accepted"
-            for key in ("text", "alternative") if len(statement[key].split()) > VERDICT_WORDS]
+    return [
+        f"{label}: {key!r} has {len(statement[key].split())} words; at most {VERDICT_WORDS} are accepted"
+        for key in ("text", "alternative")
+        if len(statement[key].split()) > VERDICT_WORDS
+    ]
 
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
@@ -58,7 +62,9 @@ def schema() -> dict[str, Any]:
 
 
 def _where(path: Any) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "the file"
+    return (
+        "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "the file"
+    )
 
 
 def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
@@ -72,23 +78,43 @@ def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]
         raise ResultsError(f"{source}: expected a JSON object, got {type(results).__name__}")
     problems = []
     if results.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-        problems.append(f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}")
+        problems.append(
+            f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}"
+        )
         results = {**results, "schema_version": SCHEMA_VERSION}  # list the other problems too
     validator = jsonschema.Draft202012Validator(schema())
-    problems += [f"{_where(e.absolute_path)}: {e.message}"
-                 for e in sorted(validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path)))]
+    problems += [
+        f"{_where(e.absolute_path)}: {e.message}"
+        for e in sorted(
+            validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path))
+        )
+    ]
     for i, table in enumerate(results.get("tables") or []):
-        if isinstance(table, dict) and isinstance(table.get("columns"), list) and isinstance(table.get("rows"), list):
+        if (
+            isinstance(table, dict)
+            and isinstance(table.get("columns"), list)
+            and isinstance(table.get("rows"), list)
+        ):
             if any(isinstance(r, list) and len(r) != len(table["columns"]) for r in table["rows"]):
-                problems.append(f"tables[{i}] ({table.get('caption')!r}): every row needs "
-                                f"{len(table['columns'])} cells")
+                problems.append(
+                    f"tables[{i}] ({table.get('caption')!r}): every row needs "
+                    f"{len(table['columns'])} cells"
+                )
     if not problems:
-        statements = [("verdict", results["verdict"])] + [(f"claim {c['name']!r}", c) for c in results["claims"]]
+        statements = [("verdict", results["verdict"])] + [
+            (f"claim {c['name']!r}", c) for c in results["claims"]
+        ]
         problems += _too_long("verdict", results["verdict"])
         numbers = [(f"metric {k!r}", v) for k, v in results["metrics"].items()] + [
-            (f"{label}: number {k!r}", v) for label, st in statements for k, v in st["numbers"].items()]
-        problems += [f"{label} must be a finite number, got {v!r}" for label, v in numbers
-                     if isinstance(v, float) and not math.isfinite(v)]
+            (f"{label}: number {k!r}", v)
+            for label, st in statements
+            for k, v in st["numbers"].items()
+        ]
+        problems += [
+            f"{label} must be a finite number, got {v!r}"
+            for label, v in numbers
+            if isinstance(v, float) and not math.isfinite(v)
+        ]
     if problems:
         raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
     return results
@@ -123,27 +149,51 @@ def environment() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             packages[name] = "not installed"
     try:
-        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return {"keras_backend": keras.backend.backend(), "python": platform.python_version(),
-            "packages": packages, "lock_sha256": lock_sha256(), "git_commit": commit}
+    return {
+        "keras_backend": keras.backend.backend(),
+        "python": platform.python_version(),
+        "packages": packages,
+        "lock_sha256": lock_sha256(),
+        "git_commit": commit,
+    }
 
 
 class Recorder:
     """Collects one notebook's results, shows each piece inline as it is added, and writes them,
     validated, as the results JSON."""
 
-    def __init__(self, notebook: str, title: str, questions: list[str],
-                 parameters: dict[str, Any], seeds: list[int]):
+    def __init__(
+        self,
+        notebook: str,
+        title: str,
+        questions: list[str],
+        parameters: dict[str, Any],
+        seeds: list[int],
+    ):
         self.notebook = os.environ.get("NNREG_NOTEBOOK", notebook)
         env_dir = os.environ.get("NNREG_OUTPUT_DIR")
         self.output_dir = Path(env_dir) if env_dir else Path(tempfile.mkdtemp(prefix="nnreg_"))
         self.data: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION, "notebook": self.notebook, "title": title,
-            "questions": list(questions), "verdict": None, "claims": [], "tables": [], "figures": [],
-            "metrics": {}, "parameters": plain(parameters), "seeds": plain(seeds),
+            "schema_version": SCHEMA_VERSION,
+            "notebook": self.notebook,
+            "title": title,
+            "questions": list(questions),
+            "verdict": None,
+            "claims": [],
+            "tables": [],
+            "figures": [],
+            "metrics": {},
+            "parameters": plain(parameters),
+            "seeds": plain(seeds),
             "profile": os.environ.get("NNREG_PROFILE", "interactive"),
         }
 
@@ -155,16 +205,29 @@ class Recorder:
         """Named scalar measurements, kept for tests and for anyone reading the JSON."""
         self.data["metrics"].update(plain(metrics))
 
-    def add_table(self, caption: str, columns: list[str], rows: list[list[Any]]) -> None:
-        """A table of measured values, shown inline now; numbers are written by `formatting.number`."""
+    def add_table(
+        self, caption: str, columns: list[str], rows: list[list[Any]], lead: bool = False
+    ) -> None:
+        """A table of measured values, shown inline now; numbers are written by `formatting.number`.
+        A `lead` table is part of the answer: the report shows it right under the verdict."""
         table = {"caption": caption, "columns": list(columns), "rows": plain(rows)}
+        if lead:
+            table["lead"] = True
         if any(len(row) != len(table["columns"]) for row in table["rows"]):
             raise ResultsError(f"table {caption!r}: every row needs {len(columns)} cells")
         self.data["tables"].append(table)
         show.table(table, number=len(self.data["tables"]))
 
-    def add_figure(self, fig: Any, name: str, caption: str, alt: str, fmt: str = "svg",
-                   group: str | None = None, frame: str | None = None) -> None:
+    def add_figure(
+        self,
+        fig: Any,
+        name: str,
+        caption: str,
+        alt: str,
+        fmt: str = "svg",
+        group: str | None = None,
+        frame: str | None = None,
+    ) -> None:
         """Save a matplotlib figure (deterministic bytes), list it with caption and alt text, show
         the saved file inline and close the figure (so it is shown exactly once). Consecutive
         figures with the same `group` are the frames of one explorable figure, each labelled `frame`."""
@@ -177,7 +240,9 @@ class Recorder:
         import matplotlib
         import matplotlib.pyplot as plt
 
-        with matplotlib.rc_context({"svg.hashsalt": "nnreg_keras"}):  # stable ids: same bytes each run
+        with matplotlib.rc_context(
+            {"svg.hashsalt": "nnreg_keras"}
+        ):  # stable ids: same bytes each run
             fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight", dpi=110)
         plt.close(fig)
         entry = {"file": relative.as_posix(), "caption": caption, "alt": alt}
@@ -191,7 +256,9 @@ class Recorder:
         `str.format` templates, formatted with `numbers` on every run (a broken wording fails every
         run, not only the one that needs it); the applicable one is shown inline. Returns `held`."""
         statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
-        self.data["claims"] = [c for c in self.data["claims"] if c["name"] != name] + [{"name": name, **statement}]
+        self.data["claims"] = [c for c in self.data["claims"] if c["name"] != name] + [
+            {"name": name, **statement}
+        ]
         self.data["metrics"][f"claim_{name}"] = int(statement["held"])
         show.statement(statement, kind="finding")
         return statement["held"]
@@ -208,19 +275,25 @@ class Recorder:
         return statement["held"]
 
     @staticmethod
-    def _statement(label: str, held: Any, text: str, alternative: str, numbers: dict[str, Any]) -> dict[str, Any]:
+    def _statement(
+        label: str, held: Any, text: str, alternative: str, numbers: dict[str, Any]
+    ) -> dict[str, Any]:
         numbers = plain(numbers)
         try:
             worded = {"text": text.format(**numbers), "alternative": alternative.format(**numbers)}
         except (KeyError, IndexError, ValueError, TypeError) as err:
-            raise ResultsError(f"{label}: a wording cannot be formatted with the numbers given "
-                               f"({type(err).__name__}: {err}); numbers: {', '.join(numbers) or 'none'}") from None
+            raise ResultsError(
+                f"{label}: a wording cannot be formatted with the numbers given "
+                f"({type(err).__name__}: {err}); numbers: {', '.join(numbers) or 'none'}"
+            ) from None
         return {"held": bool(held), **worded, "numbers": numbers}
 
     def write(self) -> None:
         """Validate and write the results JSON to `results_path` (printed when run by hand)."""
         if self.data["verdict"] is None:
-            raise ResultsError(f"results of {self.notebook}: no verdict; call Recorder.verdict(...) before write()")
+            raise ResultsError(
+                f"results of {self.notebook}: no verdict; call Recorder.verdict(...) before write()"
+            )
         self.data["environment"] = environment()
         validate(self.data, source=f"results of {self.notebook}")
         self.results_path.parent.mkdir(parents=True, exist_ok=True)

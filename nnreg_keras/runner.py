@@ -8,15 +8,17 @@ HTML page and the stamp `run.json` (the exact parameters, the overrides, the run
 the directory as `reports/runs/<stem>/` (see `nnreg_keras.landing`). A failure leaves the previous
 outputs untouched and keeps the failed notebook and its kernel log in `reports/failed/`.
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from nnreg_keras import exceptions, landing
 from nnreg_keras import params as params_mod
@@ -52,9 +54,11 @@ class Plan:
 
     notebook: Path
     profile: str
-    inject: dict[str, Any]        # profile values and overrides, converted: passed to papermill
-    parameters: dict[str, Any]    # every parameter the notebook runs with
-    overrides: dict[str, Any] = field(default_factory=dict)  # one-off values that differ from the profile
+    inject: dict[str, Any]  # profile values and overrides, converted: passed to papermill
+    parameters: dict[str, Any]  # every parameter the notebook runs with
+    overrides: dict[str, Any] = field(
+        default_factory=dict
+    )  # one-off values that differ from the profile
 
     @property
     def stem(self) -> str:
@@ -75,8 +79,10 @@ def select(notebooks: list[Path], selectors: list[str]) -> list[Path]:
         name = Path(sel).name.removesuffix(".ipynb").removesuffix(".json")
         matches = [nb for nb in notebooks if nb.stem == name or nb.stem.split("_")[0] == name]
         if len(matches) != 1:
-            raise ParameterError(f"no single notebook matches {sel!r}; notebooks: "
-                                 f"{', '.join(nb.stem for nb in notebooks) or 'none'}")
+            raise ParameterError(
+                f"no single notebook matches {sel!r}; notebooks: "
+                f"{', '.join(nb.stem for nb in notebooks) or 'none'}"
+            )
         chosen.append(matches[0])
     return chosen
 
@@ -98,8 +104,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def checked_parameters(notebook: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """The notebook's defaults updated by `overrides`, checked and converted."""
     spec = params_mod.notebook_parameters(notebook)
-    return params_mod.check_parameters(notebook.stem, {**{k: p.default for k, p in spec.items()},
-                                                       **overrides}, spec)
+    return params_mod.check_parameters(
+        notebook.stem, {**{k: p.default for k, p in spec.items()}, **overrides}, spec
+    )
 
 
 def plan(notebook: Path, profile: str, from_profile: dict[str, Any], extra: dict[str, Any]) -> Plan:
@@ -107,8 +114,13 @@ def plan(notebook: Path, profile: str, from_profile: dict[str, Any], extra: dict
     parameters = checked_parameters(notebook, {**from_profile, **extra})
     profile_given = checked_parameters(notebook, from_profile) if extra else parameters
     overrides = {k: parameters[k] for k in extra if parameters[k] != profile_given[k]}
-    return Plan(notebook, profile, {k: parameters[k] for k in {**from_profile, **extra}}, parameters,
-                overrides)
+    return Plan(
+        notebook,
+        profile,
+        {k: parameters[k] for k in {**from_profile, **extra}},
+        parameters,
+        overrides,
+    )
 
 
 def _published_profile(layout: Layout) -> str | None:
@@ -129,8 +141,11 @@ def exercises(executed: Path) -> str | None:
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
-    found = [c.source for c in nb.cells
-             if c.cell_type == "markdown" and "exercises" in c.get("metadata", {}).get("tags", [])]
+    found = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "markdown" and "exercises" in c.get("metadata", {}).get("tags", [])
+    ]
     return found[0] if found else None
 
 
@@ -139,8 +154,12 @@ def export_html(executed: Path, target: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", extra_template_paths=[str(TEMPLATES)],
-                            template_file="notebook.html.j2", embed_images=True)
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_template_paths=[str(TEMPLATES)],
+        template_file="notebook.html.j2",
+        embed_images=True,
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
     target.write_text(body, encoding="utf-8")
 
@@ -155,18 +174,30 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         results["exercises"] = text
         results_mod.validate(results, source=f"results of {stem}")
         (out / "results" / f"{stem}.json").write_text(
-            json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n")
+            json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
+            + "\n"
+        )
     for fig in results["figures"]:
         if not (out / fig["file"]).is_file():
-            raise NotebookError(f"notebook {stem}: figure {fig['file']} is listed but was not written")
+            raise NotebookError(
+                f"notebook {stem}: figure {fig['file']} is listed but was not written"
+            )
     export_html(executed, out / "notebooks" / f"{stem}.html")
-    stamp = {"notebook": stem, "profile": job.profile, "parameters": job.parameters,
-             "overrides": job.overrides, "duration": round(duration, 1), "models": models}
+    stamp = {
+        "notebook": stem,
+        "profile": job.profile,
+        "parameters": job.parameters,
+        "overrides": job.overrides,
+        "duration": round(duration, 1),
+        "models": models,
+    }
     (out / landing.STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
     return results
 
 
-def _failure(err: BaseException, stem: str, kept: Path, log: Path, cell_timeout: float | None) -> NnregError:
+def _failure(
+    err: BaseException, stem: str, kept: Path, log: Path, cell_timeout: float | None
+) -> NnregError:
     """One message for each way a kernel can fail; an error of this package keeps its own type."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
@@ -176,17 +207,25 @@ def _failure(err: BaseException, stem: str, kept: Path, log: Path, cell_timeout:
         kind = getattr(exceptions, err.ename, None)
         if isinstance(kind, type) and issubclass(kind, NnregError):
             return kind(f"notebook {stem}, cell {err.exec_count}: {err.evalue}{where}")
-        return NotebookError(f"notebook {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}{where}")
+        return NotebookError(
+            f"notebook {stem} failed in cell {err.exec_count}: {err.ename}: {err.evalue}{where}"
+        )
     if isinstance(err, CellTimeoutError):
-        return NotebookError(f"notebook {stem}: a cell ran longer than {cell_timeout:g} s "
-                             f"(--cell-timeout) and was stopped{where}")
+        return NotebookError(
+            f"notebook {stem}: a cell ran longer than {cell_timeout:g} s "
+            f"(--cell-timeout) and was stopped{where}"
+        )
     if isinstance(err, DeadKernelError):
-        return NotebookError(f"notebook {stem}: the kernel died while running (killed, or out of "
-                             f"memory: try smaller sizes){where}")
+        return NotebookError(
+            f"notebook {stem}: the kernel died while running (killed, or out of "
+            f"memory: try smaller sizes){where}"
+        )
     raise err
 
 
-def _execute(job: Plan, layout: Layout, work: Path, label: str, cell_timeout: float | None) -> float:
+def _execute(
+    job: Plan, layout: Layout, work: Path, label: str, cell_timeout: float | None
+) -> float:
     """Run the notebook in `work` with its outputs in `work/out`; return the run time in seconds."""
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -196,19 +235,33 @@ def _execute(job: Plan, layout: Layout, work: Path, label: str, cell_timeout: fl
     executed = out / "notebooks" / f"{job.stem}.ipynb"
     executed.parent.mkdir(parents=True)
     (work / "runtime").mkdir()
-    env = {"NNREG_OUTPUT_DIR": str(out.resolve()), "NNREG_NOTEBOOK": job.stem,
-           "NNREG_PROFILE": job.profile, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "agg",
-           progress_mod.ENV: str((work / "progress").resolve()),
-           "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve())}  # kernel connection files
+    env = {
+        "NNREG_OUTPUT_DIR": str(out.resolve()),
+        "NNREG_NOTEBOOK": job.stem,
+        "NNREG_PROFILE": job.profile,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "MPLBACKEND": "agg",
+        progress_mod.ENV: str((work / "progress").resolve()),
+        "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),
+    }  # kernel connection files
     start = time.perf_counter()
     previous = landing.read_stamp(layout.run_dir(job.stem))
     try:
-        with _environment(env), stderr_to(work / "kernel.log"), \
-                progress_mod.Display(label, work / "progress", previous):
+        with (
+            _environment(env),
+            stderr_to(work / "kernel.log"),
+            progress_mod.Display(label, work / "progress", previous),
+        ):
             papermill.execute_notebook(
-                str(job.notebook), str(executed), parameters=job.inject, kernel_name="python3",
-                cwd=str(job.notebook.parent), progress_bar=False, log_output=False,
-                execution_timeout=cell_timeout)
+                str(job.notebook),
+                str(executed),
+                parameters=job.inject,
+                kernel_name="python3",
+                cwd=str(job.notebook.parent),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=cell_timeout,
+            )
     except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
         kept, log = layout.failed(job.stem, ".ipynb"), layout.failed(job.stem, ".kernel.log")
         if executed.exists():
@@ -221,12 +274,22 @@ def _execute(job: Plan, layout: Layout, work: Path, label: str, cell_timeout: fl
 def _landed_since(job: Plan, layout: Layout, since: float) -> bool:
     """Whether another run has landed exactly this job since `since` (two `make report` at once)."""
     stamp = landing.read_stamp(layout.run_dir(job.stem))
-    return bool(stamp) and (layout.run_dir(job.stem) / landing.STAMP).stat().st_mtime >= since and \
-        stamp["profile"] == job.profile and stamp["parameters"] == job.parameters
+    return (
+        bool(stamp)
+        and (layout.run_dir(job.stem) / landing.STAMP).stat().st_mtime >= since
+        and stamp["profile"] == job.profile
+        and stamp["parameters"] == job.parameters
+    )
 
 
-def run_notebook(job: Plan, layout: Layout = Layout(), label: str = "", wait: bool = True,
-                 cell_timeout: float | None = None, since: float | None = None) -> dict[str, Any] | None:
+def run_notebook(
+    job: Plan,
+    layout: Layout = Layout(),
+    label: str = "",
+    wait: bool = True,
+    cell_timeout: float | None = None,
+    since: float | None = None,
+) -> dict[str, Any] | None:
     """Execute one planned notebook and land its outputs; return its validated results, or None
     when another run has landed exactly this job since `since` (then nothing is run again)."""
     stem, reports = job.stem, layout.reports
@@ -260,39 +323,59 @@ def prune(layout: Layout, notebooks: list[Path]) -> None:
         return
     landing.clean_stale(reports)
     for run_dir in (reports / landing.RUNS).glob("*"):
-        if run_dir.name not in stems and not run_dir.name.startswith(".") and \
-                not landing.is_locked(reports, run_dir.name):
+        if (
+            run_dir.name not in stems
+            and not run_dir.name.startswith(".")
+            and not landing.is_locked(reports, run_dir.name)
+        ):
             landing.remove(run_dir)
     for failed in (reports / "failed").glob("*"):
         if failed.name.split(".")[0] not in stems:
             landing.remove(failed)
 
 
-def run(selectors: list[str], profile: str, layout: Layout = Layout(),
-        extra: dict[str, Any] | None = None, progress: bool = True, wait: bool = True,
-        cell_timeout: float | None = None, number_among_all: bool = False) -> list[dict[str, Any]]:
+def run(
+    selectors: list[str],
+    profile: str,
+    layout: Layout = Layout(),
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+    wait: bool = True,
+    cell_timeout: float | None = None,
+    number_among_all: bool = False,
+) -> list[dict[str, Any]]:
     """Check every selected notebook's parameters first, then execute them one by one.
 
     `number_among_all` numbers each notebook by its place among all notebooks (`[2/4]`), for make,
     which runs one notebook per process."""
     notebooks = discover(layout.tutorials)
     chosen = select(notebooks, selectors)
-    profile_values = params_mod.load_profile(layout.profile_path(profile), [nb.stem for nb in notebooks])
+    profile_values = params_mod.load_profile(
+        layout.profile_path(profile), [nb.stem for nb in notebooks]
+    )
     started = time.time()
     jobs = [plan(nb, profile, profile_values.get(nb.stem, {}), extra or {}) for nb in chosen]
     prune(layout, notebooks)
     all_results = []
     for i, job in enumerate(jobs, 1):
-        place = f"[{notebooks.index(job.notebook) + 1}/{len(notebooks)}]" if number_among_all \
+        place = (
+            f"[{notebooks.index(job.notebook) + 1}/{len(notebooks)}]"
+            if number_among_all
             else f"[{i}/{len(jobs)}]"
-        one_off = ", one-off: " + " ".join(f"-p {k} {v}" for k, v in job.overrides.items()) \
-            if job.overrides else ""
+        )
+        one_off = (
+            ", one-off: " + " ".join(f"-p {k} {v}" for k, v in job.overrides.items())
+            if job.overrides
+            else ""
+        )
         label = f"{place} {job.stem} (profile {profile}{one_off})"
         start = time.perf_counter()
         if progress:
             print(f"{label} ...", flush=True)
         try:
-            results = run_notebook(job, layout, label if progress else "", wait, cell_timeout, started)
+            results = run_notebook(
+                job, layout, label if progress else "", wait, cell_timeout, started
+            )
         except BaseException:
             if progress:
                 print(f"{label} failed", flush=True)
@@ -300,7 +383,10 @@ def run(selectors: list[str], profile: str, layout: Layout = Layout(),
         if results is None:
             results = results_mod.read(layout.run_dir(job.stem) / "results" / f"{job.stem}.json")
             if progress:
-                print(f"{label}: the other run has just produced it with the same parameters", flush=True)
+                print(
+                    f"{label}: the other run has just produced it with the same parameters",
+                    flush=True,
+                )
         elif progress:
             print(f"{label} done in {time.perf_counter() - start:.1f} s", flush=True)
         all_results.append(results)

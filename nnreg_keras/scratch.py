@@ -11,6 +11,7 @@ Everything is float64, except that `train(..., dtype="float32")` repeats a run i
 (the precision Keras computes in), same weights and masks, to measure what rounding alone does.
 `nnreg_keras.twin` builds the same network in Keras.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,9 @@ from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.metrics import binary_metrics
 
 COURSE_LAYER_DIMS = (20, 3, 1)  # the course's hidden and output layers; the input size comes from X
-COURSE_MASK_SEED = 1  # the assignment calls np.random.seed(1) at the start of every dropout forward pass
+COURSE_MASK_SEED = (
+    1  # the assignment calls np.random.seed(1) at the start of every dropout forward pass
+)
 MASK_MODES = ("resample", "fixed", "shared")
 DTYPES = ("float64", "float32")
 Parameters = dict[str, np.ndarray]
@@ -47,8 +50,12 @@ def initialize_parameters(layer_dims: list[int], seed: int = 3) -> Parameters:
     """The course's initialization: after `np.random.seed(seed)`, for each layer in order,
     `W = np.random.randn(n_l, n_{l-1}) / np.sqrt(n_{l-1})` and `b = np.zeros((n_l, 1))`."""
     dims = list(layer_dims)
-    _check("layer_dims", len(dims) >= 2 and all(isinstance(n, (int, np.integer)) and n > 0 for n in dims),
-           layer_dims, "a list of at least two positive integers (input size first, output size 1 last)")
+    _check(
+        "layer_dims",
+        len(dims) >= 2 and all(isinstance(n, (int, np.integer)) and n > 0 for n in dims),
+        layer_dims,
+        "a list of at least two positive integers (input size first, output size 1 last)",
+    )
     rng = np.random.RandomState(seed)
     parameters = {}
     for l in range(1, len(dims)):
@@ -67,17 +74,26 @@ def forward_propagation(X: np.ndarray, parameters: Parameters) -> tuple[np.ndarr
     return _forward(X, parameters, keep_prob=1.0, masks=None)
 
 
-def dropout_masks(hidden_dims: list[int], m: int, keep_prob: float,
-                  rng: np.random.RandomState | np.random.Generator, shared: bool = False) -> list[np.ndarray]:
+def dropout_masks(
+    hidden_dims: list[int],
+    m: int,
+    keep_prob: float,
+    rng: np.random.RandomState | np.random.Generator,
+    shared: bool = False,
+) -> list[np.ndarray]:
     """One mask per hidden layer, in order: `D = rng.rand(n_l, m) < keep_prob` (True = unit kept).
 
     With `shared=True` each mask has shape (n_l, 1): one thinned network for the whole batch."""
     return [rng.random((n, 1 if shared else m)) < keep_prob for n in hidden_dims]
 
 
-def forward_propagation_with_dropout(X: np.ndarray, parameters: Parameters, keep_prob: float = 0.5,
-                                     seed: int = COURSE_MASK_SEED,
-                                     masks: list[np.ndarray] | None = None) -> tuple[np.ndarray, tuple]:
+def forward_propagation_with_dropout(
+    X: np.ndarray,
+    parameters: Parameters,
+    keep_prob: float = 0.5,
+    seed: int = COURSE_MASK_SEED,
+    masks: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, tuple]:
     """Inverted dropout on every hidden layer: `A = A * D / keep_prob`, with `D = rand(shape) < keep_prob`.
 
     Without `masks`, this draws them as the course does, after seeding with `seed` on every call, so
@@ -90,8 +106,9 @@ def forward_propagation_with_dropout(X: np.ndarray, parameters: Parameters, keep
     return _forward(X, parameters, keep_prob, masks)
 
 
-def _forward(X: np.ndarray, parameters: Parameters, keep_prob: float,
-             masks: list[np.ndarray] | None) -> tuple[np.ndarray, tuple]:
+def _forward(
+    X: np.ndarray, parameters: Parameters, keep_prob: float, masks: list[np.ndarray] | None
+) -> tuple[np.ndarray, tuple]:
     L = n_layers(parameters)
     if masks is not None and len(masks) != L - 1:
         raise ParameterError(f"masks: got {len(masks)}, accepted one per hidden layer ({L - 1})")
@@ -119,17 +136,25 @@ def compute_cost(AL: np.ndarray, Y: np.ndarray) -> float:
     """Mean binary cross-entropy, as the course computes it (with `np.nansum`)."""
     m = Y.shape[1]
     logprobs = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
-    return float(1. / m * np.nansum(logprobs))
+    return float(1.0 / m * np.nansum(logprobs))
 
 
 def l2_penalty(parameters: Parameters, lambd: float, m: int) -> float:
     """The course's L2 term: lambd/(2m) times the sum of every squared weight (biases excluded)."""
-    return float(1. / m * lambd / 2 * sum(np.sum(np.square(parameters["W" + str(l)]))
-                                          for l in range(1, n_layers(parameters) + 1)))
+    return float(
+        1.0
+        / m
+        * lambd
+        / 2
+        * sum(
+            np.sum(np.square(parameters["W" + str(l)])) for l in range(1, n_layers(parameters) + 1)
+        )
+    )
 
 
-def compute_cost_with_regularization(AL: np.ndarray, Y: np.ndarray, parameters: Parameters,
-                                     lambd: float) -> float:
+def compute_cost_with_regularization(
+    AL: np.ndarray, Y: np.ndarray, parameters: Parameters, lambd: float
+) -> float:
     """Cross-entropy plus lambd/(2m)·ΣΣW²."""
     return compute_cost(AL, Y) + l2_penalty(parameters, lambd, Y.shape[1])
 
@@ -141,26 +166,34 @@ def _layers(cache: tuple, with_masks: bool) -> list[dict[str, np.ndarray]]:
     layers, i = [], 0
     for l in range(1, L + 1):
         if l < L and with_masks:
-            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i:i + 5], strict=True)))
+            layers.append(dict(zip(("Z", "D", "A", "W", "b"), cache[i : i + 5], strict=True)))
             i += 5
         else:
-            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i:i + 4], strict=True)))
+            layers.append(dict(zip(("Z", "A", "W", "b"), cache[i : i + 4], strict=True)))
             i += 4
     if i != len(cache):
-        raise ParameterError(f"cache: {len(cache)} entries do not match the layout of a network "
-                             f"{'with' if with_masks else 'without'} dropout masks")
+        raise ParameterError(
+            f"cache: {len(cache)} entries do not match the layout of a network "
+            f"{'with' if with_masks else 'without'} dropout masks"
+        )
     return layers
 
 
-def _backward(X: np.ndarray, Y: np.ndarray, cache: tuple, lambd: float = 0.0,
-              keep_prob: float | None = None, scale_first: bool = False) -> dict[str, np.ndarray]:
+def _backward(
+    X: np.ndarray,
+    Y: np.ndarray,
+    cache: tuple,
+    lambd: float = 0.0,
+    keep_prob: float | None = None,
+    scale_first: bool = False,
+) -> dict[str, np.ndarray]:
     """Backpropagation for any depth. `scale_first` follows the course's reg_utils (dZL = 1/m (AL - Y));
     otherwise the assignment's order (dW = 1/m dZ·Aᵀ). Both give the same gradients up to rounding."""
     m = X.shape[1]
     layers = _layers(cache, with_masks=keep_prob is not None)
     L = len(layers)
     grads = {}
-    dZ = 1. / m * (layers[-1]["A"] - Y) if scale_first else layers[-1]["A"] - Y
+    dZ = 1.0 / m * (layers[-1]["A"] - Y) if scale_first else layers[-1]["A"] - Y
     for l in range(L, 0, -1):
         layer = layers[l - 1]
         A_prev = X if l == 1 else layers[l - 2]["A"]
@@ -169,8 +202,8 @@ def _backward(X: np.ndarray, Y: np.ndarray, cache: tuple, lambd: float = 0.0,
             grads["dW" + str(l)] = np.dot(dZ, A_prev.T)
             grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True)
         else:
-            grads["dW" + str(l)] = 1. / m * np.dot(dZ, A_prev.T)
-            grads["db" + str(l)] = 1. / m * np.sum(dZ, axis=1, keepdims=True)
+            grads["dW" + str(l)] = 1.0 / m * np.dot(dZ, A_prev.T)
+            grads["db" + str(l)] = 1.0 / m * np.sum(dZ, axis=1, keepdims=True)
         if lambd:
             grads["dW" + str(l)] = grads["dW" + str(l)] + lambd / m * layer["W"]
         if l > 1:
@@ -179,7 +212,9 @@ def _backward(X: np.ndarray, Y: np.ndarray, cache: tuple, lambd: float = 0.0,
                 dA = dA * layers[l - 2]["D"]
                 dA = dA / keep_prob
             grads["dA" + str(l - 1)] = dA
-            dZ = np.multiply(dA, A_prev > 0)  # the course's np.int64(A > 0), without promoting float32
+            dZ = np.multiply(
+                dA, A_prev > 0
+            )  # the course's np.int64(A > 0), without promoting float32
     return grads
 
 
@@ -188,20 +223,24 @@ def backward_propagation(X: np.ndarray, Y: np.ndarray, cache: tuple) -> dict[str
     return _backward(X, Y, cache, scale_first=True)
 
 
-def backward_propagation_with_regularization(X: np.ndarray, Y: np.ndarray, cache: tuple,
-                                             lambd: float) -> dict[str, np.ndarray]:
+def backward_propagation_with_regularization(
+    X: np.ndarray, Y: np.ndarray, cache: tuple, lambd: float
+) -> dict[str, np.ndarray]:
     """Gradients of the L2 cost: each dW gets `lambd / m * W` added, a pull towards zero on every weight."""
     return _backward(X, Y, cache, lambd=lambd)
 
 
-def backward_propagation_with_dropout(X: np.ndarray, Y: np.ndarray, cache: tuple,
-                                      keep_prob: float) -> dict[str, np.ndarray]:
+def backward_propagation_with_dropout(
+    X: np.ndarray, Y: np.ndarray, cache: tuple, keep_prob: float
+) -> dict[str, np.ndarray]:
     """Gradients through the forward pass's masks: `dA = dA * D / keep_prob`, so a dropped unit passes
     no gradient back and its weights get no update from that example."""
     return _backward(X, Y, cache, keep_prob=keep_prob)
 
 
-def update_parameters(parameters: Parameters, grads: dict[str, np.ndarray], learning_rate: float) -> Parameters:
+def update_parameters(
+    parameters: Parameters, grads: dict[str, np.ndarray], learning_rate: float
+) -> Parameters:
     """One gradient-descent step, W = W - learning_rate·dW (a new dict; the input is left as it was)."""
     new = {}
     for l in range(1, n_layers(parameters) + 1):
@@ -222,38 +261,66 @@ def accuracy(X: np.ndarray, Y: np.ndarray, parameters: Parameters) -> float:
     return float(np.mean(predict(X, Y, parameters)[0, :] == Y[0, :]))
 
 
-def shrink_then_step(parameters: Parameters, data_grads: dict[str, np.ndarray], learning_rate: float,
-                     lambd: float, m: int) -> Parameters:
+def shrink_then_step(
+    parameters: Parameters,
+    data_grads: dict[str, np.ndarray],
+    learning_rate: float,
+    lambd: float,
+    m: int,
+) -> Parameters:
     """The L2 update written the other way round: every weight is first multiplied by
     (1 - learning_rate·lambd/m), then the data gradient is applied ("weight decay")."""
     shrink = 1 - learning_rate * lambd / m
     new = update_parameters(parameters, data_grads, learning_rate)
     for l in range(1, n_layers(parameters) + 1):
-        new["W" + str(l)] = shrink * parameters["W" + str(l)] - learning_rate * data_grads["dW" + str(l)]
+        new["W" + str(l)] = (
+            shrink * parameters["W" + str(l)] - learning_rate * data_grads["dW" + str(l)]
+        )
     return new
 
 
-def l2_shrink_gap(parameters: Parameters, X: np.ndarray, Y: np.ndarray, learning_rate: float,
-                  lambd: float) -> float:
+def l2_shrink_gap(
+    parameters: Parameters, X: np.ndarray, Y: np.ndarray, learning_rate: float, lambd: float
+) -> float:
     """Largest absolute difference between one gradient step on the L2 cost and "shrink every weight
     by (1 - learning_rate·lambd/m), then step along the data gradient" (0 up to rounding)."""
-    l2_step = update_parameters(parameters, cost_and_gradients(parameters, X, Y, lambd)[1], learning_rate)
-    by_shrink = shrink_then_step(parameters, cost_and_gradients(parameters, X, Y)[1], learning_rate, lambd, X.shape[1])
+    l2_step = update_parameters(
+        parameters, cost_and_gradients(parameters, X, Y, lambd)[1], learning_rate
+    )
+    by_shrink = shrink_then_step(
+        parameters, cost_and_gradients(parameters, X, Y)[1], learning_rate, lambd, X.shape[1]
+    )
     return float(max(np.max(np.abs(l2_step[k] - by_shrink[k])) for k in l2_step))
 
 
-def step_changes(parameters: Parameters, X: np.ndarray, Y: np.ndarray, learning_rate: float, lambd: float = 0.0,
-                 keep_prob: float = 1.0, masks: list[np.ndarray] | None = None) -> list[np.ndarray]:
+def step_changes(
+    parameters: Parameters,
+    X: np.ndarray,
+    Y: np.ndarray,
+    learning_rate: float,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    masks: list[np.ndarray] | None = None,
+) -> list[np.ndarray]:
     """The change ΔW1, ΔW2, ... that one gradient step (with L2 and/or the given dropout masks) makes."""
-    new = update_parameters(parameters, cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)[1],
-                            learning_rate)
-    return [new["W" + str(l)] - parameters["W" + str(l)] for l in range(1, n_layers(parameters) + 1)]
+    new = update_parameters(
+        parameters, cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)[1], learning_rate
+    )
+    return [
+        new["W" + str(l)] - parameters["W" + str(l)] for l in range(1, n_layers(parameters) + 1)
+    ]
 
 
 def weight_norm(parameters: Parameters) -> float:
     """Frobenius norm of all the weights together, sqrt(ΣΣW²) (biases excluded)."""
-    return float(np.sqrt(sum(np.sum(np.square(parameters["W" + str(l)]))
-                             for l in range(1, n_layers(parameters) + 1))))
+    return float(
+        np.sqrt(
+            sum(
+                np.sum(np.square(parameters["W" + str(l)]))
+                for l in range(1, n_layers(parameters) + 1)
+            )
+        )
+    )
 
 
 def updated_share(before: Parameters, after: Parameters) -> float:
@@ -263,9 +330,14 @@ def updated_share(before: Parameters, after: Parameters) -> float:
     return float(changed / sum(before[k].size for k in keys))
 
 
-def cost_and_gradients(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float = 0.0,
-                       keep_prob: float = 1.0, masks: list[np.ndarray] | None = None
-                       ) -> tuple[float, dict[str, np.ndarray]]:
+def cost_and_gradients(
+    parameters: Parameters,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    masks: list[np.ndarray] | None = None,
+) -> tuple[float, dict[str, np.ndarray]]:
     """The cost (with the L2 term when lambd > 0) and its gradients, with L2 and dropout combined as
     the course's two assignments combine them: the dropout forward pass with the given `masks`
     (one per hidden layer), the cost plus lambd/(2m)·ΣW², and dW += lambd/m·W in backpropagation."""
@@ -278,9 +350,15 @@ def cost_and_gradients(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lam
     return compute_cost(AL, Y) + l2_penalty(parameters, lambd, Y.shape[1]), grads
 
 
-def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float = 0.0,
-                   keep_prob: float = 1.0, masks: list[np.ndarray] | None = None,
-                   epsilon: float = 1e-7) -> float:
+def gradient_check(
+    parameters: Parameters,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    masks: list[np.ndarray] | None = None,
+    epsilon: float = 1e-7,
+) -> float:
     """Relative error ‖grad − approx‖ / (‖grad‖ + ‖approx‖) between backpropagation and central finite
     differences (J(θ+ε) − J(θ−ε)) / 2ε of the cost, over every parameter. Below 1e-7: backprop is right.
 
@@ -303,11 +381,20 @@ def gradient_check(parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: 
     return float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
 
 
-def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iterations: int = 30000,
-          lambd: float = 0.0, keep_prob: float = 1.0, layer_dims: list[int] | None = None,
-          mask_mode: str = "resample", seed: int = 3, record_every: int = 1000,
-          eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-          dtype: str = "float64") -> tuple[Parameters, list[dict]]:
+def train(
+    X: np.ndarray,
+    Y: np.ndarray,
+    learning_rate: float = 0.3,
+    num_iterations: int = 30000,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    layer_dims: list[int] | None = None,
+    mask_mode: str = "resample",
+    seed: int = 3,
+    record_every: int = 1000,
+    eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    dtype: str = "float64",
+) -> tuple[Parameters, list[dict]]:
     """Full-batch gradient descent as the course's `model()`, also returning tidy records.
 
     `mask_mode` (with keep_prob < 1): "resample" draws new masks on every iteration, one per example
@@ -320,28 +407,51 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
     `dtype="float32"` runs everything (data, weights, the same masks) in single precision.
     """
     _check("X", np.ndim(X) == 2, np.shape(X), "an array of shape (n_x, m), examples as columns")
-    _check("Y", np.shape(Y) == (1, np.shape(X)[1]), np.shape(Y), f"shape (1, {np.shape(X)[1]}) to match X")
+    _check(
+        "Y",
+        np.shape(Y) == (1, np.shape(X)[1]),
+        np.shape(Y),
+        f"shape (1, {np.shape(X)[1]}) to match X",
+    )
     _check("learning_rate", learning_rate > 0, learning_rate, "a number > 0")
-    _check("num_iterations", int(num_iterations) == num_iterations and num_iterations > 0,
-           num_iterations, "a positive integer")
-    _check("record_every", int(record_every) == record_every and record_every > 0, record_every,
-           "a positive integer")
+    _check(
+        "num_iterations",
+        int(num_iterations) == num_iterations and num_iterations > 0,
+        num_iterations,
+        "a positive integer",
+    )
+    _check(
+        "record_every",
+        int(record_every) == record_every and record_every > 0,
+        record_every,
+        "a positive integer",
+    )
     _check("lambd", lambd >= 0, lambd, "a number >= 0")
     _check("keep_prob", 0 < keep_prob <= 1, keep_prob, "a number in (0, 1]")
     _check("mask_mode", mask_mode in MASK_MODES, mask_mode, "one of " + ", ".join(MASK_MODES))
     _check("dtype", dtype in DTYPES, dtype, "one of " + ", ".join(DTYPES))
     X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
-    eval_sets = {name: (np.asarray(xs, dtype=dtype), np.asarray(ys, dtype=dtype))
-                 for name, (xs, ys) in (eval_sets or {}).items()}
+    eval_sets = {
+        name: (np.asarray(xs, dtype=dtype), np.asarray(ys, dtype=dtype))
+        for name, (xs, ys) in (eval_sets or {}).items()
+    }
     m = X.shape[1]
     dims = [X.shape[0], *COURSE_LAYER_DIMS] if layer_dims is None else list(layer_dims)
-    _check("layer_dims", dims[0] == X.shape[0] and dims[-1] == 1, layer_dims,
-           f"a list starting with the input size {X.shape[0]} and ending with 1")
+    _check(
+        "layer_dims",
+        dims[0] == X.shape[0] and dims[-1] == 1,
+        layer_dims,
+        f"a list starting with the input size {X.shape[0]} and ending with 1",
+    )
     parameters = {k: v.astype(dtype) for k, v in initialize_parameters(dims, seed).items()}
     dropout, fixed = keep_prob < 1, mask_mode == "fixed"
     rng = np.random.default_rng(seed)
     # The course's masks: the same draw after np.random.seed(1) on every call, so drawing once is the same.
-    masks = dropout_masks(dims[1:-1], m, keep_prob, np.random.RandomState(COURSE_MASK_SEED)) if fixed else None
+    masks = (
+        dropout_masks(dims[1:-1], m, keep_prob, np.random.RandomState(COURSE_MASK_SEED))
+        if fixed
+        else None
+    )
     records = []
     for i in range(1, int(num_iterations) + 1):
         if dropout and not fixed:
@@ -354,10 +464,16 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
             grads = _backward(X, Y, cache, lambd=lambd, scale_first=not lambd)
         new = update_parameters(parameters, grads, learning_rate)
         if i % record_every == 0:
-            with np.errstate(divide="ignore", invalid="ignore"):  # a saturated float32 output costs inf
+            with np.errstate(
+                divide="ignore", invalid="ignore"
+            ):  # a saturated float32 output costs inf
                 cost = compute_cost(AL, Y) + l2_penalty(parameters, lambd, m)
-            record = {"step": i, "cost": cost,
-                      "weight_norm": weight_norm(new), "updated_share": updated_share(parameters, new)}
+            record = {
+                "step": i,
+                "cost": cost,
+                "weight_norm": weight_norm(new),
+                "updated_share": updated_share(parameters, new),
+            }
             for name, (xs, ys) in eval_sets.items():
                 for key, value in binary_metrics(ys, forward_propagation(xs, new)[0]).items():
                     record[f"{name}_{key}"] = value
@@ -367,19 +483,41 @@ def train(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iteratio
     return parameters, records
 
 
-def model(X: np.ndarray, Y: np.ndarray, learning_rate: float = 0.3, num_iterations: int = 30000,
-          lambd: float = 0.0, keep_prob: float = 1.0, layer_dims: list[int] | None = None,
-          mask_mode: str = "resample", seed: int = 3) -> Parameters:
+def model(
+    X: np.ndarray,
+    Y: np.ndarray,
+    learning_rate: float = 0.3,
+    num_iterations: int = 30000,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    layer_dims: list[int] | None = None,
+    mask_mode: str = "resample",
+    seed: int = 3,
+) -> Parameters:
     """The course's `model()`: the 3-layer net [n_x, 20, 3, 1] by default, trained by full-batch
     gradient descent; returns the learned parameters. Each iteration computes what the assignment
     computes, operation for operation, so the course's data and settings (lambd 0.7, or keep_prob 0.86
     with mask_mode="fixed") should give its published accuracies; `tests/test_scratch.py` checks them
     when the environment variable NNREG_COURSE_DATA names the course's data.mat."""
-    return train(X, Y, learning_rate, num_iterations, lambd, keep_prob, layer_dims, mask_mode, seed,
-                 record_every=int(num_iterations))[0]
+    return train(
+        X,
+        Y,
+        learning_rate,
+        num_iterations,
+        lambd,
+        keep_prob,
+        layer_dims,
+        mask_mode,
+        seed,
+        record_every=int(num_iterations),
+    )[0]
 
 
 def from_dataset(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A `nnreg_keras.data.Dataset` (examples as rows) in the course's layout: X, Y, X_test, Y_test."""
-    return (np.asarray(data.x_train, dtype="float64").T, np.asarray(data.y_train, dtype="float64")[None, :],
-            np.asarray(data.x_test, dtype="float64").T, np.asarray(data.y_test, dtype="float64")[None, :])
+    return (
+        np.asarray(data.x_train, dtype="float64").T,
+        np.asarray(data.y_train, dtype="float64")[None, :],
+        np.asarray(data.x_test, dtype="float64").T,
+        np.asarray(data.y_test, dtype="float64")[None, :],
+    )

@@ -5,6 +5,7 @@ model: `{"strength": 0.001, "seed": 0, "validation_accuracy": 0.85, "test_accura
 fields that name the setting (`regularizer`, `width`, `n_train`, ...). Per-seed scores of one setting
 are `{seed: score}`, so two settings are compared seed by seed on the same data draws.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -17,12 +18,19 @@ Record = dict[str, Any]
 TIE = 1e-12  # mean scores closer than this count as equal
 
 
-def sweep(values: Sequence[Any], seeds: Sequence[int], train: Callable[[Any, int], dict[str, float]],
-          knob: str = "strength", **fields: Any) -> list[Record]:
+def sweep(
+    values: Sequence[Any],
+    seeds: Sequence[int],
+    train: Callable[[Any, int], dict[str, float]],
+    knob: str = "strength",
+    **fields: Any,
+) -> list[Record]:
     """Call `train(value, seed)` for every value of the knob (outer loop) and seed (inner loop); one
     record per call: `fields`, the knob's value, the seed and the scores `train` returns. Values outer,
     because models that differ only in their seed share an architecture and so one traced training step."""
-    return [{**fields, knob: v, "seed": int(seed), **train(v, seed)} for v in values for seed in seeds]
+    return [
+        {**fields, knob: v, "seed": int(seed), **train(v, seed)} for v in values for seed in seeds
+    ]
 
 
 def select(records: list[Record], **fields: Any) -> list[Record]:
@@ -59,8 +67,13 @@ class Choice:
     test_scores: dict[int, float]
 
 
-def choose_strength(records: list[Record], score: str = "validation_accuracy", report: str = "test_accuracy",
-                    higher_is_better: bool = True, knob: str = "strength") -> Choice:
+def choose_strength(
+    records: list[Record],
+    score: str = "validation_accuracy",
+    report: str = "test_accuracy",
+    higher_is_better: bool = True,
+    knob: str = "strength",
+) -> Choice:
     """Choose the strength (or another knob's value) on the validation `score` (mean over seeds), never
     on the test set; report the `report` score there. Equal means go to the smaller value."""
     strengths, val = curves(records, score, knob)
@@ -68,8 +81,13 @@ def choose_strength(records: list[Record], score: str = "validation_accuracy", r
     best = strengths[int(np.flatnonzero(means >= means.max() - TIE)[0])]
     test = scores(select(records, **{knob: best}), report)
     values = np.array(list(test.values()))
-    return Choice(best, float(val.mean(axis=0)[strengths.index(best)]), float(values.mean()),
-                  float(values.std(ddof=1)) if len(values) > 1 else 0.0, test)
+    return Choice(
+        best,
+        float(val.mean(axis=0)[strengths.index(best)]),
+        float(values.mean()),
+        float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        test,
+    )
 
 
 @dataclass(frozen=True)
@@ -86,10 +104,18 @@ class Gain:
 def gain(setting: dict[int, float], baseline: dict[int, float]) -> Gain:
     """Gain of `setting` over `baseline` ({seed: score} each, with the same seeds), seed by seed."""
     if sorted(setting) != sorted(baseline):
-        raise ValueError(f"gain needs the same seeds on both sides, got {sorted(setting)} and {sorted(baseline)}")
-    diff = np.round([setting[s] - baseline[s] for s in sorted(setting)], 12)  # equal gains, sd exactly 0
-    return Gain(float(diff.mean()), float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
-                int(np.sum(diff > 0)), len(diff))
+        raise ValueError(
+            f"gain needs the same seeds on both sides, got {sorted(setting)} and {sorted(baseline)}"
+        )
+    diff = np.round(
+        [setting[s] - baseline[s] for s in sorted(setting)], 12
+    )  # equal gains, sd exactly 0
+    return Gain(
+        float(diff.mean()),
+        float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
+        int(np.sum(diff > 0)),
+        len(diff),
+    )
 
 
 def when_to_use_which(situations: dict[str, dict[str, dict[int, float]]]) -> list[Record]:
@@ -99,11 +125,25 @@ def when_to_use_which(situations: dict[str, dict[str, dict[int, float]]]) -> lis
     rows = []
     for situation, choices in situations.items():
         if len(choices) < 2:
-            raise ValueError(f"situation {situation!r} needs at least two choices, got {list(choices)}")
+            raise ValueError(
+                f"situation {situation!r} needs at least two choices, got {list(choices)}"
+            )
         means = {name: float(np.mean(list(s.values()))) for name, s in choices.items()}
-        order = sorted(means, key=lambda name: -round(means[name] / TIE))  # stable: ties keep their order
+        order = sorted(
+            means, key=lambda name: -round(means[name] / TIE)
+        )  # stable: ties keep their order
         winner, runner_up = order[:2]
         g = gain(choices[winner], choices[runner_up])
-        rows.append({"situation": situation, "winner": winner, "runner_up": runner_up, "margin": g.mean,
-                     "margin_sd": g.sd, "seeds_won": g.seeds_won, "seeds": g.seeds, "score": means[winner]})
+        rows.append(
+            {
+                "situation": situation,
+                "winner": winner,
+                "runner_up": runner_up,
+                "margin": g.mean,
+                "margin_sd": g.sd,
+                "seeds_won": g.seeds_won,
+                "seeds": g.seeds,
+                "score": means[winner],
+            }
+        )
     return rows

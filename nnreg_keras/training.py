@@ -9,6 +9,7 @@ architecture was trained before has its state (weights, dropout seed states, fre
 copied into that architecture's runner, the runner trains, and the state is copied back. The model
 ends exactly as if it had been trained itself, and a notebook builds each model in plain Keras.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,8 +73,12 @@ def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
             return jax.lax.fori_loop(0, n, lambda _, s: model.train_step(s, (x, y))[1], state)
 
         def steps(x, y, n):
-            groups = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-                      model.metrics_variables)
+            groups = (
+                model.trainable_variables,
+                model.non_trainable_variables,
+                model.optimizer.variables,
+                model.metrics_variables,
+            )
             state = jax_loop(tuple([v.value for v in group] for group in groups), x, y, n)
             for group, values in zip(groups, state, strict=True):
                 for variable, value in zip(group, values, strict=True):
@@ -112,7 +117,9 @@ def _layer_names(config: dict) -> list[str]:
     names = [config["name"]] if isinstance(config.get("name"), str) else []
     for entry in config.get("layers", []):
         inner = entry.get("config", {})
-        names += _layer_names(inner) if "layers" in inner else [inner.get("name"), entry.get("name")]
+        names += (
+            _layer_names(inner) if "layers" in inner else [inner.get("name"), entry.get("name")]
+        )
     return [n for n in names if isinstance(n, str)]
 
 
@@ -127,8 +134,11 @@ def _canonical(value: Any, names: dict[str, str], keep_seed: bool = False) -> An
     """The config without VARIABLE_CONFIG_KEYS, with the given names replaced by their placeholders."""
     if isinstance(value, dict):
         keep = value.get("class_name") in ARCHITECTURE_SEED_LAYERS
-        return {k: _canonical(v, names, keep) for k, v in value.items()
-                if k not in VARIABLE_CONFIG_KEYS or (keep_seed and k == "seed")}
+        return {
+            k: _canonical(v, names, keep)
+            for k, v in value.items()
+            if k not in VARIABLE_CONFIG_KEYS or (keep_seed and k == "seed")
+        }
     if isinstance(value, (list, tuple)):
         return [_canonical(v, names) for v in value]
     return names.get(value, value) if isinstance(value, str) else value
@@ -148,11 +158,19 @@ def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
         config, compiled = model.get_config(), model.get_compile_config()
     except NotImplementedError:
         return None
-    unique_names = [*_layer_names(config), model.optimizer.name]  # Keras numbers them: dense_3, adam_2
+    unique_names = [
+        *_layer_names(config),
+        model.optimizer.name,
+    ]  # Keras numbers them: dense_3, adam_2
     names = {name: f"#{i}" for i, name in enumerate(dict.fromkeys(unique_names))}
-    described = [type(model).__module__, type(model).__qualname__, _canonical(config, names),
-                 _canonical(compiled, names), [(v.shape, str(v.dtype)) for v in _state(model)],
-                 [x.shape, y.shape, str(x.dtype)]]
+    described = [
+        type(model).__module__,
+        type(model).__qualname__,
+        _canonical(config, names),
+        _canonical(compiled, names),
+        [(v.shape, str(v.dtype)) for v in _state(model)],
+        [x.shape, y.shape, str(x.dtype)],
+    ]
     text = json.dumps(described, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -212,7 +230,9 @@ def fit_full_batch(
     if steps % chunk:
         raise ValueError(f"steps ({steps}) must be a multiple of record_every ({chunk})")
     if getattr(model, "optimizer", None) is None:
-        raise ValueError(f"model {model.name!r} is not compiled: call model.compile(optimizer=..., loss=...) first")
+        raise ValueError(
+            f"model {model.name!r} is not compiled: call model.compile(optimizer=..., loss=...) first"
+        )
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y, dtype="float32").reshape(len(x), -1)
     eval_sets = {"train": (x, y)} if eval_sets is None else eval_sets
@@ -235,7 +255,9 @@ def fit_full_batch(
                 record[f"{name}_{key}"] = value
         records.append(record)
         # The one place for what runs once per record: divergence checks and the progress tick.
-        guards.check_record(records, model.name, model.optimizer.learning_rate, runner.model.trainable_weights)
+        guards.check_record(
+            records, model.name, model.optimizer.learning_rate, runner.model.trainable_weights
+        )
     if runner.model is not model:
         _copy_state(runner.model, model)
     return records

@@ -10,6 +10,7 @@ it by 2m. Keras's `Dropout(rate)` is the course's inverted dropout with `rate = 
 
 `gradients` differentiates with the backend's own tool (`tf.GradientTape`, `jax.grad`, `torch.autograd`).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,18 +21,28 @@ from nnreg_keras.scratch import Parameters, cost_and_gradients, n_layers, shrink
 from nnreg_keras.training import BACKEND, fit_full_batch, keras
 
 
-def build_twin(layer_dims: list[int], learning_rate: float = 0.3, lambd: float = 0.0, m: int | None = None,
-               keep_prob: float = 1.0, masks: list[np.ndarray] | None = None,
-               parameters: Parameters | None = None) -> keras.Model:
+def build_twin(
+    layer_dims: list[int],
+    learning_rate: float = 0.3,
+    lambd: float = 0.0,
+    m: int | None = None,
+    keep_prob: float = 1.0,
+    masks: list[np.ndarray] | None = None,
+    parameters: Parameters | None = None,
+) -> keras.Model:
     """The course's net in Keras: ReLU Dense layers, a sigmoid output, full-batch SGD on the mean
     binary cross-entropy; `L2(lambd / (2m))` on every kernel (not the biases) when lambd > 0; with
     keep_prob < 1, `Dropout(1 - keep_prob)` after each hidden layer, or `MaskedDropout` when the
     course-layout `masks` (one (n_l, m) or (n_l, 1) array per hidden layer) are given.
     `parameters` (the scratch net's, e.g. its initialization) are copied in."""
     if lambd and not m:
-        raise ParameterError(f"m = {m!r}: accepted the number of training examples (needed when lambd > 0)")
+        raise ParameterError(
+            f"m = {m!r}: accepted the number of training examples (needed when lambd > 0)"
+        )
     if masks is not None and len(masks) != len(layer_dims) - 2:
-        raise ParameterError(f"masks: got {len(masks)}, accepted one per hidden layer ({len(layer_dims) - 2})")
+        raise ParameterError(
+            f"masks: got {len(masks)}, accepted one per hidden layer ({len(layer_dims) - 2})"
+        )
     regularizer = keras.regularizers.L2(l2=lambd / (2 * m)) if lambd else None
     layers = [keras.Input(shape=(layer_dims[0],))]
     for l, units in enumerate(layer_dims[1:-1]):
@@ -40,7 +51,9 @@ def build_twin(layer_dims: list[int], learning_rate: float = 0.3, lambd: float =
             layers.append(keras.layers.Dropout(rate=1 - keep_prob))
         elif keep_prob < 1:
             layers.append(MaskedDropout(np.asarray(masks[l]).T, keep_prob))
-    layers.append(keras.layers.Dense(layer_dims[-1], activation="sigmoid", kernel_regularizer=regularizer))
+    layers.append(
+        keras.layers.Dense(layer_dims[-1], activation="sigmoid", kernel_regularizer=regularizer)
+    )
     model = keras.Sequential(layers, name="course_twin")
     model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="binary_crossentropy")
     if parameters is not None:
@@ -56,7 +69,9 @@ def set_parameters(model: keras.Model, parameters: Parameters) -> None:
     """Copy course-layout parameters into the model: kernel = W.T, bias = b.ravel()."""
     dense = _dense_layers(model)
     if len(dense) != n_layers(parameters):
-        raise ParameterError(f"parameters: {n_layers(parameters)} layers, accepted {len(dense)} (the model's)")
+        raise ParameterError(
+            f"parameters: {n_layers(parameters)} layers, accepted {len(dense)} (the model's)"
+        )
     for l, layer in enumerate(dense, start=1):
         layer.set_weights([parameters["W" + str(l)].T, parameters["b" + str(l)].ravel()])
 
@@ -71,7 +86,7 @@ def get_parameters(model: keras.Model) -> Parameters:
     return parameters
 
 
-def _loss(y, prob, losses: list) -> "keras.KerasTensor":
+def _loss(y, prob, losses: list) -> keras.KerasTensor:
     """Mean binary cross-entropy plus the given penalty terms."""
     loss = keras.ops.mean(keras.losses.binary_crossentropy(y, prob))
     return loss + keras.ops.sum(keras.ops.stack(losses)) if losses else loss
@@ -83,12 +98,15 @@ def _trainable_gradients(model: keras.Model, x, y, penalty: bool, training: bool
         import jax
 
         def loss(trainable, non_trainable):
-            prob, non_trainable, losses = model.stateless_call(trainable, non_trainable, x, training=training,
-                                                               return_losses=True)
+            prob, non_trainable, losses = model.stateless_call(
+                trainable, non_trainable, x, training=training, return_losses=True
+            )
             return _loss(y, prob, losses if penalty else []), non_trainable
 
-        grads, non_trainable = jax.grad(loss, has_aux=True)([v.value for v in model.trainable_variables],
-                                                            [v.value for v in model.non_trainable_variables])
+        grads, non_trainable = jax.grad(loss, has_aux=True)(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+        )
         for variable, value in zip(model.non_trainable_variables, non_trainable, strict=True):
             variable.assign(value)  # dropout seed states advance as on the other backends
         return grads
@@ -106,8 +124,9 @@ def _trainable_gradients(model: keras.Model, x, y, penalty: bool, training: bool
     return tape.gradient(loss, model.trainable_variables)
 
 
-def gradients(model: keras.Model, x: np.ndarray, y: np.ndarray, penalty: bool = True,
-              training: bool = True) -> dict[str, np.ndarray]:
+def gradients(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, penalty: bool = True, training: bool = True
+) -> dict[str, np.ndarray]:
     """Gradients of the mean binary cross-entropy (plus the L2 penalty unless `penalty=False`) at the
     model's current weights, in the course's layout and keys (`dW1`, `db1`, ...). Examples as rows."""
     x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
@@ -116,8 +135,12 @@ def gradients(model: keras.Model, x: np.ndarray, y: np.ndarray, penalty: bool = 
     by_variable = {id(v): g for v, g in zip(model.trainable_variables, values, strict=True)}
     grads = {}
     for l, layer in enumerate(_dense_layers(model), start=1):
-        grads["dW" + str(l)] = keras.ops.convert_to_numpy(by_variable[id(layer.kernel)]).T.astype("float64")
-        grads["db" + str(l)] = keras.ops.convert_to_numpy(by_variable[id(layer.bias)])[:, None].astype("float64")
+        grads["dW" + str(l)] = keras.ops.convert_to_numpy(by_variable[id(layer.kernel)]).T.astype(
+            "float64"
+        )
+        grads["db" + str(l)] = keras.ops.convert_to_numpy(by_variable[id(layer.bias)])[
+            :, None
+        ].astype("float64")
     return grads
 
 
@@ -127,20 +150,33 @@ def sgd_step(model: keras.Model, x: np.ndarray, y: np.ndarray) -> Parameters:
     return get_parameters(model)
 
 
-def l2_shrink_gap(model: keras.Model, x: np.ndarray, y: np.ndarray, learning_rate: float, lambd: float) -> float:
+def l2_shrink_gap(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, learning_rate: float, lambd: float
+) -> float:
     """Take one Keras step with L2 and compare it with "shrink every weight by (1 - lr·lambd/m), then
     step along the data gradient": the largest absolute difference over all weights (0 up to float32)."""
     before = get_parameters(model)
-    expected = shrink_then_step(before, gradients(model, x, y, penalty=False), learning_rate, lambd, len(x))
+    expected = shrink_then_step(
+        before, gradients(model, x, y, penalty=False), learning_rate, lambd, len(x)
+    )
     after = sgd_step(model, x, y)
     return float(max(np.max(np.abs(after[k] - expected[k])) for k in expected))
 
 
-def gradient_gap(model: keras.Model, parameters: Parameters, X: np.ndarray, Y: np.ndarray, lambd: float = 0.0,
-                 keep_prob: float = 1.0, masks: list[np.ndarray] | None = None) -> tuple[float, float]:
+def gradient_gap(
+    model: keras.Model,
+    parameters: Parameters,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    masks: list[np.ndarray] | None = None,
+) -> tuple[float, float]:
     """Compare the model's gradients at `parameters` (already in the model) with the numpy reference's
     for the same cost (course layout X, Y; the same masks): (largest absolute difference, largest gradient)."""
     _, expected = cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)
     grads = gradients(model, X.T, Y.ravel())
-    return (float(max(np.max(np.abs(g - expected[k])) for k, g in grads.items())),
-            float(max(np.max(np.abs(g)) for g in grads.values())))
+    return (
+        float(max(np.max(np.abs(g - expected[k])) for k, g in grads.items())),
+        float(max(np.max(np.abs(g)) for g in grads.values())),
+    )

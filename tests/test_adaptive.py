@@ -1,5 +1,6 @@
 """Dropout as adaptive L2: the formulas of `nnreg_keras.adaptive` (and `models.AdaptiveL2`) against
 Monte Carlo and direct solves."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -60,13 +61,19 @@ def test_effective_l2_is_the_documented_formula_and_sums_to_the_quadratic_penalt
     x, w = random_problem()
     rate = 0.3
     p = 1 / (1 + np.exp(-x @ w))
-    by_hand = [0.5 * rate / (1 - rate) * np.mean(p * (1 - p) * x[:, j] ** 2) for j in range(x.shape[1])]
+    by_hand = [
+        0.5 * rate / (1 - rate) * np.mean(p * (1 - p) * x[:, j] ** 2) for j in range(x.shape[1])
+    ]
     lam = ad.effective_l2(x, w, rate)
     np.testing.assert_allclose(lam, by_hand, rtol=1e-12)
     assert ad.quadratic_penalty(x, w, rate) == pytest.approx(np.sum(lam * w**2), rel=1e-12)
     # the course's lambd_j = 2m·λ_j = δ/(1−δ)·Σ_i p_i(1−p_i)x_ij²
-    np.testing.assert_allclose(2 * len(x) * lam, rate / (1 - rate) * (p * (1 - p)) @ x**2, rtol=1e-12)
-    assert ad.matched_l2(x, w, rate) * np.sum(w**2) == pytest.approx(ad.quadratic_penalty(x, w, rate))
+    np.testing.assert_allclose(
+        2 * len(x) * lam, rate / (1 - rate) * (p * (1 - p)) @ x**2, rtol=1e-12
+    )
+    assert ad.matched_l2(x, w, rate) * np.sum(w**2) == pytest.approx(
+        ad.quadratic_penalty(x, w, rate)
+    )
     at_zero = ad.effective_l2(x, np.zeros_like(w), rate)  # p = 1/2 everywhere: p(1-p) = 1/4
     np.testing.assert_allclose(at_zero, 0.5 * rate / (1 - rate) * 0.25 * np.mean(x**2, axis=0))
 
@@ -90,9 +97,13 @@ def test_linear_dropout_loss_matches_its_exact_expectation(rate):
     q = 1 - rate
     exact = np.sum((y - x @ w) ** 2) + (1 - q) / q * np.sum(w**2 * np.diag(x.T @ x))
     assert per_copy.mean() == pytest.approx(exact, abs=4 * per_copy.std() / np.sqrt(len(per_copy)))
-    assert exact / len(x) == pytest.approx(np.mean((y - x @ w) ** 2) + ad.dropout_ridge_l2(x, rate) @ w**2)
+    assert exact / len(x) == pytest.approx(
+        np.mean((y - x @ w) ** 2) + ad.dropout_ridge_l2(x, rate) @ w**2
+    )
     # in GLM form (loss ½(y − x·w)²) the quadratic penalty is exact: half of the mse's
-    assert ad.quadratic_penalty(x, w, rate, glm="linear") == pytest.approx(0.5 * ad.dropout_ridge_l2(x, rate) @ w**2)
+    assert ad.quadratic_penalty(x, w, rate, glm="linear") == pytest.approx(
+        0.5 * ad.dropout_ridge_l2(x, rate) @ w**2
+    )
 
 
 def test_dropout_ridge_solves_the_per_feature_ridge_problem_and_the_sampled_dropout_problem():
@@ -110,16 +121,26 @@ def test_dropout_ridge_solves_the_per_feature_ridge_problem_and_the_sampled_drop
     sampled = np.linalg.lstsq(noisy, np.tile(y, k), rcond=None)[0]
     np.testing.assert_allclose(ad.per_sd(sampled, x), ad.per_sd(closed, x), atol=0.01)
     ols = np.linalg.lstsq(x, y, rcond=None)[0]
-    assert np.linalg.norm(ad.per_sd(ols - closed, x)) > 10 * np.linalg.norm(ad.per_sd(sampled - closed, x))
+    assert np.linalg.norm(ad.per_sd(ols - closed, x)) > 10 * np.linalg.norm(
+        ad.per_sd(sampled - closed, x)
+    )
 
 
 def test_keras_linear_regression_with_input_dropout_converges_to_the_closed_form():
     x, y, _, _ = make_scaled_regression(n_train=500, n_test=10, seed=1)
     rate = 0.5
     set_seed(0)
-    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dropout(rate),
-                              keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 800)), loss="mse")
+    model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dropout(rate),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 800)),
+        loss="mse",
+    )
     records = fit_full_batch(model, x, y, 800, 400, metrics=regression_metrics)
     trained = ad.per_sd(model.get_weights()[0], x)
     closed = ad.per_sd(ad.dropout_ridge(x, y, rate), x)
@@ -142,8 +163,14 @@ def test_adaptive_regularizer_value_and_gradient_match_the_numpy_formula():
     assert value == pytest.approx(ad.quadratic_penalty(x.astype("float32"), w, rate), rel=1e-5)
     xf = x.astype("float32").astype("float64")  # the regularizer holds float32 inputs
     h = 1e-6 / np.abs(x).std(axis=0)  # a step matched to each weight's scale
-    numeric = [(ad.quadratic_penalty(xf, w + h[j] * np.eye(len(w))[j], rate)
-                - ad.quadratic_penalty(xf, w - h[j] * np.eye(len(w))[j], rate)) / (2 * h[j]) for j in range(len(w))]
+    numeric = [
+        (
+            ad.quadratic_penalty(xf, w + h[j] * np.eye(len(w))[j], rate)
+            - ad.quadratic_penalty(xf, w - h[j] * np.eye(len(w))[j], rate)
+        )
+        / (2 * h[j])
+        for j in range(len(w))
+    ]
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-12)
     # the gradient also flows through p: it is not the frozen-curvature gradient 2·λ_j·w_j
     assert not np.allclose(grad, 2 * ad.effective_l2(xf, w, rate) * w, rtol=1e-3)
@@ -155,8 +182,12 @@ def test_adaptive_regularizer_serializes_and_adds_its_penalty_to_a_model():
     again = keras.regularizers.deserialize(keras.regularizers.serialize(reg))
     assert isinstance(again, AdaptiveL2) and again.rate == 0.25
     np.testing.assert_array_equal(again.x, reg.x)
-    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(
-        1, activation="sigmoid", use_bias=False, kernel_regularizer=again)])
+    model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(1, activation="sigmoid", use_bias=False, kernel_regularizer=again),
+        ]
+    )
     model.layers[0].kernel.assign(w.reshape(-1, 1))
     penalty = float(sum(model.losses))
     assert penalty == pytest.approx(ad.quadratic_penalty(reg.x, w, 0.25), rel=1e-5)
@@ -173,11 +204,17 @@ def test_adaptive_regularizer_rejects_a_kernel_of_another_size():
 @pytest.mark.parametrize("bad", [1.0, 1.5, -0.1, "0.5", True, None, float("nan")])
 def test_bad_dropout_rates_are_rejected_with_the_value_and_the_accepted_range(bad):
     x, w = random_problem(m=20)
-    calls = [lambda: ad.effective_l2(x, w, bad), lambda: ad.quadratic_penalty(x, w, bad),
-             lambda: ad.dropout_ridge(x, x @ w, bad), lambda: ad.dropout_ridge_l2(x, bad),
-             lambda: AdaptiveL2(bad, x)]
+    calls = [
+        lambda: ad.effective_l2(x, w, bad),
+        lambda: ad.quadratic_penalty(x, w, bad),
+        lambda: ad.dropout_ridge(x, x @ w, bad),
+        lambda: ad.dropout_ridge_l2(x, bad),
+        lambda: AdaptiveL2(bad, x),
+    ]
     for call in calls:
-        with pytest.raises(ParameterError, match=r"rate must be a dropout rate δ in \[0, 1\)") as err:
+        with pytest.raises(
+            ParameterError, match=r"rate must be a dropout rate δ in \[0, 1\)"
+        ) as err:
             call()
         assert repr(bad) in str(err.value)
 

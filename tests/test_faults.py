@@ -4,6 +4,7 @@ Every case asserts the exit status, a one-screen message without a traceback, an
 still holds exactly the previous report: nothing half-landed, no private directories left behind.
 One small notebook (`99_tiny`) serves every case; its `mode` parameter chooses the fault.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -21,7 +22,7 @@ import pytest
 from nnreg_keras import report, results
 from tests.conftest import ROOT, write_notebook
 
-PARAMS = '''from typing import Literal
+PARAMS = """from typing import Literal
 
 mode: Literal["ok", "fail", "die", "sleep", "diverge", "data", "bad_results"] = "ok"  # the fault
 learning_rate: float = 0.1  # gradient descent step
@@ -30,8 +31,8 @@ steps: int = 40  # gradient steps
 record_every: int = 20  # steps between records
 hidden_units: list[int] = [4]  # hidden layer sizes
 data_path: str = ""  # a data file
-seeds: list[int] = [0]  # seeds'''
-BODY = '''import json, os, time
+seeds: list[int] = [0]  # seeds"""
+BODY = """import json, os, time
 import numpy as np
 from nnreg_keras import scratch
 from nnreg_keras.data import load_dataset
@@ -60,9 +61,11 @@ else:
     rec.add_metrics(cost=records[-1]["cost"])
     rec.verdict(True, "It ran at {lr}.", "It did not run at {lr}.", lr=learning_rate)
     rec.write()
-'''
-EXERCISES = "## Try it\n\n1. Change `learning_rate` to 1e6: predict what happens, then run " \
-            "`python -m nnreg_keras run 99 -p learning_rate 1e6`."
+"""
+EXERCISES = (
+    "## Try it\n\n1. Change `learning_rate` to 1e6: predict what happens, then run "
+    "`python -m nnreg_keras run 99 -p learning_rate 1e6`."
+)
 STEM = "99_tiny"
 
 
@@ -88,21 +91,45 @@ def make_project(path: Path) -> Path:
 
 def cli(cwd: Path, *args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "nnreg_keras", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=env, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "nnreg_keras", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
 
 
 def make(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-C", str(cwd), *args, f"VENV={ROOT / '.venv'}",
-                           f"INSTALLED={cwd / 'installed'}", f"PY={sys.executable}"],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [
+            "make",
+            "-C",
+            str(cwd),
+            *args,
+            f"VENV={ROOT / '.venv'}",
+            f"INSTALLED={cwd / 'installed'}",
+            f"PY={sys.executable}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def snapshot(reports: Path) -> dict[str, bytes]:
     """Every file of reports/ (but the lock files) with its bytes."""
-    return {p.relative_to(reports).as_posix(): p.read_bytes() for p in sorted(reports.rglob("*"))
-            if p.is_file() and ".locks" not in p.parts and p.name != ".profile" and p.name != ".notebooks"}
+    return {
+        p.relative_to(reports).as_posix(): p.read_bytes()
+        for p in sorted(reports.rglob("*"))
+        if p.is_file()
+        and ".locks" not in p.parts
+        and p.name != ".profile"
+        and p.name != ".notebooks"
+    }
 
 
 def assert_one_screen(done: subprocess.CompletedProcess, status: int, *parts: str) -> str:
@@ -144,20 +171,44 @@ def project(baseline: Path, tmp_path: Path) -> Path:
 
 # Bad input: stopped before any kernel starts, exit status 2.
 BAD_INPUT = [
-    (["-p", "learning_rate", "inf"], "parameter 'learning_rate' = 'inf': accepted a finite number > 0"),
-    (["-p", "learning_rate", ".nan"], "parameter 'learning_rate' = nan: accepted a finite number > 0"),
+    (
+        ["-p", "learning_rate", "inf"],
+        "parameter 'learning_rate' = 'inf': accepted a finite number > 0",
+    ),
+    (
+        ["-p", "learning_rate", ".nan"],
+        "parameter 'learning_rate' = nan: accepted a finite number > 0",
+    ),
     (["-p", "l2", "-1e-3"], "parameter 'l2' = '-1e-3': accepted a finite number >= 0"),
     (["-p", "l2", "inf"], "parameter 'l2' = 'inf': accepted a finite number >= 0"),
-    (["-p", "steps", "50"], "parameter 'steps' = 50: accepted a multiple of record_every (20), such as 40"),
-    (["-p", "steps", "1e8"], "parameter 'steps' = '1e8': accepted a positive integer up to 1,000,000"),
-    (["-p", "hidden_units", "[4, 0]"], "parameter 'hidden_units' = [4, 0]: accepted a non-empty list"),
+    (
+        ["-p", "steps", "50"],
+        "parameter 'steps' = 50: accepted a multiple of record_every (20), such as 40",
+    ),
+    (
+        ["-p", "steps", "1e8"],
+        "parameter 'steps' = '1e8': accepted a positive integer up to 1,000,000",
+    ),
+    (
+        ["-p", "hidden_units", "[4, 0]"],
+        "parameter 'hidden_units' = [4, 0]: accepted a non-empty list",
+    ),
     (["-p", "hidden_units", "4"], "parameter 'hidden_units' = 4: accepted a non-empty list"),
     (["-p", "mode", "explode"], "parameter 'mode' = 'explode': accepted one of: 'ok', 'fail'"),
-    (["-p", "colour", "red"], "parameter 'colour' is unknown; accepted names: data_path, hidden_units"),
-    (["-p", "seeds", "[0, 0]"], "parameter 'seeds' = [0, 0]: accepted a non-empty list of distinct items"),
+    (
+        ["-p", "colour", "red"],
+        "parameter 'colour' is unknown; accepted names: data_path, hidden_units",
+    ),
+    (
+        ["-p", "seeds", "[0, 0]"],
+        "parameter 'seeds' = [0, 0]: accepted a non-empty list of distinct items",
+    ),
     (["-p", "data_path", "mydata"], "mydata is a directory)"),
     (["-p", "data_path", "mydata/none.csv"], "mydata/none.csv does not exist)"),
-    (["--profile", "nope"], "profile file params/nope.yaml does not exist; available profiles: quick"),
+    (
+        ["--profile", "nope"],
+        "profile file params/nope.yaml does not exist; available profiles: quick",
+    ),
     (["42"], "no single notebook matches '42'; notebooks: 99_tiny"),
 ]
 
@@ -166,17 +217,29 @@ BAD_INPUT = [
 def test_bad_input_is_refused_before_any_kernel_starts(project, args, message):
     (project / "mydata").mkdir()
     before = snapshot(project / "reports")
-    done = cli(project, "run", "99", "--profile", "quick", *args) if args[0] != "42" else \
-        cli(project, "run", *args, "--profile", "quick")
+    done = (
+        cli(project, "run", "99", "--profile", "quick", *args)
+        if args[0] != "42"
+        else cli(project, "run", *args, "--profile", "quick")
+    )
     assert_one_screen(done, 2, message)
     assert_previous_report(project / "reports", before)
 
 
-@pytest.mark.parametrize("profile, message", [
-    ("99_tiny: [1, 2\n", "is not valid YAML"),
-    ("07_missing:\n  steps: 3\n", "names notebooks that do not exist: 07_missing; notebooks: 99_tiny"),
-    ("99_tiny:\n  learning_rate: 1e-3\n  steps: 1000001\n", "'steps' = 1000001: accepted a positive integer up to"),
-])
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        ("99_tiny: [1, 2\n", "is not valid YAML"),
+        (
+            "07_missing:\n  steps: 3\n",
+            "names notebooks that do not exist: 07_missing; notebooks: 99_tiny",
+        ),
+        (
+            "99_tiny:\n  learning_rate: 1e-3\n  steps: 1000001\n",
+            "'steps' = 1000001: accepted a positive integer up to",
+        ),
+    ],
+)
 def test_a_bad_profile_stops_make_and_keeps_the_report(project, profile, message):
     (project / "params" / "quick.yaml").write_text(profile)
     before = snapshot(project / "reports")
@@ -185,19 +248,36 @@ def test_a_bad_profile_stops_make_and_keeps_the_report(project, profile, message
     assert_previous_report(project / "reports", before)
 
 
-@pytest.mark.parametrize("args, status, message", [
-    (["-p", "mode", "fail"], 3, "notebook 99_tiny failed in cell 3: RuntimeError: this notebook was asked to fail"),
-    (["-p", "mode", "die"], 3, "notebook 99_tiny: the kernel died while running"),
-    (["-p", "mode", "sleep", "--cell-timeout", "5"], 3, "a cell ran longer than 5 s (--cell-timeout)"),
-    (["-p", "learning_rate", "1e6"], 4, "training diverged: model 'numpy model' at step 20"),
-    (["-p", "learning_rate", "50"], 4, "lower learning_rate, now 50"),
-    (["-p", "mode", "data", "-p", "data_path", "one_class.csv"], 2, "every label in train labels 'y' is 1"),
-])
+@pytest.mark.parametrize(
+    "args, status, message",
+    [
+        (
+            ["-p", "mode", "fail"],
+            3,
+            "notebook 99_tiny failed in cell 3: RuntimeError: this notebook was asked to fail",
+        ),
+        (["-p", "mode", "die"], 3, "notebook 99_tiny: the kernel died while running"),
+        (
+            ["-p", "mode", "sleep", "--cell-timeout", "5"],
+            3,
+            "a cell ran longer than 5 s (--cell-timeout)",
+        ),
+        (["-p", "learning_rate", "1e6"], 4, "training diverged: model 'numpy model' at step 20"),
+        (["-p", "learning_rate", "50"], 4, "lower learning_rate, now 50"),
+        (
+            ["-p", "mode", "data", "-p", "data_path", "one_class.csv"],
+            2,
+            "every label in train labels 'y' is 1",
+        ),
+    ],
+)
 def test_a_failing_kernel_keeps_the_notebook_and_its_log(project, args, status, message):
     (project / "one_class.csv").write_text("split,y,u\ntrain,1,0.5\ntrain,1,2\ntest,0,-1\n")
     before = snapshot(project / "reports")
     done = cli(project, "run", "99", "--profile", "quick", *args)
-    err = assert_one_screen(done, status, message, "executed notebook kept at reports/failed/99_tiny.ipynb")
+    err = assert_one_screen(
+        done, status, message, "executed notebook kept at reports/failed/99_tiny.ipynb"
+    )
     assert "kernel log at reports/failed/99_tiny.kernel.log" in err
     assert_previous_report(project / "reports", before, failed=True)
     assert not list((project / "reports").glob(".run-*"))
@@ -218,22 +298,43 @@ def test_a_broken_results_file_stops_the_report_build(project):
     assert snapshot(reports) == before
 
 
-@pytest.mark.parametrize("signum, status, message", [
-    (signal.SIGINT, 130, "error: interrupted; the previous report is unchanged"),
-    (signal.SIGTERM, 143, "error: terminated; the previous report is unchanged"),
-])
+@pytest.mark.parametrize(
+    "signum, status, message",
+    [
+        (signal.SIGINT, 130, "error: interrupted; the previous report is unchanged"),
+        (signal.SIGTERM, 143, "error: terminated; the previous report is unchanged"),
+    ],
+)
 def test_interrupt_and_terminate_leave_no_trace(project, signum, status, message):
     before = snapshot(project / "reports")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "nnreg_keras", "run", "99", "--profile", "quick",
-                             "-p", "mode", "sleep"], cwd=project, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nnreg_keras",
+            "run",
+            "99",
+            "--profile",
+            "quick",
+            "-p",
+            "mode",
+            "sleep",
+        ],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not list((project / "reports").glob(f".run-*/out/notebooks/{STEM}.ipynb")):
         time.sleep(0.2)  # papermill has written the notebook it executes: the kernel runs
     time.sleep(2)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
-    assert_one_screen(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), status, message)
+    assert_one_screen(
+        subprocess.CompletedProcess(proc.args, proc.returncode, out, err), status, message
+    )
     assert_previous_report(project / "reports", before)
 
 
@@ -242,11 +343,19 @@ def test_an_unwritable_reports_directory_gets_one_line(project):
     before = snapshot(reports)
     reports.chmod(0o555)
     # root writes anywhere: without the capability to override file modes, it cannot
-    args = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    args = (
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
-        done = subprocess.run([*args, sys.executable, "-m", "nnreg_keras", "run", "99", "--profile", "quick"],
-                              cwd=project, capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [*args, sys.executable, "-m", "nnreg_keras", "run", "99", "--profile", "quick"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
     finally:
         reports.chmod(0o755)
     assert_one_screen(done, 6, "error: cannot write reports/.run-99_tiny-", "permission denied")
@@ -267,17 +376,39 @@ def test_a_held_lock_is_named_or_waited_for(project):
 
 def test_two_make_reports_at_once_run_each_notebook_once(project):
     (project / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 80\n")
-    runs = [subprocess.Popen(["make", "-C", str(project), "report", "PROFILE=quick", f"VENV={ROOT / '.venv'}",
-                              f"INSTALLED={project / 'installed'}", f"PY={sys.executable}"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [
+                "make",
+                "-C",
+                str(project),
+                "report",
+                "PROFILE=quick",
+                f"VENV={ROOT / '.venv'}",
+                f"INSTALLED={project / 'installed'}",
+                f"PY={sys.executable}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=300) for p in runs]
     assert [p.returncode for p in runs] == [0, 0], outputs
     text = "".join(out + err for out, err in outputs)
     assert text.count(f"{STEM} (profile quick) done in") == 1, text
     assert "the other run has just produced it with the same parameters" in text
-    assert json.loads((project / "reports" / "runs" / STEM / "run.json").read_text())["parameters"]["steps"] == 80
-    assert not [p for p in (project / "reports").iterdir() if p.name.startswith((".run-", ".index"))]
+    assert (
+        json.loads((project / "reports" / "runs" / STEM / "run.json").read_text())["parameters"][
+            "steps"
+        ]
+        == 80
+    )
+    assert not [
+        p for p in (project / "reports").iterdir() if p.name.startswith((".run-", ".index"))
+    ]
 
 
 def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
@@ -286,7 +417,9 @@ def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
     assert done.returncode == 0, done.stderr
     html = report.build(reports).read_text()
     assert "python -m nnreg_keras run 99 --profile quick -p learning_rate 0.05" in html
-    assert "one-off run with <code>learning_rate=0.05</code>" in html and "learning_rate=0.05" in html
+    assert (
+        "one-off run with <code>learning_rate=0.05</code>" in html and "learning_rate=0.05" in html
+    )
     done = make(project, "report", "PROFILE=quick")
     assert f"{STEM} (profile quick) done in" in done.stdout, done.stdout + done.stderr
     stamp = json.loads((reports / "runs" / STEM / "run.json").read_text())
@@ -306,7 +439,13 @@ def test_landing_cleans_up_and_uses_ordinary_modes(project):
     os.umask(0o022)
     done = cli(project, "run", "99", "--profile", "quick")
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in reports.iterdir()) == [".locks", ".notebooks", ".profile", "index.html", "runs"]
+    assert sorted(p.name for p in reports.iterdir()) == [
+        ".locks",
+        ".notebooks",
+        ".profile",
+        "index.html",
+        "runs",
+    ]
     assert sorted(p.name for p in (reports / "runs").iterdir()) == [STEM]
     run_dir = reports / "runs" / STEM
     for path in [reports / "index.html", *run_dir.rglob("*")]:
@@ -323,14 +462,18 @@ def test_the_landed_run_has_an_offline_html_page_and_the_exercises(baseline):
     assert "It ran at 0.1." in page
     import re
 
-    resources = re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*[\"']?([^\"' >]+)", page)
+    resources = re.findall(
+        r"<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*[\"']?([^\"' >]+)", page
+    )
     assert not [r for r in resources if r.startswith(("http://", "https://", "//"))], resources
     index = (baseline / "reports" / "index.html").read_text()
     assert f'href="runs/{STEM}/notebooks/{STEM}.html"' in index
 
 
 def test_progress_stays_out_of_the_executed_notebook_and_ci_logs(baseline):
-    executed = json.loads((baseline / "reports" / "runs" / STEM / "notebooks" / f"{STEM}.ipynb").read_text())
+    executed = json.loads(
+        (baseline / "reports" / "runs" / STEM / "notebooks" / f"{STEM}.ipynb").read_text()
+    )
     outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]])
     assert "step" not in outputs and "\\r" not in outputs
     stamp = json.loads((baseline / "reports" / "runs" / STEM / "run.json").read_text())
@@ -338,25 +481,57 @@ def test_progress_stays_out_of_the_executed_notebook_and_ci_logs(baseline):
 
 
 def test_make_numbers_each_notebook_among_all(project):
-    write_notebook(project / "tutorials" / "98_first.ipynb", PARAMS, BODY.replace("99_tiny", "98_first"))
+    write_notebook(
+        project / "tutorials" / "98_first.ipynb", PARAMS, BODY.replace("99_tiny", "98_first")
+    )
     done = make(project, "report", "PROFILE=quick")
     assert done.returncode == 0, done.stderr
     assert "[1/2] 98_first (profile quick) ..." in done.stdout and "[2/2]" not in done.stdout
 
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="2" height="2"/></svg>'
-STATEMENT = {"held": False, "text": "Held.", "alternative": "Not held: <b>", "numbers": {"x": "<b>", "y": 1e-9}}
+STATEMENT = {
+    "held": False,
+    "text": "Held.",
+    "alternative": "Not held: <b>",
+    "numbers": {"x": "<b>", "y": 1e-9},
+}
 VARIANTS = {
     "minimal": {},
     "everything": {
-        "claims": [{"name": "c", **STATEMENT}, {"name": "d", **STATEMENT, "held": True, "numbers": {}}],
-        "tables": [{"caption": "t", "columns": ["a", "b", "c", "d", "e"], "rows": [[None, True, "x", 3, 2.5e-7]]},
-                   {"caption": "empty", "columns": [], "rows": []}],
-        "figures": [{"file": "figures/{stem}/a.svg", "caption": "a", "alt": "a", "group": "g", "frame": "1"},
-                    {"file": "figures/{stem}/b.svg", "caption": "b", "alt": "b", "group": "g", "frame": "2"},
-                    {"file": "figures/{stem}/c.svg", "caption": "c", "alt": "c"}],
-        "metrics": {"m": 0, "n": -1.5}, "parameters": {"list": [1, 2], "none": None, "nested": {"a": 1}},
-        "exercises": "## Try it\n\n1. Change <x> & predict.", "seeds": [],
+        "claims": [
+            {"name": "c", **STATEMENT},
+            {"name": "d", **STATEMENT, "held": True, "numbers": {}},
+        ],
+        "tables": [
+            {
+                "caption": "t",
+                "columns": ["a", "b", "c", "d", "e"],
+                "rows": [[None, True, "x", 3, 2.5e-7]],
+            },
+            {"caption": "empty", "columns": [], "rows": []},
+        ],
+        "figures": [
+            {
+                "file": "figures/{stem}/a.svg",
+                "caption": "a",
+                "alt": "a",
+                "group": "g",
+                "frame": "1",
+            },
+            {
+                "file": "figures/{stem}/b.svg",
+                "caption": "b",
+                "alt": "b",
+                "group": "g",
+                "frame": "2",
+            },
+            {"file": "figures/{stem}/c.svg", "caption": "c", "alt": "c"},
+        ],
+        "metrics": {"m": 0, "n": -1.5},
+        "parameters": {"list": [1, 2], "none": None, "nested": {"a": 1}},
+        "exercises": "## Try it\n\n1. Change <x> & predict.",
+        "seeds": [],
     },
 }
 
@@ -365,10 +540,26 @@ VARIANTS = {
 def test_every_schema_valid_results_file_renders(tmp_path, variant):
     stem = f"01_{variant}"
     run_dir = tmp_path / "runs" / stem
-    data = {"schema_version": 2, "notebook": stem, "title": "T", "questions": ["Q?"], "verdict": STATEMENT,
-            "claims": [], "tables": [], "figures": [], "metrics": {}, "parameters": {}, "seeds": [0],
-            "profile": "quick", "environment": {"keras_backend": "jax", "python": "3.12", "packages": {},
-                                                "git_commit": "unknown"}}
+    data = {
+        "schema_version": 2,
+        "notebook": stem,
+        "title": "T",
+        "questions": ["Q?"],
+        "verdict": STATEMENT,
+        "claims": [],
+        "tables": [],
+        "figures": [],
+        "metrics": {},
+        "parameters": {},
+        "seeds": [0],
+        "profile": "quick",
+        "environment": {
+            "keras_backend": "jax",
+            "python": "3.12",
+            "packages": {},
+            "git_commit": "unknown",
+        },
+    }
     data.update(json.loads(json.dumps(VARIANTS[variant]).replace("{stem}", stem)))
     results.validate(data)
     for fig in data["figures"]:

@@ -1,4 +1,5 @@
 """The numpy metrics every training loop reports."""
+
 import subprocess
 import sys
 
@@ -15,7 +16,9 @@ def test_binary_metrics_values():
 
 
 def test_binary_metrics_clip_saturated_probabilities_as_keras_does():
-    m = binary_metrics(np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]]))  # one sure and wrong, one sure and right
+    m = binary_metrics(
+        np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])
+    )  # one sure and wrong, one sure and right
     assert m["loss"] == pytest.approx(-0.5 * (np.log(1e-7) + np.log(1 - 1e-7)))
     assert m["accuracy"] == 0.5
 
@@ -28,7 +31,9 @@ def test_regression_metrics_values():
 
 def test_metrics_load_no_backend():
     code = "import sys, nnreg_keras.metrics; print(sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert loaded.strip() == "[]"
 
 

@@ -26,8 +26,14 @@ def test_fixed_mask_rejects_bad_rate():
 def test_dropped_units_keep_their_initial_weights():
     data = make_goalkeeper(n_train=50, n_test=10)
     set_seed(0)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"),
-                              FixedMaskDropout(0.5, seed=1), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(8, activation="relu"),
+            FixedMaskDropout(0.5, seed=1),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
     before = analysis.weights_snapshot(model)
     fit_full_batch(model, data.x_train, data.y_train, steps=20, record_every=10)
@@ -64,9 +70,15 @@ def test_grid_covers_the_inputs():
 
 def test_agreement_steps_and_relative_gaps():
     run = [{"step": s, "train_loss": 1.0} for s in (10, 20, 30)]
-    drifting = [{"step": 10, "train_loss": 1.0005}, {"step": 20, "train_loss": 1.002}, {"step": 30, "train_loss": 1.0}]
+    drifting = [
+        {"step": 10, "train_loss": 1.0005},
+        {"step": 20, "train_loss": 1.002},
+        {"step": 30, "train_loss": 1.0},
+    ]
     np.testing.assert_allclose(analysis.relative_gaps(run, drifting), [5e-4, 2e-3, 0], atol=1e-12)
-    assert analysis.agreement_steps(run, drifting) == 10  # parts at step 20, even though step 30 agrees again
+    assert (
+        analysis.agreement_steps(run, drifting) == 10
+    )  # parts at step 20, even though step 30 agrees again
     assert analysis.agreement_steps(run, run) == 30
     assert analysis.agreement_steps(run, [dict(r, train_loss=2.0) for r in run]) == 0
     with pytest.raises(ValueError, match="different steps"):

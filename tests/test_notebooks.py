@@ -1,4 +1,5 @@
 """Every tutorial notebook, executed with the quick profile through the runner, in a temp dir."""
+
 import json
 import re
 from pathlib import Path
@@ -21,9 +22,15 @@ STEMS = [nb.stem for nb in NOTEBOOKS]
 def test_committed_without_outputs_and_with_parameters(notebook: Path):
     nb = nbformat.read(str(notebook), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "clear the outputs before committing"
-    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
-    assert nb.cells[0].cell_type == "markdown" and "> " in nb.cells[0].source, "first cell: title and quoted question"
+    assert all(not c.outputs and c.execution_count is None for c in code), (
+        "clear the outputs before committing"
+    )
+    assert "parameters" in code[0].metadata.get("tags", []), (
+        "the first code cell must be tagged 'parameters'"
+    )
+    assert nb.cells[0].cell_type == "markdown" and "> " in nb.cells[0].source, (
+        "first cell: title and quoted question"
+    )
 
 
 MAX_CELL_LINES = 30
@@ -32,15 +39,20 @@ MAX_CELL_LINES = 30
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
 def test_code_cells_stay_short(notebook: Path):
     nb = nbformat.read(str(notebook), as_version=4)
-    long = {i: len(c.source.splitlines()) for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CELL_LINES}
+    long = {
+        i: len(c.source.splitlines())
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CELL_LINES
+    }
     assert not long, f"cells longer than {MAX_CELL_LINES} lines (index: lines): {long}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
 def test_papermill_lists_every_parameter_with_its_type_and_help(notebook: Path):
     listed = papermill.inspect_notebook(str(notebook))
-    assert set(listed) == set(notebook_defaults(notebook)), "papermill --help-notebook must list every parameter"
+    assert set(listed) == set(notebook_defaults(notebook)), (
+        "papermill --help-notebook must list every parameter"
+    )
     for name, p in listed.items():
         assert p["inferred_type_name"] not in ("None", "", None), f"{name}: no type annotation"
         assert p["help"], f"{name}: no help comment"
@@ -53,12 +65,16 @@ def test_executed_notebooks_show_every_figure_inline_and_no_path_or_repr(quick_r
         nb = nbformat.read(str(landed(quick_reports, stem, "notebooks", ".ipynb")), as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         images = [o for o in outputs if {"image/svg+xml", "image/png"} & set(o.get("data", {}))]
-        assert len(images) == len(figures), f"{stem}: {len(images)} inline images for {len(figures)} figures"
+        assert len(images) == len(figures), (
+            f"{stem}: {len(images)} inline images for {len(figures)} figures"
+        )
         text = json.dumps([o for o in outputs if o.get("output_type") != "error"])
         for bad in ("PosixPath(", "<Figure size", "object at 0x", "<IPython.core.display"):
             assert bad not in text, f"{stem}: an output shows {bad!r}"
         html = landed(quick_reports, stem, "notebooks", ".html").read_text()
-        assert not re.findall(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html), f"{stem}: the HTML page fetches"
+        assert not re.findall(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html), (
+            f"{stem}: the HTML page fetches"
+        )
 
 
 @pytest.mark.notebooks
@@ -83,13 +99,21 @@ def test_every_claim_is_worded_both_ways_and_every_verdict_is_short(quick_report
         for statement in [results["verdict"], *results["claims"]]:
             assert statement["text"].strip() and statement["alternative"].strip()
             assert statement["text"] != statement["alternative"]
-        assert len(results["verdict"]["text"].split()) <= 60 and len(results["verdict"]["alternative"].split()) <= 60
+        assert (
+            len(results["verdict"]["text"].split()) <= 60
+            and len(results["verdict"]["alternative"].split()) <= 60
+        )
         assert results["metrics"].keys() >= {f"claim_{c['name']}" for c in results["claims"]}
 
 
 @pytest.mark.notebooks
 def test_same_profile_and_seed_give_identical_results(quick_reports: Path, tmp_path: Path):
     stem = STEMS[0]
-    run([stem], "quick", Layout(ROOT / "tutorials", ROOT / "params", tmp_path / "again"), progress=False)
+    run(
+        [stem],
+        "quick",
+        Layout(ROOT / "tutorials", ROOT / "params", tmp_path / "again"),
+        progress=False,
+    )
     first = (landed(quick_reports, stem)).read_bytes()
     assert (landed(tmp_path / "again", stem)).read_bytes() == first

@@ -1,5 +1,6 @@
 """The package as others install it: a wheel that ships its templates and builds a report from any
 directory, and a lock file that pins every dependency pyproject.toml declares."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,10 @@ from tests.conftest import ROOT
 from tests.test_report import fake_results
 
 LOCK = ROOT / "requirements.lock"
-LOCKED_EXTRAS = ("dev", "jax")  # what `make lock` resolves and `make` installs; torch stays optional
+LOCKED_EXTRAS = (
+    "dev",
+    "jax",
+)  # what `make lock` resolves and `make` installs; torch stays optional
 
 
 @pytest.fixture(scope="module")
@@ -29,39 +33,97 @@ def wheel(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(ROOT / "nnreg_keras", source / "nnreg_keras", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(tmp / "dist"), str(source)], check=True, capture_output=True)
+    shutil.copytree(
+        ROOT / "nnreg_keras", source / "nnreg_keras", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp / "dist"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (built,) = (tmp / "dist").glob("nnreg_keras-*.whl")
     return built
 
 
 def test_the_wheel_ships_the_templates_the_css_and_the_command(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("nnreg_keras/templates/report.html.j2", "nnreg_keras/templates/report.css",
-                 "nnreg_keras/report.py", "nnreg_keras/metrics.py"):
+    for name in (
+        "nnreg_keras/templates/report.html.j2",
+        "nnreg_keras/templates/report.css",
+        "nnreg_keras/report.py",
+        "nnreg_keras/metrics.py",
+    ):
         assert name in names
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-    assert "nnreg-keras = nnreg_keras.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert (
+        "nnreg-keras = nnreg_keras.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
 
 
 def test_the_installed_wheel_builds_a_report_from_another_directory(wheel: Path, tmp_path: Path):
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                    "--target", str(site), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     reports, elsewhere = tmp_path / "reports", tmp_path / "elsewhere"
     elsewhere.mkdir()
-    fake_results(reports, "01_first", "First lesson", environment={
-        "keras_backend": "jax", "python": "3.11", "packages": {"keras": "3"},
-        "lock_sha256": "0123abcd", "git_commit": "abc123"})
+    fake_results(
+        reports,
+        "01_first",
+        "First lesson",
+        environment={
+            "keras_backend": "jax",
+            "python": "3.11",
+            "packages": {"keras": "3"},
+            "lock_sha256": "0123abcd",
+            "git_commit": "abc123",
+        },
+    )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    done = subprocess.run([sys.executable, "-m", "nnreg_keras", "report", "--reports", str(reports)],
-                          cwd=elsewhere, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "nnreg_keras", "report", "--reports", str(reports)],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    where = subprocess.run([sys.executable, "-c", "import nnreg_keras.report as r; print(r.TEMPLATES)"],
-                           cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout.strip()
-    assert Path(where) == site / "nnreg_keras" / "templates"  # the installed copy, not the source tree
+    where = subprocess.run(
+        [sys.executable, "-c", "import nnreg_keras.report as r; print(r.TEMPLATES)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert (
+        Path(where) == site / "nnreg_keras" / "templates"
+    )  # the installed copy, not the source tree
     html = (reports / "index.html").read_text()
     assert '<section id="01-first">' in html and "<style>" in html
     assert "<dd><code>0123abcd</code></dd>" in html  # the lock's hash in the provenance
@@ -91,9 +153,12 @@ def test_the_lock_pins_every_declared_dependency_inside_its_range():
     pins = locked_versions()
     for req in declared_requirements():
         name = req.name.lower().replace("_", "-")
-        assert name in pins, f"{req.name} is declared in pyproject.toml but not in requirements.lock: run make lock"
-        assert req.specifier.contains(pins[name], prereleases=True), \
+        assert name in pins, (
+            f"{req.name} is declared in pyproject.toml but not in requirements.lock: run make lock"
+        )
+        assert req.specifier.contains(pins[name], prereleases=True), (
             f"requirements.lock pins {req.name}=={pins[name]} outside pyproject's {req.specifier}: run make lock"
+        )
     assert "torch" not in pins  # the optional torch extra is never installed by default
 
 

@@ -6,25 +6,58 @@ from nnreg_keras import report
 from nnreg_keras.exceptions import ResultsError
 from nnreg_keras.results import SCHEMA_VERSION
 
-SVG = ('<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" '
-       'height="10"><rect width="5" height="5"/></svg>\n')
+SVG = (
+    '<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" '
+    'height="10"><rect width="5" height="5"/></svg>\n'
+)
 
 
 def fake_results(reports, stem, title, **extra):
     reports = reports / "runs" / stem  # a notebook's landed run directory
     (reports / "figures" / stem).mkdir(parents=True, exist_ok=True)
     (reports / "figures" / stem / "f.svg").write_text(SVG)
-    data = {"schema_version": SCHEMA_VERSION, "notebook": stem, "title": title,
-            "questions": ["Why would you use dropout?"],
-            "verdict": {"held": True, "text": "Measured: 0.9.", "alternative": "Not as expected: 0.9.",
-                        "numbers": {"acc": 0.9}},
-            "claims": [{"name": "wins", "held": False, "text": "Dropout won on 5 of 5 seeds.",
-                        "alternative": "Dropout won on 2 of 5 seeds only.", "numbers": {"won": 2}}],
-            "tables": [{"caption": "Scores", "columns": ["model", "n", "acc"], "rows": [["wide", 1200, 0.91234]]}],
-            "figures": [{"file": f"figures/{stem}/f.svg", "caption": "A square.", "alt": "One square."}],
-            "metrics": {"acc": 0.9}, "parameters": {"rate": 0.5}, "seeds": [0, 1], "profile": "quick",
-            "environment": {"keras_backend": "tensorflow", "python": "3.11", "packages": {"keras": "3"},
-                            "git_commit": "abc123"}, **extra}
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "notebook": stem,
+        "title": title,
+        "questions": ["Why would you use dropout?"],
+        "verdict": {
+            "held": True,
+            "text": "Measured: 0.9.",
+            "alternative": "Not as expected: 0.9.",
+            "numbers": {"acc": 0.9},
+        },
+        "claims": [
+            {
+                "name": "wins",
+                "held": False,
+                "text": "Dropout won on 5 of 5 seeds.",
+                "alternative": "Dropout won on 2 of 5 seeds only.",
+                "numbers": {"won": 2},
+            }
+        ],
+        "tables": [
+            {
+                "caption": "Scores",
+                "columns": ["model", "n", "acc"],
+                "rows": [["wide", 1200, 0.91234]],
+            }
+        ],
+        "figures": [
+            {"file": f"figures/{stem}/f.svg", "caption": "A square.", "alt": "One square."}
+        ],
+        "metrics": {"acc": 0.9},
+        "parameters": {"rate": 0.5},
+        "seeds": [0, 1],
+        "profile": "quick",
+        "environment": {
+            "keras_backend": "tensorflow",
+            "python": "3.11",
+            "packages": {"keras": "3"},
+            "git_commit": "abc123",
+        },
+        **extra,
+    }
     (reports / "results").mkdir(parents=True, exist_ok=True)
     (reports / "results" / f"{stem}.json").write_text(json.dumps(data))
     return data
@@ -41,18 +74,30 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     assert "<td>0.912</td>" in html and "<td>1,200</td>" in html
     assert html.count('<p class="verdict">Measured: 0.9.</p>') == 2
-    assert html.count('<span class="status">did not hold</span> Dropout won on 2 of 5 seeds only.') == 2
+    assert (
+        html.count('<span class="status">did not hold</span> Dropout won on 2 of 5 seeds only.')
+        == 2
+    )
     assert "Dropout won on 5 of 5 seeds." not in html
     assert "python -m nnreg_keras run 01 --profile quick" in html
     assert "abc123" in html and "rate=0.5" in html
-    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing fetched
+    assert "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )  # nothing fetched
 
 
 def test_html_in_titles_and_parameters_is_escaped(tmp_path):
-    fake_results(tmp_path, "01_x", "<script>alert(1)</script>", parameters={"name": "<b>bold</b>"},
-                 verdict={"held": False, "text": "x", "alternative": "a < b & c", "numbers": {}})
+    fake_results(
+        tmp_path,
+        "01_x",
+        "<script>alert(1)</script>",
+        parameters={"name": "<b>bold</b>"},
+        verdict={"held": False, "text": "x", "alternative": "a < b & c", "numbers": {}},
+    )
     html = report.build(tmp_path).read_text()
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert (
+        "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    )
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "a &lt; b &amp; c" in html
 
@@ -100,27 +145,68 @@ def test_exercises_show_as_a_collapsed_block_with_markdown_rendered_and_html_esc
 
 def test_consecutive_figures_of_one_group_are_one_explorable_figure(tmp_path):
     data = fake_results(tmp_path, "05_x", "X")
-    frame = {"file": "figures/05_x/f.svg", "caption": "The sweep.", "alt": "Boundaries.", "group": "boundaries"}
-    data["figures"] = [{"file": "figures/05_x/f.svg", "caption": "Before.", "alt": "A square."},
-                       *({**frame, "frame": f"L2 {s} | dropout rate {s}"} for s in (0.1, 0.2, 0.3)),
-                       {"file": "figures/05_x/f.svg", "caption": "After.", "alt": "A square."}]
+    frame = {
+        "file": "figures/05_x/f.svg",
+        "caption": "The sweep.",
+        "alt": "Boundaries.",
+        "group": "boundaries",
+    }
+    data["figures"] = [
+        {"file": "figures/05_x/f.svg", "caption": "Before.", "alt": "A square."},
+        *({**frame, "frame": f"L2 {s} | dropout rate {s}"} for s in (0.1, 0.2, 0.3)),
+        {"file": "figures/05_x/f.svg", "caption": "After.", "alt": "A square."},
+    ]
     (tmp_path / "runs" / "05_x" / "results" / "05_x.json").write_text(json.dumps(data))
     html = report.build(tmp_path).read_text()
     start = html.index('<figure class="explorable" id="05-x-boundaries">')
-    block = html[start:html.index("Figure 2. The sweep.</figcaption>", start)]
+    block = html[start : html.index("Figure 2. The sweep.</figcaption>", start)]
     assert block.count('<figure class="frame"') == 3 and '<div class="frames">' in block
-    assert "hidden" not in block and "<input" not in block  # without JavaScript: every frame, as a grid
+    assert (
+        "hidden" not in block and "<input" not in block
+    )  # without JavaScript: every frame, as a grid
     for s in (0.1, 0.2, 0.3):
-        assert f'data-frame="L2 {s} | dropout rate {s}"' in block and f"<figcaption>L2 {s} | dropout rate {s}</figcaption>" in block
-    assert "Figure 1. Before." in html and "Figure 3. After." in html  # the group counts as one figure
-    script = html[html.index("<script>"):html.index("</script>")]
+        assert (
+            f'data-frame="L2 {s} | dropout rate {s}"' in block
+            and f"<figcaption>L2 {s} | dropout rate {s}</figcaption>" in block
+        )
+    assert (
+        "Figure 1. Before." in html and "Figure 3. After." in html
+    )  # the group counts as one figure
+    script = html[html.index("<script>") : html.index("</script>")]
     assert 'querySelectorAll("figure.explorable")' in script and 'input.type = "range"' in script
     assert "src=" not in script and "http" not in script  # inline, nothing fetched
-    css = html[html.index("<style>"):html.index("</style>")]
+    css = html[html.index("<style>") : html.index("</style>")]
     assert "figure.explorable .frame[hidden] { display: block; }" in css  # print shows every frame
 
 
 def test_figures_of_two_groups_or_apart_stay_apart():
     figs = [{"group": "a"}, {"group": "a"}, {}, {"group": "a"}, {"group": "b"}, {}]
     assert [(b["group"], len(b["frames"])) for b in report.figure_blocks(figs)] == [
-        ("a", 2), (None, 1), ("a", 1), ("b", 1), (None, 1)]
+        ("a", 2),
+        (None, 1),
+        ("a", 1),
+        ("b", 1),
+        (None, 1),
+    ]
+
+
+def test_a_lead_table_opens_the_section_under_the_verdict(tmp_path):
+    lead = {
+        "caption": "When to use which",
+        "columns": ["situation", "winner"],
+        "rows": [["little data", "L2"]],
+        "lead": True,
+    }
+    scores = {"caption": "Scores", "columns": ["model", "acc"], "rows": [["wide", 0.9]]}
+    fake_results(tmp_path, "01_x", "X", tables=[lead, scores])
+    html = report.build(tmp_path).read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    marks = (
+        'class="verdict"',
+        "<caption>Table 1. When to use which",
+        "<h3>Findings",
+        "<caption>Table 2. Scores",
+    )
+    positions = [html.index(m) for m in marks]
+    assert positions == sorted(positions)
+    assert html.count("<caption>Table 1. When to use which") == 1

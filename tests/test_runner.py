@@ -38,13 +38,20 @@ def layout(tmp_path):
 
 
 def test_a_dropped_in_notebook_appears_in_the_report(layout):
-    (layout.params / "quick.yaml").write_text('99_new:\n  dropout_rate: 0.25\n  title: "<em>New</em> & improved"\n')
+    (layout.params / "quick.yaml").write_text(
+        '99_new:\n  dropout_rate: 0.25\n  title: "<em>New</em> & improved"\n'
+    )
     [results] = run(["99"], "quick", layout, progress=False)
     assert results["parameters"]["dropout_rate"] == 0.25 and results["profile"] == "quick"
     reports = layout.reports
     assert sorted(p.name for p in reports.iterdir()) == [".locks", "runs"]  # no temp dirs left
     landed = layout.run_dir("99_new")
-    assert sorted(p.name for p in landed.iterdir()) == ["figures", "notebooks", "results", "run.json"]
+    assert sorted(p.name for p in landed.iterdir()) == [
+        "figures",
+        "notebooks",
+        "results",
+        "run.json",
+    ]
     executed = json.loads((landed / "notebooks" / "99_new.ipynb").read_text())
     assert executed["metadata"]["papermill"]["parameters"]["dropout_rate"] == 0.25
     html = report.build(reports).read_text()
@@ -58,13 +65,18 @@ def test_bad_parameters_stop_before_execution(layout):
         run([], "quick", layout, progress=False)
     message = str(err.value)
     assert message.startswith("notebook 99_new:")
-    assert "'dropout_rate' = 1.5: accepted a number in [0, 1)" in message and "'colour' is unknown" in message
+    assert (
+        "'dropout_rate' = 1.5: accepted a number in [0, 1)" in message
+        and "'colour' is unknown" in message
+    )
     assert not layout.reports.exists()
 
 
 def test_profile_naming_a_missing_notebook(layout):
     (layout.params / "quick.yaml").write_text("07_missing:\n  steps: 3\n")
-    with pytest.raises(ParameterError, match="names notebooks that do not exist: 07_missing; notebooks: 99_new"):
+    with pytest.raises(
+        ParameterError, match="names notebooks that do not exist: 07_missing; notebooks: 99_new"
+    ):
         run([], "quick", layout, progress=False)
     with pytest.raises(ParameterError, match="available profiles: quick"):
         run([], "nope", layout, progress=False)
@@ -85,14 +97,27 @@ def test_select_by_number_stem_or_path(tmp_path):
     notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
     assert select(notebooks, ["02"]) == [notebooks[1]]
     assert select(notebooks, ["tutorials/01_a.ipynb", "reports/results/02_b.json"]) == notebooks
-    with pytest.raises(ParameterError, match="no single notebook matches '03'; notebooks: 01_a, 02_b"):
+    with pytest.raises(
+        ParameterError, match="no single notebook matches '03'; notebooks: 01_a, 02_b"
+    ):
         select(notebooks, ["03"])
 
 
 def test_cli_reports_user_errors_in_one_screen(layout, capsys):
     (layout.params / "quick.yaml").write_text("99_new:\n  seeds: []\n")
-    status = cli.main(["run", "--profile", "quick", "--tutorials", str(layout.tutorials),
-                       "--params", str(layout.params), "--reports", str(layout.reports)])
+    status = cli.main(
+        [
+            "run",
+            "--profile",
+            "quick",
+            "--tutorials",
+            str(layout.tutorials),
+            "--params",
+            str(layout.params),
+            "--reports",
+            str(layout.reports),
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("error: notebook 99_new:") and "'seeds' = []" in err
@@ -100,10 +125,16 @@ def test_cli_reports_user_errors_in_one_screen(layout, capsys):
 
 
 def test_make_rejects_an_unknown_profile(root):
-    done = subprocess.run(["make", "-C", str(root), "report", "PROFILE=no_such_profile"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["make", "-C", str(root), "report", "PROFILE=no_such_profile"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0
-    assert "PROFILE=no_such_profile: there is no params/no_such_profile.yaml; available profiles:" in done.stderr
+    assert (
+        "PROFILE=no_such_profile: there is no params/no_such_profile.yaml; available profiles:"
+        in done.stderr
+    )
 
 
 def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_path):
@@ -115,9 +146,19 @@ def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_p
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "index.html").write_text("previous report")
     (tmp_path / "installed").touch()  # the environment counts as set up: nothing is installed
-    done = subprocess.run(["make", "-C", str(tmp_path), "report", "PROFILE=bad", f"VENV={root / '.venv'}",
-                           f"INSTALLED={tmp_path / 'installed'}"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "make",
+            "-C",
+            str(tmp_path),
+            "report",
+            "PROFILE=bad",
+            f"VENV={root / '.venv'}",
+            f"INSTALLED={tmp_path / 'installed'}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0
     assert f"error: notebook {stem}:" in done.stderr and "'seeds' = [0, 0]" in done.stderr
     assert (tmp_path / "reports" / "index.html").read_text() == "previous report"
@@ -131,6 +172,8 @@ def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_pat
     monkeypatch.setenv(progress.ENV, str(path))
     for model, step, first in (("wide", 100, True), ("wide", 200, False), ("narrow", 100, True)):
         progress.tick(model, step, first)
-    assert progress.line("[1/4] 01_x", path, 12.4, {"models": 8, "duration": 40.0}) == \
-        "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"
+    assert (
+        progress.line("[1/4] 01_x", path, 12.4, {"models": 8, "duration": 40.0})
+        == "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"
+    )
     assert progress.line("[1/4] 01_x", tmp_path / "none", 3.0, None) == "[1/4] 01_x  3 s"

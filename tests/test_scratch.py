@@ -1,5 +1,6 @@
 """The numpy implementation: the course's conventions, bit-for-bit agreement with the course's
 step-by-step formulas, gradient checks, the L2 and dropout mechanics, and the course's accuracies."""
+
 import os
 
 import numpy as np
@@ -37,7 +38,7 @@ def course_step(X, Y, p, lambd=0.0, keep_prob=1.0):
         A2 = A2 * D2 / keep_prob
     A3 = 1 / (1 + np.exp(-(np.dot(W3, A2) + b3)))
     if lambd == 0 and keep_prob == 1:
-        dZ3 = 1. / m * (A3 - Y)
+        dZ3 = 1.0 / m * (A3 - Y)
         dW3, db3 = np.dot(dZ3, A2.T), np.sum(dZ3, axis=1, keepdims=True)
         dZ2 = np.multiply(np.dot(W3.T, dZ3), np.int64(A2 > 0))
         dW2, db2 = np.dot(dZ2, A1.T), np.sum(dZ2, axis=1, keepdims=True)
@@ -45,17 +46,26 @@ def course_step(X, Y, p, lambd=0.0, keep_prob=1.0):
         dW1, db1 = np.dot(dZ1, X.T), np.sum(dZ1, axis=1, keepdims=True)
     else:
         dZ3 = A3 - Y
-        dW3, db3 = 1. / m * np.dot(dZ3, A2.T) + lambd / m * W3, 1. / m * np.sum(dZ3, axis=1, keepdims=True)
+        dW3, db3 = (
+            1.0 / m * np.dot(dZ3, A2.T) + lambd / m * W3,
+            1.0 / m * np.sum(dZ3, axis=1, keepdims=True),
+        )
         dA2 = np.dot(W3.T, dZ3)
         if keep_prob < 1:
             dA2 = dA2 * D2 / keep_prob
         dZ2 = np.multiply(dA2, np.int64(A2 > 0))
-        dW2, db2 = 1. / m * np.dot(dZ2, A1.T) + lambd / m * W2, 1. / m * np.sum(dZ2, axis=1, keepdims=True)
+        dW2, db2 = (
+            1.0 / m * np.dot(dZ2, A1.T) + lambd / m * W2,
+            1.0 / m * np.sum(dZ2, axis=1, keepdims=True),
+        )
         dA1 = np.dot(W2.T, dZ2)
         if keep_prob < 1:
             dA1 = dA1 * D1 / keep_prob
         dZ1 = np.multiply(dA1, np.int64(A1 > 0))
-        dW1, db1 = 1. / m * np.dot(dZ1, X.T) + lambd / m * W1, 1. / m * np.sum(dZ1, axis=1, keepdims=True)
+        dW1, db1 = (
+            1.0 / m * np.dot(dZ1, X.T) + lambd / m * W1,
+            1.0 / m * np.sum(dZ1, axis=1, keepdims=True),
+        )
     grads = dict(dW1=dW1, db1=db1, dW2=dW2, db2=db2, dW3=dW3, db3=db3)
     return {k: p[k] - 0.3 * grads["d" + k] for k in p}
 
@@ -81,7 +91,19 @@ def test_caches_have_the_course_layouts():
     assert D1.shape == (20, M) and D2.shape == (3, M) and D1.dtype == bool
     np.testing.assert_array_equal(A1, np.maximum(0, Z1) * D1 / 0.8)
     grads = scratch.backward_propagation_with_dropout(X, Y, cache, 0.8)
-    assert set(grads) == {"dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1"}
+    assert set(grads) == {
+        "dZ3",
+        "dW3",
+        "db3",
+        "dA2",
+        "dZ2",
+        "dW2",
+        "db2",
+        "dA1",
+        "dZ1",
+        "dW1",
+        "db1",
+    }
 
 
 @pytest.mark.parametrize("lambd, keep_prob", [(0.0, 1.0), (0.7, 1.0), (0.0, 0.86)])
@@ -89,7 +111,9 @@ def test_twenty_iterations_equal_the_course_formulas_bit_for_bit(lambd: float, k
     expected = scratch.initialize_parameters(DIMS)
     for _ in range(20):
         expected = course_step(X, Y, expected, lambd, keep_prob)
-    got = scratch.model(X, Y, num_iterations=20, lambd=lambd, keep_prob=keep_prob, mask_mode="fixed")
+    got = scratch.model(
+        X, Y, num_iterations=20, lambd=lambd, keep_prob=keep_prob, mask_mode="fixed"
+    )
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key])
 
@@ -125,17 +149,29 @@ def test_gradient_check_with_fixed_masks_and_a_deeper_net():
     assert scratch.gradient_check(params, X, Y, keep_prob=0.7, masks=masks) < 1e-7
     deep = scratch.initialize_parameters([2, 6, 5, 4, 1], seed=0)
     rng = np.random.default_rng(0)
-    deep = {k: v + 0.1 * rng.normal(size=v.shape) if k[0] == "b" else v for k, v in deep.items()}  # off the ReLU kinks
+    deep = {
+        k: v + 0.1 * rng.normal(size=v.shape) if k[0] == "b" else v for k, v in deep.items()
+    }  # off the ReLU kinks
     assert scratch.gradient_check(deep, X, Y, lambd=0.5) < 1e-7
     _, cache = scratch.forward_propagation(X, deep)
     grads = scratch.backward_propagation(X, Y, cache)
-    assert {"dA3", "dA2", "dA1", "dW4", "db4"} <= set(grads) and "dA4" not in grads and "dA0" not in grads
+    assert (
+        {"dA3", "dA2", "dA1", "dW4", "db4"} <= set(grads)
+        and "dA4" not in grads
+        and "dA0" not in grads
+    )
 
 
 def test_gradient_check_detects_a_wrong_gradient(monkeypatch):
     params = scratch.initialize_parameters(DIMS)
-    monkeypatch.setattr(scratch, "l2_penalty", lambda p, lambd, m: lambd / m * sum(np.sum(p[f"W{l}"] ** 2) for l in (1, 2, 3)))
-    assert scratch.gradient_check(params, X, Y, lambd=0.7) > 1e-3  # penalty twice too big: ½ dropped
+    monkeypatch.setattr(
+        scratch,
+        "l2_penalty",
+        lambda p, lambd, m: lambd / m * sum(np.sum(p[f"W{l}"] ** 2) for l in (1, 2, 3)),
+    )
+    assert (
+        scratch.gradient_check(params, X, Y, lambd=0.7) > 1e-3
+    )  # penalty twice too big: ½ dropped
 
 
 def test_l2_cost_and_gradient_terms():
@@ -143,19 +179,26 @@ def test_l2_cost_and_gradient_terms():
     AL, cache = scratch.forward_propagation(X, params)
     squares = sum(np.sum(params[f"W{l}"] ** 2) for l in (1, 2, 3))
     assert scratch.compute_cost_with_regularization(AL, Y, params, 0.7) == pytest.approx(
-        scratch.compute_cost(AL, Y) + 0.7 / (2 * M) * squares, rel=1e-12)
+        scratch.compute_cost(AL, Y) + 0.7 / (2 * M) * squares, rel=1e-12
+    )
     plain = scratch.backward_propagation(X, Y, cache)
     reg = scratch.backward_propagation_with_regularization(X, Y, cache, 0.7)
     for l in (1, 2, 3):
-        np.testing.assert_allclose(reg[f"dW{l}"] - plain[f"dW{l}"], 0.7 / M * params[f"W{l}"], atol=1e-15)
+        np.testing.assert_allclose(
+            reg[f"dW{l}"] - plain[f"dW{l}"], 0.7 / M * params[f"W{l}"], atol=1e-15
+        )
         np.testing.assert_allclose(reg[f"db{l}"], plain[f"db{l}"], atol=1e-15)
 
 
 def test_l2_update_is_a_shrink_then_the_data_step():
     params = scratch.initialize_parameters(DIMS)
     _, cache = scratch.forward_propagation(X, params)
-    with_l2 = scratch.update_parameters(params, scratch.backward_propagation_with_regularization(X, Y, cache, 0.7), 0.3)
-    shrunk = scratch.shrink_then_step(params, scratch.backward_propagation(X, Y, cache), 0.3, 0.7, M)
+    with_l2 = scratch.update_parameters(
+        params, scratch.backward_propagation_with_regularization(X, Y, cache, 0.7), 0.3
+    )
+    shrunk = scratch.shrink_then_step(
+        params, scratch.backward_propagation(X, Y, cache), 0.3, 0.7, M
+    )
     for key in params:
         np.testing.assert_allclose(with_l2[key], shrunk[key], rtol=0, atol=1e-14)
     assert scratch.updated_share(params, with_l2) == 1.0
@@ -177,12 +220,30 @@ def test_dropped_units_get_exactly_zero_updates_with_a_mask_shared_by_the_batch(
 
 def test_train_records_and_mask_modes():
     evals = {"train": (X, Y), "test": (X_TEST, Y_TEST)}
-    runs = {mode: scratch.train(X, Y, num_iterations=200, keep_prob=0.8, mask_mode=mode, record_every=50,
-                                eval_sets=evals) for mode in scratch.MASK_MODES}
+    runs = {
+        mode: scratch.train(
+            X,
+            Y,
+            num_iterations=200,
+            keep_prob=0.8,
+            mask_mode=mode,
+            record_every=50,
+            eval_sets=evals,
+        )
+        for mode in scratch.MASK_MODES
+    }
     params, records = runs["resample"]
     assert [r["step"] for r in records] == [50, 100, 150, 200]
-    assert set(records[0]) == {"step", "cost", "weight_norm", "updated_share", "train_loss", "train_accuracy",
-                               "test_loss", "test_accuracy"}
+    assert set(records[0]) == {
+        "step",
+        "cost",
+        "weight_norm",
+        "updated_share",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+    }
     assert records[-1]["weight_norm"] == pytest.approx(scratch.weight_norm(params))
     assert records[-1]["train_accuracy"] == scratch.accuracy(X, Y, params)
     assert runs["shared"][1][-1]["updated_share"] < runs["resample"][1][-1]["updated_share"]
@@ -195,11 +256,15 @@ def test_train_in_float32_keeps_the_weights_and_masks_and_only_rounds():
     kwargs = dict(num_iterations=40, keep_prob=0.8, record_every=10, eval_sets={"train": (X, Y)})
     p64, r64 = scratch.train(X, Y, **kwargs)
     p32, r32 = scratch.train(X, Y, dtype="float32", **kwargs)
-    assert all(v.dtype == np.float32 for v in p32.values()) and all(v.dtype == np.float64 for v in p64.values())
+    assert all(v.dtype == np.float32 for v in p32.values()) and all(
+        v.dtype == np.float64 for v in p64.values()
+    )
     for key in p64:
         np.testing.assert_allclose(p32[key], p64[key], rtol=1e-3, atol=1e-5)
         assert not np.array_equal(p32[key].astype("float64"), p64[key])
-    assert [r["updated_share"] for r in r32] == pytest.approx([r["updated_share"] for r in r64], abs=0.02)
+    assert [r["updated_share"] for r in r32] == pytest.approx(
+        [r["updated_share"] for r in r64], abs=0.02
+    )
     with pytest.raises(ParameterError, match="dtype = 'float16': accepted one of float64, float32"):
         scratch.train(X, Y, num_iterations=2, dtype="float16")
 
@@ -209,11 +274,13 @@ def test_l2_shrink_gap_and_step_changes():
     assert scratch.l2_shrink_gap(params, X, Y, 0.3, 0.7) < 1e-14
     plain = scratch.step_changes(params, X, Y, 0.3)
     with_l2 = scratch.step_changes(params, X, Y, 0.3, lambd=0.7)
-    for l, (a, b) in enumerate(zip(plain, with_l2), start=1):
+    for l, (a, b) in enumerate(zip(plain, with_l2, strict=True), start=1):
         np.testing.assert_allclose(b - a, -0.3 * 0.7 / M * params[f"W{l}"], atol=1e-14)
     masks = [np.zeros((20, 1), dtype=bool), np.ones((3, 1), dtype=bool)]
     dropped = scratch.step_changes(params, X, Y, 0.3, keep_prob=0.5, masks=masks)
-    assert not dropped[0].any() and not dropped[1].any()  # every first-layer unit dropped: nothing flows
+    assert (
+        not dropped[0].any() and not dropped[1].any()
+    )  # every first-layer unit dropped: nothing flows
 
 
 def test_predict_and_accuracy():
@@ -223,16 +290,22 @@ def test_predict_and_accuracy():
     assert scratch.accuracy(X, Y, params) == np.mean(p == Y) > 0.7
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"keep_prob": 0.0}, "keep_prob = 0.0: accepted a number in (0, 1]"),
-    ({"keep_prob": 1.5}, "keep_prob = 1.5"),
-    ({"mask_mode": "sometimes"}, "mask_mode = 'sometimes': accepted one of resample, fixed, shared"),
-    ({"lambd": -1}, "lambd = -1: accepted a number >= 0"),
-    ({"learning_rate": 0}, "learning_rate = 0"),
-    ({"num_iterations": 2.5}, "num_iterations = 2.5"),
-    ({"layer_dims": [3, 5, 1]}, "starting with the input size 2"),
-    ({"layer_dims": [2, 0, 1]}, "layer_dims = [2, 0, 1]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"keep_prob": 0.0}, "keep_prob = 0.0: accepted a number in (0, 1]"),
+        ({"keep_prob": 1.5}, "keep_prob = 1.5"),
+        (
+            {"mask_mode": "sometimes"},
+            "mask_mode = 'sometimes': accepted one of resample, fixed, shared",
+        ),
+        ({"lambd": -1}, "lambd = -1: accepted a number >= 0"),
+        ({"learning_rate": 0}, "learning_rate = 0"),
+        ({"num_iterations": 2.5}, "num_iterations = 2.5"),
+        ({"layer_dims": [3, 5, 1]}, "starting with the input size 2"),
+        ({"layer_dims": [2, 0, 1]}, "layer_dims = [2, 0, 1]"),
+    ],
+)
 def test_bad_arguments_name_the_parameter(kwargs: dict, message: str):
     with pytest.raises(ParameterError) as err:
         scratch.train(X, Y, **{"num_iterations": 2, **kwargs})
@@ -243,19 +316,29 @@ def test_bad_shapes():
     with pytest.raises(ParameterError, match=r"Y = \(60,\)"):
         scratch.train(X, Y.ravel(), num_iterations=2)
     with pytest.raises(ParameterError, match="one per hidden layer"):
-        scratch.forward_propagation_with_dropout(X, scratch.initialize_parameters(DIMS), 0.5, masks=[np.ones((20, 1))])
+        scratch.forward_propagation_with_dropout(
+            X, scratch.initialize_parameters(DIMS), 0.5, masks=[np.ones((20, 1))]
+        )
 
 
 COURSE_DATA = os.environ.get("NNREG_COURSE_DATA", "")
 
 
-@pytest.mark.skipif(not COURSE_DATA, reason="set NNREG_COURSE_DATA to the course's data.mat to check its published accuracies")
-@pytest.mark.parametrize("kwargs, train_accuracy, test_accuracy", [
-    ({}, 0.9478, 0.915),
-    ({"lambd": 0.7}, 0.9384, 0.93),
-    ({"keep_prob": 0.86, "mask_mode": "fixed"}, 0.9289, 0.95),
-])
-def test_course_data_gives_the_published_accuracies(kwargs: dict, train_accuracy: float, test_accuracy: float):
+@pytest.mark.skipif(
+    not COURSE_DATA,
+    reason="set NNREG_COURSE_DATA to the course's data.mat to check its published accuracies",
+)
+@pytest.mark.parametrize(
+    "kwargs, train_accuracy, test_accuracy",
+    [
+        ({}, 0.9478, 0.915),
+        ({"lambd": 0.7}, 0.9384, 0.93),
+        ({"keep_prob": 0.86, "mask_mode": "fixed"}, 0.9289, 0.95),
+    ],
+)
+def test_course_data_gives_the_published_accuracies(
+    kwargs: dict, train_accuracy: float, test_accuracy: float
+):
     X, Y, X_test, Y_test = scratch.from_dataset(load_dataset(COURSE_DATA, dtype="float64"))
     params = scratch.model(X, Y, learning_rate=0.3, num_iterations=30000, **kwargs)
     # The course prints 0.947867298578 and the like; one example more or less moves it by 1/211.

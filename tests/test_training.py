@@ -11,17 +11,36 @@ DATA = make_goalkeeper(n_train=64, n_test=32, seed=1)
 
 def small_model(seed: int, rate: float = 0.0) -> keras.Model:
     set_seed(seed)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dropout(rate), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(rate),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
     return model
 
 
 def test_records_hold_steps_and_metrics_of_each_set():
-    records = fit_full_batch(small_model(0), DATA.x_train, DATA.y_train, steps=40, record_every=10,
-                             eval_sets={"train": (DATA.x_train, DATA.y_train), "test": (DATA.x_test, DATA.y_test)})
+    records = fit_full_batch(
+        small_model(0),
+        DATA.x_train,
+        DATA.y_train,
+        steps=40,
+        record_every=10,
+        eval_sets={"train": (DATA.x_train, DATA.y_train), "test": (DATA.x_test, DATA.y_test)},
+    )
     assert [r["step"] for r in records] == [10, 20, 30, 40]
-    assert set(records[0]) == {"step", "fit_loss", "train_loss", "train_accuracy", "test_loss", "test_accuracy"}
+    assert set(records[0]) == {
+        "step",
+        "fit_loss",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+    }
     assert records[-1]["train_loss"] < records[0]["train_loss"]
 
 
@@ -36,7 +55,14 @@ def test_chunking_does_not_change_the_training():
 def test_same_as_plain_full_batch_fit():
     fast, plain = small_model(4), small_model(4)
     fit_full_batch(fast, DATA.x_train, DATA.y_train, steps=20, record_every=20)
-    plain.fit(DATA.x_train, DATA.y_train, batch_size=len(DATA.x_train), epochs=20, shuffle=False, verbose=0)
+    plain.fit(
+        DATA.x_train,
+        DATA.y_train,
+        batch_size=len(DATA.x_train),
+        epochs=20,
+        shuffle=False,
+        verbose=0,
+    )
     for wa, wb in zip(fast.get_weights(), plain.get_weights(), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
 
@@ -67,7 +93,9 @@ def test_an_uncompiled_model_is_named():
 def test_predict_modes():
     model = small_model(0, rate=0.5)
     assert np.array_equal(predict(model, DATA.x_test), predict(model, DATA.x_test))
-    assert not np.array_equal(predict(model, DATA.x_test, training=True), predict(model, DATA.x_test, training=True))
+    assert not np.array_equal(
+        predict(model, DATA.x_test, training=True), predict(model, DATA.x_test, training=True)
+    )
 
 
 def sweep_model(kind: str, seed: int) -> keras.Model:
@@ -79,16 +107,25 @@ def sweep_model(kind: str, seed: int) -> keras.Model:
         layers.append(keras.layers.Dropout(0.5))
     if kind == "fixed mask":
         layers.append(FixedMaskDropout(0.5, seed=seed))
-    model = keras.Sequential(layers + [keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=l2)])
-    optimizer = (keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 30)) if l2 is not None
-                 else keras.optimizers.SGD(0.1))
+    model = keras.Sequential(
+        layers + [keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=l2)]
+    )
+    optimizer = (
+        keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(0.05, 30))
+        if l2 is not None
+        else keras.optimizers.SGD(0.1)
+    )
     model.compile(optimizer=optimizer, loss="binary_crossentropy")
     return model
 
 
 def trained_state(model: keras.Model, reuse: bool) -> tuple[list, list[np.ndarray]]:
-    records = fit_full_batch(model, DATA.x_train, DATA.y_train, steps=30, record_every=10, reuse=reuse)
-    variables = model.trainable_variables + model.non_trainable_variables + model.optimizer.variables
+    records = fit_full_batch(
+        model, DATA.x_train, DATA.y_train, steps=30, record_every=10, reuse=reuse
+    )
+    variables = (
+        model.trainable_variables + model.non_trainable_variables + model.optimizer.variables
+    )
     return records, [keras.ops.convert_to_numpy(v.value) for v in variables]
 
 
@@ -103,7 +140,9 @@ def test_reused_runner_trains_exactly_as_the_model_itself(kind: str):
         assert len(reused) == len(own)
         for a, b in zip(reused, own, strict=True):  # weights, seed and mask states, optimizer state
             np.testing.assert_array_equal(a, b)
-    if kind == "fixed mask":  # its seed draws the mask, a constant: another seed, another architecture
+    if (
+        kind == "fixed mask"
+    ):  # its seed draws the mask, a constant: another seed, another architecture
         assert runners[1] == runners[0] + 1
     else:
         assert runners[0] == runners[1]  # the second seed found the first seed's runner
@@ -138,8 +177,12 @@ def test_models_with_adapted_preprocessing_train_themselves():
         set_seed(0)
         normalization = keras.layers.Normalization()
         normalization.adapt(DATA.x_train * scale)
-        model = keras.Sequential([keras.Input((2,)), normalization, keras.layers.Dense(1, activation="sigmoid")])
+        model = keras.Sequential(
+            [keras.Input((2,)), normalization, keras.layers.Dense(1, activation="sigmoid")]
+        )
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
         fit_full_batch(model, DATA.x_train * scale, DATA.y_train, steps=10, record_every=10)
         predictions.append(predict(model, DATA.x_test * scale))
-    np.testing.assert_allclose(predictions[0], predictions[1], rtol=1e-4, atol=1e-5)  # standardised: the same
+    np.testing.assert_allclose(
+        predictions[0], predictions[1], rtol=1e-4, atol=1e-5
+    )  # standardised: the same

@@ -1,5 +1,6 @@
 """Tutorial 02 (does input dropout spread reliance?): its findings on the quick profile, and the
 wording rules of issue 9 for it (design confound, matched comparison with L2, Adam, labels)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ from nnreg_keras.data import make_height
 from nnreg_keras.exceptions import DatasetError
 from nnreg_keras.params import notebook_defaults
 from nnreg_keras.results import read
-from tests.conftest import landed, ROOT
+from tests.conftest import ROOT, landed
 
 STEM = "02_input_dropout_spreads_reliance"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
@@ -33,7 +34,11 @@ def shown(statement: dict) -> str:
 
 
 def markdown(notebook: Path = NOTEBOOK) -> str:
-    return "\n".join(c.source for c in nbformat.read(str(notebook), as_version=4).cells if c.cell_type == "markdown")
+    return "\n".join(
+        c.source
+        for c in nbformat.read(str(notebook), as_version=4).cells
+        if c.cell_type == "markdown"
+    )
 
 
 # Item 4: the label threshold is not the value a missing feature is filled with.
@@ -52,7 +57,9 @@ def test_the_notebook_asks_the_question_it_tests_with_the_threshold_off_the_fill
     assert notebook_defaults(NOTEBOOK)["threshold"] != 0
     first = nbformat.read(str(NOTEBOOK), as_version=4).cells[0].source
     assert first.startswith(f"# {QUESTION}")
-    readme_line = next(line for line in (ROOT / "README.md").read_text().splitlines() if STEM in line)
+    readme_line = next(
+        line for line in (ROOT / "README.md").read_text().splitlines() if STEM in line
+    )
     assert QUESTION in readme_line
 
 
@@ -68,8 +75,10 @@ def test_the_threshold_confound_is_measured_at_both_thresholds(results: dict):
     assert {row[0] for row in table["rows"]} == {"0 sd", f"{threshold:g} sd"}
     m = results["metrics"]
     # at the fill value, input dropout's gain with height missing is mostly a fallback
-    assert (m["accuracy_shuffled_input_top_at_fill"] - m["accuracy_shuffled_none_at_fill"]
-            < (m["accuracy_missing_input_top_at_fill"] - m["accuracy_missing_none_at_fill"]) / 2)
+    assert (
+        m["accuracy_shuffled_input_top_at_fill"] - m["accuracy_shuffled_none_at_fill"]
+        < (m["accuracy_missing_input_top_at_fill"] - m["accuracy_missing_none_at_fill"]) / 2
+    )
     everything = " ".join(shown(c) for c in results["claims"]) + shown(results["verdict"])
     assert "cost no clean accuracy" not in everything
 
@@ -80,7 +89,9 @@ def test_input_dropout_and_l2_are_compared_at_matched_clean_accuracy(results: di
     assert any(f["file"].endswith("/tradeoff.svg") for f in results["figures"])
     matched = claims(results)["matched_clean_accuracy"]
     assert matched["numbers"]["floor"] == pytest.approx(results["metrics"]["accuracy_none"])
-    assert "as accurate on clean data as no regularization" in matched["text"] + matched["alternative"]
+    assert (
+        "as accurate on clean data as no regularization" in matched["text"] + matched["alternative"]
+    )
     assert matched["held"]  # quick profile: missing 0.79 against 0.73, share 0.52 against 0.35
     everything = " ".join(shown(c) for c in results["claims"])
     assert "spread the reliance more than input dropout did" not in everything
@@ -109,8 +120,13 @@ def test_labels_give_both_conventions(results: dict):
 @pytest.mark.notebooks
 def test_input_dropout_findings_hold_on_the_quick_profile(results: dict):
     found = claims(results)
-    for name in ("missing_accuracy_rose", "hiding_height_is_what_helps", "spread_while_present",
-                 "fallback_only_at_fill_value", "linear_model_spreads"):
+    for name in (
+        "missing_accuracy_rose",
+        "hiding_height_is_what_helps",
+        "spread_while_present",
+        "fallback_only_at_fill_value",
+        "linear_model_spreads",
+    ):
         assert found[name]["held"], shown(found[name])
     m = results["metrics"]
     assert m["accuracy_missing_input_top"] > m["accuracy_missing_none"] + 0.1

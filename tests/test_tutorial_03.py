@@ -1,5 +1,6 @@
 """Tutorial 03: the course's code shown in the notebook against the tested reference, and the
 lesson's findings on the quick profile (issues 8 and 9)."""
+
 import json
 import re
 
@@ -19,8 +20,11 @@ DATA = make_goalkeeper(n_train=40, n_test=10, label_noise=0.1, seed=0)
 
 def course_code_cells() -> list[tuple[nbformat.NotebookNode, nbformat.NotebookNode]]:
     """(cell before, cell) for every cell tagged `course-code`."""
-    return [(NOTEBOOK.cells[i - 1], cell) for i, cell in enumerate(NOTEBOOK.cells)
-            if "course-code" in cell.metadata.get("tags", [])]
+    return [
+        (NOTEBOOK.cells[i - 1], cell)
+        for i, cell in enumerate(NOTEBOOK.cells)
+        if "course-code" in cell.metadata.get("tags", [])
+    ]
 
 
 def course_code() -> dict:
@@ -47,8 +51,15 @@ def test_course_code_is_in_the_notebook_in_short_explained_cells():
         assert cell.cell_type == "code" and len(cell.source.splitlines()) <= 30
         assert before.cell_type == "markdown" and before.source.strip()
     source = "\n".join(cell.source for _, cell in cells)
-    for line in ("< keep_prob", "A = A * D", "A = A / keep_prob", "dA = dA * D_prev", "dA = dA / keep_prob",
-                 "lambd / m * W", "lambd / (2 * m)"):
+    for line in (
+        "< keep_prob",
+        "A = A * D",
+        "A = A / keep_prob",
+        "dA = dA * D_prev",
+        "dA = dA / keep_prob",
+        "lambd / m * W",
+        "lambd / (2 * m)",
+    ):
         assert line in source
     assert not any("inspect" in cell.source for cell in NOTEBOOK.cells if cell.cell_type == "code")
 
@@ -56,17 +67,27 @@ def test_course_code_is_in_the_notebook_in_short_explained_cells():
 @pytest.mark.parametrize("dims", [[2, 5, 3, 1], [2, 6, 1]])
 @pytest.mark.parametrize("keep_prob", [1.0, 0.8])
 @pytest.mark.parametrize("lambd", [0.0, 0.7])
-def test_course_code_gives_the_reference_cost_and_gradients(dims: list[int], keep_prob: float, lambd: float):
+def test_course_code_gives_the_reference_cost_and_gradients(
+    dims: list[int], keep_prob: float, lambd: float
+):
     code = course_code()
     X, Y, _, _ = scratch.from_dataset(DATA)
     parameters = scratch.model(X, Y, 0.3, num_iterations=20, layer_dims=dims, seed=1)
-    AL, caches = code["forward_propagation_with_dropout"](X, parameters, keep_prob, np.random.default_rng(5))
-    masks = scratch.dropout_masks(dims[1:-1], X.shape[1], keep_prob, np.random.default_rng(5)) if keep_prob < 1 else None
+    AL, caches = code["forward_propagation_with_dropout"](
+        X, parameters, keep_prob, np.random.default_rng(5)
+    )
+    masks = (
+        scratch.dropout_masks(dims[1:-1], X.shape[1], keep_prob, np.random.default_rng(5))
+        if keep_prob < 1
+        else None
+    )
     if masks is not None:
         for cache, mask in zip(caches, masks, strict=False):  # no mask at the output
             np.testing.assert_array_equal(cache[1], mask)
     cost, expected = scratch.cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)
-    grads = code["backward_propagation_with_regularization_and_dropout"](X, Y, caches, lambd, keep_prob)
+    grads = code["backward_propagation_with_regularization_and_dropout"](
+        X, Y, caches, lambd, keep_prob
+    )
     assert abs(code["compute_cost_with_regularization"](AL, Y, parameters, lambd) - cost) <= 1e-12
     keys = [f"d{p}{l}" for l in range(1, len(dims)) for p in ("W", "b")]
     assert sorted(grads) == sorted(keys)
@@ -78,8 +99,12 @@ def test_course_code_gives_the_reference_cost_and_gradients(dims: list[int], kee
 def test_tutorial_03_checks_hold(quick_reports):
     results = results_of(quick_reports)
     claims = {c["name"]: c["held"] for c in results["claims"]}
-    for name in ("course_code_matches_reference", "keras_twin_same_gradients", "l2_is_a_shrink",
-                 "one_mask_freezes_dropped_units"):
+    for name in (
+        "course_code_matches_reference",
+        "keras_twin_same_gradients",
+        "l2_is_a_shrink",
+        "one_mask_freezes_dropped_units",
+    ):
         assert claims[name], name
     m = results["metrics"]
     assert m["course_code_gap"] <= 1e-12 and m["keras_gradient_gap"] < 1e-5
@@ -108,12 +133,16 @@ def test_tutorial_03_sets_sgd_adam_and_adamw_side_by_side(quick_reports):  # iss
     p, m = results["parameters"], results["metrics"]
     table = next(t for t in results["tables"] if any("AdamW" in str(row[0]) for row in t["rows"]))
     labels = [row[0] for row in table["rows"]]
-    assert any(label.startswith("SGD + L2") for label in labels) and any(label.startswith("Adam + L2") for label in labels)
+    assert any(label.startswith("SGD + L2") for label in labels) and any(
+        label.startswith("Adam + L2") for label in labels
+    )
     assert {"weight norm ‖W‖", "test accuracy"} <= set(table["columns"])
     for kind in ("L2", "Adam_plus_L2", "AdamW"):
         assert m[f"keras_weight_norm_{kind}"] > 0 and 0.5 <= m[f"keras_test_accuracy_{kind}"] <= 1
     m_train = p["n_train"]
-    assert m["adamw_weight_decay"] == pytest.approx(p["learning_rate"] * p["lambd"] / (m_train * p["adam_learning_rate"]))
+    assert m["adamw_weight_decay"] == pytest.approx(
+        p["learning_rate"] * p["lambd"] / (m_train * p["adam_learning_rate"])
+    )
     markdown = "\n".join(c.source for c in NOTEBOOK.cells if c.cell_type == "markdown")
     assert "plain gradient descent only" in markdown and "Loshchilov" in markdown
 
@@ -123,7 +152,9 @@ def test_tutorial_03_labels_dropout_and_l2_in_both_conventions(quick_reports):  
     results = results_of(quick_reports)
     labels = [str(row[0]) for table in results["tables"] for row in table["rows"]]
     dropout_labels = [label for label in labels if "dropout" in label]
-    assert dropout_labels and all("dropout rate 0.14 (keep_prob 0.86)" in label for label in dropout_labels)
+    assert dropout_labels and all(
+        "dropout rate 0.14 (keep_prob 0.86)" in label for label in dropout_labels
+    )
     assert all("course λ 0.7" in label for label in labels if "L2" in label)
     assert not re.search(r"dropout 0\.86", all_text(results))
 
@@ -134,6 +165,12 @@ def test_tutorial_03_words_what_the_step_measured(quick_reports):  # issue 9, it
     text = all_text(results)
     assert "line by line" not in text and "decides per step which weights may move" not in text
     m = results["metrics"]
-    claim = next(c for c in results["claims"] if c["name"] == "per_example_masks_move_almost_every_weight")
-    assert claim["held"] == (m["still_share_dropout_masks_per_example"] <= m["still_share_no_regularization"])
-    assert m["still_share_dropout_masks_per_example"] < m["still_share_dropout_one_mask_for_the_batch"]
+    claim = next(
+        c for c in results["claims"] if c["name"] == "per_example_masks_move_almost_every_weight"
+    )
+    assert claim["held"] == (
+        m["still_share_dropout_masks_per_example"] <= m["still_share_no_regularization"]
+    )
+    assert (
+        m["still_share_dropout_masks_per_example"] < m["still_share_dropout_one_mask_for_the_batch"]
+    )

@@ -1,5 +1,6 @@
 """Tutorial 04 (dropout as adaptive L2) on the quick profile: its findings, and the wording rules of
 issue 9 (items 1, 7, 8 and 10) that keep its sentences within what it measures."""
+
 import re
 
 import nbformat
@@ -7,7 +8,7 @@ import pytest
 
 from nnreg_keras import show
 from nnreg_keras.results import read
-from tests.conftest import landed, ROOT
+from tests.conftest import ROOT, landed
 
 STEM = "04_dropout_as_adaptive_l2"
 ZERO = re.compile(r"^[-−]?0\.0+$")  # "0.000": a small value hidden by too few decimals
@@ -43,7 +44,9 @@ def test_item_1_each_method_is_invariant_to_the_transformation_the_measurements_
     invariance = claim(results, "invariance")
     assert invariance["held"]
     for wording in (invariance["text"], invariance["alternative"]):
-        assert "rescal" in wording and "shift" in wording, "the sentence must name both transformations"
+        assert "rescal" in wording and "shift" in wording, (
+            "the sentence must name both transformations"
+        )
     # the old sentence, true for rescaling only, must not come back
     assert not any("invariant to the units" in w for w in wordings(results))
 
@@ -52,7 +55,12 @@ def test_item_1_what_standardising_leaves_is_the_dependence_on_uncertainty(resul
     m = results["metrics"]
     leaves = claim(results, "standardising_leaves_uncertainty")
     assert leaves["held"] and "p(1 − p)" in leaves["text"]
-    assert m["strength_span_sd_zero"] < 1.05 < m["strength_span_sd_fit"] < m["strength_span_unit"] / 100
+    assert (
+        m["strength_span_sd_zero"]
+        < 1.05
+        < m["strength_span_sd_fit"]
+        < m["strength_span_unit"] / 100
+    )
 
 
 def test_item_7_the_notebook_says_adam_is_not_plain_gradient_descent():
@@ -63,7 +71,9 @@ def test_item_7_the_notebook_says_adam_is_not_plain_gradient_descent():
 
 
 def test_item_8_dropout_and_l2_are_labelled_in_both_conventions(results):
-    text = " ".join(t["caption"] + " " + " ".join(map(str, sum(t["rows"], []))) for t in results["tables"])
+    text = " ".join(
+        t["caption"] + " " + " ".join(map(str, sum(t["rows"], []))) for t in results["tables"]
+    )
     assert "dropout rate 0.5 (keep_prob 0.5)" in text
     assert re.search(r"L2 [\d.e-]+ \(course λ [\d.]+\)", text)
     assert "dropout 0.5" not in text.replace("dropout rate 0.5", "")
@@ -75,9 +85,13 @@ def test_item_10_no_table_shows_a_small_value_as_zero(results):
             for value in row:
                 if isinstance(value, str):
                     tokens = re.findall(r"[-−]?\d[\d,.]*(?:e[-+]?\d+)?", value)
-                    assert not any(ZERO.match(t) for t in tokens), f"{table['caption']!r}: {value!r}"
+                    assert not any(ZERO.match(t) for t in tokens), (
+                        f"{table['caption']!r}: {value!r}"
+                    )
                 elif isinstance(value, float) and value != 0:
                     assert not ZERO.match(show.cell(value)), f"{table['caption']!r}: {value!r}"
     errors = next(t for t in results["tables"] if "its standard error" in t["columns"])
     column = errors["columns"].index("its standard error")
-    assert all(0 < float(row[column]) < 0.01 for row in errors["rows"])  # 1e-4 or so, written as such
+    assert all(
+        0 < float(row[column]) < 0.01 for row in errors["rows"]
+    )  # 1e-4 or so, written as such

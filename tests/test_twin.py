@@ -1,4 +1,5 @@
 """The Keras twin against the numpy implementation: same gradients, same masks, same L2, same curves."""
+
 import numpy as np
 import pytest
 
@@ -31,8 +32,11 @@ def test_weights_are_copied_transposed_and_back():
     back = twin.get_parameters(model)
     for key in INIT:
         np.testing.assert_allclose(back[key], INIT[key], rtol=1e-7, atol=1e-7)
-    np.testing.assert_allclose(predict(model, DATA.x_train).ravel(),
-                               scratch.forward_propagation(X, INIT)[0].ravel(), rtol=1e-5)
+    np.testing.assert_allclose(
+        predict(model, DATA.x_train).ravel(),
+        scratch.forward_propagation(X, INIT)[0].ravel(),
+        rtol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("lambd", [0.0, 0.7])
@@ -47,24 +51,40 @@ def test_step_zero_gradients_equal_the_scratch_gradients(lambd: float):
 def test_the_half_pitfall_l2_of_lambd_over_m_doubles_the_pull():
     set_seed(0)
     model = twin.build_twin(DIMS, parameters=INIT)
-    wrong = keras.Sequential([keras.Input((2,))] + [
-        keras.layers.Dense(n, activation="relu" if n > 1 else "sigmoid",
-                           kernel_regularizer=keras.regularizers.L2(0.7 / M)) for n in DIMS[1:]])
+    wrong = keras.Sequential(
+        [keras.Input((2,))]
+        + [
+            keras.layers.Dense(
+                n,
+                activation="relu" if n > 1 else "sigmoid",
+                kernel_regularizer=keras.regularizers.L2(0.7 / M),
+            )
+            for n in DIMS[1:]
+        ]
+    )
     twin.set_parameters(wrong, INIT)
     data_only = twin.gradients(model, DATA.x_train, DATA.y_train)
     doubled = twin.gradients(wrong, DATA.x_train, DATA.y_train)
-    np.testing.assert_allclose(doubled["dW2"] - data_only["dW2"], 2 * 0.7 / M * INIT["W2"], rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(
+        doubled["dW2"] - data_only["dW2"], 2 * 0.7 / M * INIT["W2"], rtol=1e-4, atol=1e-7
+    )
 
 
 def test_given_masks_give_the_same_gradients_as_the_course_dropout():
-    masks = scratch.dropout_masks(DIMS[1:-1], M, 0.86, np.random.RandomState(scratch.COURSE_MASK_SEED))
+    masks = scratch.dropout_masks(
+        DIMS[1:-1], M, 0.86, np.random.RandomState(scratch.COURSE_MASK_SEED)
+    )
     set_seed(0)
     model = twin.build_twin(DIMS, keep_prob=0.86, masks=masks, parameters=INIT)
     _, cache = scratch.forward_propagation_with_dropout(X, INIT, 0.86)  # the course's own draw
     np.testing.assert_array_equal(cache[1], masks[0])
-    assert_same_gradients(twin.gradients(model, DATA.x_train, DATA.y_train),
-                          scratch.backward_propagation_with_dropout(X, Y, cache, 0.86))
-    np.testing.assert_array_equal(predict(model, DATA.x_test), predict(twin.build_twin(DIMS, parameters=INIT), DATA.x_test))
+    assert_same_gradients(
+        twin.gradients(model, DATA.x_train, DATA.y_train),
+        scratch.backward_propagation_with_dropout(X, Y, cache, 0.86),
+    )
+    np.testing.assert_array_equal(
+        predict(model, DATA.x_test), predict(twin.build_twin(DIMS, parameters=INIT), DATA.x_test)
+    )
 
 
 def test_dropped_units_rows_and_columns_are_exactly_zero_in_keras_too():
@@ -98,8 +118,9 @@ def test_a_thousand_l2_steps_follow_the_same_loss_curve():
     set_seed(0)
     model = twin.build_twin(DIMS, learning_rate=0.3, lambd=0.7, m=M, parameters=INIT)
     keras_records = fit_full_batch(model, DATA.x_train, DATA.y_train, steps=1000, record_every=100)
-    _, numpy_records = scratch.train(X, Y, num_iterations=1000, lambd=0.7, record_every=100,
-                                     eval_sets={"train": (X, Y)})
+    _, numpy_records = scratch.train(
+        X, Y, num_iterations=1000, lambd=0.7, record_every=100, eval_sets={"train": (X, Y)}
+    )
     assert [r["step"] for r in keras_records] == [r["step"] for r in numpy_records]
     keras_loss = np.array([r["train_loss"] for r in keras_records])
     numpy_loss = np.array([r["train_loss"] for r in numpy_records])
@@ -112,7 +133,9 @@ def test_a_thousand_l2_steps_follow_the_same_loss_curve():
 def test_masked_dropout_is_the_identity_at_inference_and_checks_its_mask():
     layer = MaskedDropout(np.array([[1, 0, 1]]), keep_prob=0.5)
     ones = np.ones((4, 3), dtype="float32")
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ones, training=True)), [[2, 0, 2]] * 4)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(ones, training=True)), [[2, 0, 2]] * 4
+    )
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ones, training=False)), ones)
     with pytest.raises(ParameterError, match="0/1"):
         MaskedDropout(np.array([[0.5, 1]]), keep_prob=0.5)
@@ -134,7 +157,9 @@ def test_build_twin_arguments():
 
 def test_gradient_gap_against_the_numpy_reference():
     set_seed(0)
-    gap, largest = twin.gradient_gap(twin.build_twin(DIMS, lambd=0.7, m=M, parameters=INIT), INIT, X, Y, lambd=0.7)
+    gap, largest = twin.gradient_gap(
+        twin.build_twin(DIMS, lambd=0.7, m=M, parameters=INIT), INIT, X, Y, lambd=0.7
+    )
     assert gap < 1e-6 < largest
     wrong, _ = twin.gradient_gap(twin.build_twin(DIMS, parameters=INIT), INIT, X, Y, lambd=0.7)
     assert wrong > 1e-4  # a model without the L2 term does not compute the L2 cost's gradients

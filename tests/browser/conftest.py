@@ -4,13 +4,15 @@ The tests run when a Chromium and the Playwright bindings are installed and skip
 which one is missing; with NNREG_REQUIRE_BROWSER=1 (as in CI) a missing browser fails instead.
 Set NNREG_CHROMIUM to use a Chromium other than the one on PATH.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,20 +21,33 @@ from tests.conftest import ROOT
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 # The two screens the report is checked on: a phone (touch, overlay scrollbars) and a desktop.
-VIEWS = {"phone": {"width": 390, "height": 844, "mobile": True}, "desktop": {"width": 1280, "height": 900}}
+VIEWS = {
+    "phone": {"width": 390, "height": 844, "mobile": True},
+    "desktop": {"width": 1280, "height": 900},
+}
 # A4 with 15 mm margins, in CSS pixels (96 per inch): the width and height a printed page lays out in.
 PRINT_MARGIN_MM = 15
 PRINT_WIDTH = (210 - 2 * PRINT_MARGIN_MM) / 25.4 * 96
 PRINT_HEIGHT = (297 - 2 * PRINT_MARGIN_MM) / 25.4 * 96
 # Keep Chromium from reaching out on its own, so any request the page makes is the page's doing.
-CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-sandbox"]
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-sandbox",
+]
 
 
 def unavailable(reason: str) -> None:
     """Skip, or fail when NNREG_REQUIRE_BROWSER=1 says the browser tests must run."""
     if os.environ.get("NNREG_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}, and NNREG_REQUIRE_BROWSER=1 requires the browser tests to run", pytrace=False)
+        pytest.fail(
+            f"{reason}, and NNREG_REQUIRE_BROWSER=1 requires the browser tests to run",
+            pytrace=False,
+        )
     pytest.skip(reason)
 
 
@@ -48,14 +63,17 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the Playwright Python package is not installed (it is in the dev extra and requirements.lock)")
+        unavailable(
+            "the Playwright Python package is not installed (it is in the dev extra and requirements.lock)"
+        )
     path = chromium_path()
     if path is None:
         unavailable("no Chromium on PATH (Debian: apt-get install chromium; or set NNREG_CHROMIUM)")
     with sync_playwright() as playwright:
         # Real scrollbars, as on a desktop, so a scrollable table shows that it scrolls.
-        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS,
-                                              ignore_default_args=["--hide-scrollbars"])
+        chromium = playwright.chromium.launch(
+            executable_path=path, args=CHROMIUM_ARGS, ignore_default_args=["--hide-scrollbars"]
+        )
         yield chromium
         chromium.close()
 
@@ -84,17 +102,35 @@ def open_report(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage
     """Opens the report at a viewport width, in screen or print media; blocks every other request."""
     contexts = []
 
-    def opener(width: int, media: str = "screen", height: int = 900, mobile: bool = False) -> OpenedPage:
-        context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=mobile,
-                                      has_touch=mobile, service_workers="block")
+    def opener(
+        width: int, media: str = "screen", height: int = 900, mobile: bool = False
+    ) -> OpenedPage:
+        context = browser.new_context(
+            viewport={"width": width, "height": height},
+            is_mobile=mobile,
+            has_touch=mobile,
+            service_workers="block",
+        )
         contexts.append(context)
         page = context.new_page()
         opened = OpenedPage(page, report_file.as_uri())
-        page.on("console", lambda msg: opened.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on(
+            "console",
+            lambda msg: opened.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
         page.on("pageerror", lambda err: opened.console_errors.append(str(err)))
-        page.on("request", lambda req: None if req.url == opened.url or req.url.startswith("data:")
-                else opened.other_requests.append(req.url))
-        page.route("**/*", lambda route: route.continue_() if route.request.url == opened.url else route.abort())
+        page.on(
+            "request",
+            lambda req: (
+                None
+                if req.url == opened.url or req.url.startswith("data:")
+                else opened.other_requests.append(req.url)
+            ),
+        )
+        page.route(
+            "**/*",
+            lambda route: route.continue_() if route.request.url == opened.url else route.abort(),
+        )
         page.emulate_media(media=media)
         page.goto(opened.url, wait_until="load")
         return opened

@@ -3,6 +3,7 @@
 The checks read the page's structure generically (figures, tables, links, table-of-contents anchors),
 so they hold for any section layout the template chooses.
 """
+
 from __future__ import annotations
 
 import re
@@ -103,14 +104,19 @@ def test_every_table_of_contents_link_scrolls_to_its_section(desktop):
     for target in targets:
         page.evaluate("window.scrollTo(0, 0)")
         page.locator(f'nav a[href="#{target}"]').first.click()
-        top, at_bottom, height = desktop.js("""id => [document.getElementById(id).getBoundingClientRect().top,
+        top, at_bottom, height = desktop.js(
+            """id => [document.getElementById(id).getBoundingClientRect().top,
             window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1,
-            window.innerHeight]""", target)
+            window.innerHeight]""",
+            target,
+        )
         assert abs(top) <= 2 or (at_bottom and 0 <= top < height), f"#{target} is at {top:.0f} px"
 
 
 def test_every_local_link_and_anchor_resolves(desktop, report_file: Path):
-    hrefs = desktop.js("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))")
+    hrefs = desktop.js(
+        "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"
+    )
     ids = set(desktop.js("() => Array.from(document.querySelectorAll('[id]')).map(e => e.id)"))
     for href in hrefs:
         url = urlparse(href)
@@ -118,7 +124,9 @@ def test_every_local_link_and_anchor_resolves(desktop, report_file: Path):
             continue
         assert not url.scheme, f"unexpected link {href}"
         if url.path:
-            assert (report_file.parent / unquote(url.path)).is_file(), f"link {href} points to no file"
+            assert (report_file.parent / unquote(url.path)).is_file(), (
+                f"link {href} points to no file"
+            )
         elif url.fragment:
             assert unquote(url.fragment) in ids, f"link {href} points to no element"
 
@@ -127,7 +135,7 @@ def rerun_problem(command: str) -> str | None:
     """Why `python -m nnreg_keras run ...` would not run as shown, or None when it would."""
     words = shlex.split(command)
     try:
-        args = cli._parser().parse_args(words[words.index("nnreg_keras") + 1:])
+        args = cli._parser().parse_args(words[words.index("nnreg_keras") + 1 :])
     except SystemExit:
         return "the command line does not parse"
     layout = Layout(ROOT / "tutorials", ROOT / "params")
@@ -144,9 +152,16 @@ def rerun_problem(command: str) -> str | None:
 
 
 def test_every_rerun_command_names_a_notebook_profile_and_parameters_that_exist(desktop):
-    texts = desktop.js("() => Array.from(document.querySelectorAll('pre, code')).map(e => e.textContent)")
-    commands = sorted({m.group(0).strip() for text in texts
-                       for m in re.finditer(r"python -m nnreg_keras run[^\n`]*", text)})
+    texts = desktop.js(
+        "() => Array.from(document.querySelectorAll('pre, code')).map(e => e.textContent)"
+    )
+    commands = sorted(
+        {
+            m.group(0).strip()
+            for text in texts
+            for m in re.finditer(r"python -m nnreg_keras run[^\n`]*", text)
+        }
+    )
     assert commands, "no rerun command on the page"
     problems = {command: rerun_problem(command) for command in commands}
     assert {c: p for c, p in problems.items() if p} == {}
@@ -164,7 +179,9 @@ def test_tables_fit_their_column_or_visibly_scroll(request, view):
     for table in request.getfixturevalue(view).js(TABLES):
         assert table["boxInsideColumn"], f"{table['table']} sticks out of the text column"
         if table["scrolls"]:  # a scrollbar, or edge shadows painted by the box
-            assert table["affordance"], f"{table['table']} is wider than its box and does not show it"
+            assert table["affordance"], (
+                f"{table['table']} is wider than its box and does not show it"
+            )
 
 
 def test_print_keeps_every_column_and_figure_on_the_page(open_report):
@@ -181,8 +198,11 @@ def test_print_keeps_every_column_and_figure_on_the_page(open_report):
         assert fig["height"] <= PRINT_HEIGHT and fig["breakInside"] == "avoid", fig
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     margin = f"{PRINT_MARGIN_MM}mm"
-    pdf = printed.page.pdf(path=SCREENSHOTS / "report.pdf", format="A4",
-                           margin={"top": margin, "bottom": margin, "left": margin, "right": margin})
+    pdf = printed.page.pdf(
+        path=SCREENSHOTS / "report.pdf",
+        format="A4",
+        margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
+    )
     pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf))
     print(f"\nreport.pdf: {pages} A4 pages")
     assert pages >= len(printed.js(ANCHOR_TARGETS))  # every section starts on a page of its own
@@ -195,12 +215,22 @@ def test_axe_finds_no_serious_or_critical_violation(open_report, view):
     opened = open_report(**VIEWS[view])
     # A drawing inside a labelled role="img" is presentational (the label speaks for it); emptied, it
     # no longer makes axe walk its tens of thousands of nodes.
-    opened.js("() => document.querySelectorAll('[role=img] > svg').forEach(svg => svg.replaceChildren())")
+    opened.js(
+        "() => document.querySelectorAll('[role=img] > svg').forEach(svg => svg.replaceChildren())"
+    )
     violations = Axe().run(opened.page).response["violations"]
-    serious = {v["id"]: [n["target"] for n in v["nodes"][:3]] for v in violations
-               if v["impact"] in ("serious", "critical")}
-    print(f"\naxe on {view}: " + (", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])})"
-                                                  for v in violations) or "no violation"))
+    serious = {
+        v["id"]: [n["target"] for n in v["nodes"][:3]]
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    }
+    print(
+        f"\naxe on {view}: "
+        + (
+            ", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])})" for v in violations)
+            or "no violation"
+        )
+    )
     assert serious == {}
 
 
