@@ -2,11 +2,13 @@
 
 Modules, one concern each: `data` (generated datasets and user files), `params` (parameter checks
 and profiles), `models` (Keras layers and regularizers), `training` (seeding, fast full-batch
-training), `metrics` (numpy metrics, no backend), `analysis` (measurements), `reliance` (what a
-model relies on, feature by feature), `adaptive` (dropout as an adaptive L2 penalty, in formulas),
-`scratch` (the numpy net in the course's conventions), `twin` (its Keras twin), `plots` (figures),
-`results` (the results contract), `runner` (executes notebooks), `report` (the HTML report), `cli`
-(command line), `exceptions` (the errors a user can fix), `quiet` (TensorFlow's log).
+training that reuses traced functions), `metrics` (numpy metrics, no backend), `guards` (divergence
+checks), `progress` (the progress line), `analysis` (measurements), `plots` (figures), `formatting`
+(how numbers are written), `show` (results shown inline in a notebook), `results` (the results
+contract), `runner` and `landing` (execute notebooks, land their outputs in one step), `report`
+(the HTML report), `cli` (command line), `exceptions` (the errors a user can fix), `quiet`
+(TensorFlow's log); the lesson modules `subnetworks` (01), `reliance` (02), `scratch` and `twin`
+(03), `adaptive` (04) and `sweeps` (05).
 """
 
 import sys
