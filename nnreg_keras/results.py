@@ -251,19 +251,19 @@ class Recorder:
         self.data["figures"].append(entry)
         show.figure(path, caption, alt, number=len(self.data["figures"]))
 
-    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> bool:
+    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> None:
         """Record an expected finding: `text` words it if it held, `alternative` if not. Both are
         `str.format` templates, formatted with `numbers` on every run (a broken wording fails every
-        run, not only the one that needs it); the applicable one is shown inline. Returns `held`."""
+        run, not only the one that needs it); the applicable one is shown inline. Nothing is
+        returned, so a cell that ends with a claim shows the finding and no bare value."""
         statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
         self.data["claims"] = [c for c in self.data["claims"] if c["name"] != name] + [
             {"name": name, **statement}
         ]
         self.data["metrics"][f"claim_{name}"] = int(statement["held"])
         show.statement(statement, kind="finding")
-        return statement["held"]
 
-    def verdict(self, held: Any, text: str, alternative: str, **numbers: Any) -> bool:
+    def verdict(self, held: Any, text: str, alternative: str, **numbers: Any) -> None:
         """The short answer to the thread's question (at most VERDICT_WORDS words either way),
         formatted like a claim: `text` if the expected answer held, `alternative` if not."""
         statement = self._statement("verdict", held, text, alternative, numbers)
@@ -272,7 +272,6 @@ class Recorder:
             raise ResultsError("; ".join(problems))
         self.data["verdict"] = statement
         show.statement(statement, kind="verdict")
-        return statement["held"]
 
     @staticmethod
     def _statement(

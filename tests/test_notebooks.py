@@ -71,6 +71,12 @@ def test_executed_notebooks_show_every_figure_inline_and_no_path_or_repr(quick_r
         text = json.dumps([o for o in outputs if o.get("output_type") != "error"])
         for bad in ("PosixPath(", "<Figure size", "object at 0x", "<IPython.core.display"):
             assert bad not in text, f"{stem}: an output shows {bad!r}"
+        bare = [
+            o["data"]["text/plain"]
+            for o in outputs
+            if o.get("output_type") == "execute_result" and set(o.get("data", {})) == {"text/plain"}
+        ]
+        assert not bare, f"{stem}: cells end with a bare value: {bare}"
         html = landed(quick_reports, stem, "notebooks", ".html").read_text()
         assert not re.findall(r'(?:src|href)\s*=\s*["\']?(?:https?:)?//', html), (
             f"{stem}: the HTML page fetches"

@@ -170,7 +170,7 @@ def test_both_wordings_are_formatted_on_every_run(tmp_path, monkeypatch):
         rec.claim("typo", True, "Held at {accuracy:.2f}.", "Not held at {acc:.2f}.", accuracy=0.9)
     with pytest.raises(ResultsError, match="verdict: 'text' has 61 words; at most 60"):
         rec.verdict(False, "word " * 61, "Short enough.")
-    assert rec.claim("again", False, "Rose to {v}.", "Fell to {v}.", v=3) is False
+    assert rec.claim("again", False, "Rose to {v}.", "Fell to {v}.", v=3) is None
     assert (
         rec.data["metrics"]["claim_again"] == 0
         and rec.data["claims"][-1]["alternative"] == "Fell to 3."
