@@ -94,7 +94,6 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     return {
         **results,
         "anchor": anchor,
-        "figures_inline": figures,
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
