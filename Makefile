@@ -1,5 +1,5 @@
 # nnreg_keras: `make report` regenerates everything, `make test` runs the tests.
-# Both create .venv on first use and install the exact versions of requirements.lock, then the package.
+# Both create .venv on first use and install the exact versions of requirements.txt, then the package.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,8 +20,9 @@ NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
 # Each notebook lands as reports/runs/NN_name/ in one step; its stamp run.json is make's target.
 # A one-off run (`run 01 -p ...`) dates its stamp back to 1970, so the next `make report` reruns it.
 RUNS := $(patsubst tutorials/%.ipynb,reports/runs/%/run.json,$(NOTEBOOKS))
-# Code the notebooks run; a change to any of it reruns them (report-only code does not).
-LIBRARY := $(filter-out nnreg_keras/report.py nnreg_keras/cli.py,$(wildcard nnreg_keras/*.py))
+# The lesson library, the code the notebooks run: a change to it reruns them. The pipeline
+# (nnreg_keras/pipeline/) is not in it: a change there rebuilds only what it makes.
+LIBRARY := $(wildcard nnreg_keras/*.py)
 
 ifeq ($(wildcard params/$(PROFILE).yaml),)
 $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profiles: $(basename $(notdir $(wildcard params/*.yaml))))
@@ -37,18 +38,18 @@ help: ## show this list
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
 	@echo "make bench                    time the training loops side by side"
-	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.lock"
+	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.txt"
 	@echo "make clean                    delete reports/ (generated)"
 	@echo "make distclean                also delete .venv"
 	@echo "profiles: $(basename $(notdir $(wildcard params/*.yaml)))"
 
-# The environment: exactly the versions in requirements.lock (with the dev and jax extras), then
+# The environment: exactly the versions in requirements.txt (with the dev and jax extras), then
 # the package itself without dependencies. A newer lock or pyproject.toml installs again.
-$(INSTALLED): requirements.lock pyproject.toml
+$(INSTALLED): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "nnreg_keras needs Python 3.10 or newer; set PYTHON=python3.x")'
-	@echo "setting up $(VENV) from requirements.lock (first run only; a few minutes) ..."
+	@echo "setting up $(VENV) from requirements.txt (first run only; a few minutes) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
@@ -56,7 +57,7 @@ $(INSTALLED): requirements.lock pyproject.toml
 # Python version the package supports, and pin the result. Review the diff, then run `make test`.
 lock: | $(INSTALLED)
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra jax --universal --quiet \
-		--custom-compile-command "make lock" --output-file requirements.lock
+		--custom-compile-command "make lock" --output-file requirements.txt
 
 # The profile of the last run; a different PROFILE makes every notebook stale.
 reports/.profile: FORCE
@@ -71,7 +72,7 @@ reports/.notebooks: FORCE
 reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
 	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
 
-reports/index.html: $(RUNS) reports/.notebooks $(wildcard nnreg_keras/templates/*) nnreg_keras/report.py | $(INSTALLED)
+reports/index.html: $(RUNS) reports/.notebooks $(wildcard templates/*) nnreg_keras/pipeline/report.py nnreg_keras/render.py | $(INSTALLED)
 	@$(PY) -m nnreg_keras report --prune
 
 report: reports/index.html

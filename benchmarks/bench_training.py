@@ -143,7 +143,7 @@ def make_report_seconds(jobs: int) -> float:
         venv = os.environ.get("VENV", str(ROOT / ".venv"))
         for spec in (
             "requirements.txt",
-            "requirements.lock",
+            "requirements.txt",
             "pyproject.toml",
         ):  # make must not reinstall
             if (copy / spec).exists():

@@ -1,3 +1,3 @@
-from nnreg_keras.cli import main
+from nnreg_keras.pipeline.cli import main
 
 raise SystemExit(main())

@@ -42,21 +42,9 @@ from typing import Any
 import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.rules import check_rate
 
 GLMS = ("logistic", "linear")
-
-
-def check_rate(rate: Any, name: str = "rate") -> float:
-    """The dropout rate δ as a float; ParameterError unless it is a number in [0, 1)."""
-    ok = (
-        isinstance(rate, (int, float, np.floating)) and not isinstance(rate, bool) and 0 <= rate < 1
-    )
-    if not ok:
-        raise ParameterError(
-            f"{name} must be a dropout rate δ in [0, 1) (the share of inputs "
-            f"dropped; δ = 1 drops everything), got {rate!r}"
-        )
-    return float(rate)
 
 
 def _inputs_and_weights(x: Any, w: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras.exceptions import DatasetError
+from nnreg_keras.exceptions import DatasetError, ParameterError
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,23 @@ class Dataset:
 def goalkeeper_boundary(x1: np.ndarray) -> np.ndarray:
     """The true decision boundary of the goalkeeper field: a wavy diagonal, x2 = b(x1)."""
     return -0.6 * x1 + 0.12 * np.sin(5.0 * x1)
+
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def splits(data: Dataset, n_val: int) -> dict[str, Split]:
+    """Train, validation and test sets: the first `n_val` held-out examples validate, the rest test."""
+    if not 0 < n_val < len(data.x_test):
+        raise ParameterError(
+            f"parameter 'n_val' = {n_val!r}: accepted a positive integer below the "
+            f"{len(data.x_test)} held-out examples"
+        )
+    return {
+        "train": (data.x_train, data.y_train),
+        "validation": (data.x_test[:n_val], data.y_test[:n_val]),
+        "test": (data.x_test[n_val:], data.y_test[n_val:]),
+    }
 
 
 def make_goalkeeper(

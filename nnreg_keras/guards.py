@@ -9,7 +9,7 @@
   record. A strongly regularized model that predicts the majority class with a loss no higher than
   at the start is not divergence, and passes.
 
-It also ticks `nnreg_keras.progress`, so the runner can show how far training has come.
+It also notes the record (`recording.note_progress`), so the runner can show how far training has come.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras import progress
 from nnreg_keras.exceptions import DivergenceError
+from nnreg_keras.recording import note_progress
 
 MAX_WEIGHT_RMS = 1e3
 CHANCE_ACCURACY = 0.6  # at most this accuracy counts as chance level for a binary label
@@ -89,4 +89,4 @@ def check_record(
             f"likely cause: a learning rate too large for this model: lower "
             f"learning_rate, now {rate:g}"
         )
-    progress.tick(model, step, first=len(records) == 1)
+    note_progress(model, step, first=len(records) == 1)

@@ -1,10 +1,13 @@
-"""Metrics of predictions against targets, in numpy only (no Keras backend), for every training loop.
+"""Measurements in numpy only (no Keras backend): metrics of predictions against targets, shared by
+every training loop, and comparisons of weights and of training runs.
 
 `training.fit_full_batch` (Keras), `scratch.train` (the numpy net) and the reliance measures share
-these, so Keras and numpy runs report exactly the same numbers.
+the metrics, so Keras and numpy runs report exactly the same numbers.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -45,3 +48,49 @@ def categorical_metrics(y_true: np.ndarray, prob: np.ndarray) -> dict[str, float
         "loss": float(-np.mean(np.log(picked))),
         "accuracy": float(np.mean(p.argmax(axis=1) == y)),
     }
+
+
+def average_records(runs: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Average records of several runs step by step (the runs must share their steps)."""
+    if len({tuple(r["step"] for r in run) for run in runs}) != 1:
+        raise ValueError("runs recorded different steps and cannot be averaged")
+    return [
+        {key: float(np.mean([run[i][key] for run in runs])) for key in runs[0][i]}
+        for i in range(len(runs[0]))
+    ]
+
+
+def relative_gaps(
+    run: list[dict[str, float]], other: list[dict[str, float]], key: str = "train_loss"
+) -> np.ndarray:
+    """|run − other| / |run| of `key` at each record of two runs of the same training."""
+    if [r["step"] for r in run] != [r["step"] for r in other]:
+        raise ValueError("the two runs recorded different steps")
+    a, b = (np.array([r[key] for r in records], dtype="float64") for records in (run, other))
+    return np.abs(a - b) / np.abs(a)
+
+
+def agreement_steps(
+    run: list[dict[str, float]],
+    other: list[dict[str, float]],
+    key: str = "train_loss",
+    rtol: float = 1e-3,
+) -> int:
+    """How long two runs of the same training agree: the last recorded step before `key` first
+    differs by more than `rtol` (relative to `run`), 0 if at the first record, the final step if never."""
+    apart = np.flatnonzero(relative_gaps(run, other, key) > rtol)
+    if not apart.size:
+        return int(run[-1]["step"])
+    return int(run[apart[0] - 1]["step"]) if apart[0] else 0
+
+
+def weights_snapshot(model: Any) -> list[np.ndarray]:
+    """Copies of all the model's trainable weights, to compare before and after training."""
+    return [np.array(w) for w in model.get_weights()]
+
+
+def changed_parameters(before: list[np.ndarray], after: list[np.ndarray]) -> int:
+    """How many scalar parameters differ between two snapshots (exactly, not to a tolerance)."""
+    if [b.shape for b in before] != [a.shape for a in after]:
+        raise ValueError("the two snapshots come from different architectures")
+    return int(sum(np.count_nonzero(b != a) for b, a in zip(before, after, strict=True)))

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras.adaptive import check_rate
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.rules import check_rate
 from nnreg_keras.training import keras
 
 
@@ -25,9 +25,7 @@ class FixedMaskDropout(keras.layers.Layer):
 
     def __init__(self, rate: float, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"rate must be in [0, 1), got {rate!r}")
-        self.rate, self.seed = float(rate), int(seed)
+        self.rate, self.seed = check_rate(rate), int(seed)
 
     def build(self, input_shape):
         units = int(input_shape[-1])

@@ -68,28 +68,6 @@ def decision_boundaries(
     return fig
 
 
-def learning_curves(
-    records: dict[str, list[dict[str, float]]],
-    keys: tuple[str, ...] = ("train_loss", "test_loss"),
-    ylabel: str = "loss (inference mode)",
-) -> plt.Figure:
-    """Curves of recorded values against training step, one colour per model, one panel per key."""
-    fig, axes = plt.subplots(
-        1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False, sharey=True
-    )
-    for ax, key in zip(axes.flat, keys, strict=True):
-        for i, (name, recs) in enumerate(records.items()):
-            ax.plot(
-                [r["step"] for r in recs], [r[key] for r in recs], color=color_for(i), label=name
-            )
-        ax.set_title(key.replace("_", " "))
-        ax.set_xlabel("training step")
-    axes.flat[0].set_ylabel(ylabel)
-    axes.flat[-1].legend(frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def mc_dropout(
     k: list[int],
     mc_accuracy: np.ndarray,
@@ -402,3 +380,12 @@ def width_sweep(
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
+
+
+def grid(
+    x: np.ndarray, steps: int = 120, margin: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A regular grid over the range of 2-D inputs: (xx, yy, points of shape (steps², 2))."""
+    lo, hi = x.min(axis=0) - margin, x.max(axis=0) + margin
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
+    return xx, yy, np.c_[xx.ravel(), yy.ravel()].astype("float32")

@@ -9,27 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras import analysis
-from nnreg_keras.data import Dataset, goalkeeper_boundary
+from nnreg_keras import metrics
+from nnreg_keras.data import Split, goalkeeper_boundary
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.formatting import mean_sd
 from nnreg_keras.training import fit_full_batch, keras, predict
-
-Split = tuple[np.ndarray, np.ndarray]
-
-
-def splits(data: Dataset, n_val: int) -> dict[str, Split]:
-    """Train, validation and test sets: the first `n_val` held-out examples validate, the rest test."""
-    if not 0 < n_val < len(data.x_test):
-        raise ParameterError(
-            f"parameter 'n_val' = {n_val!r}: accepted a positive integer below the "
-            f"{len(data.x_test)} held-out examples"
-        )
-    return {
-        "train": (data.x_train, data.y_train),
-        "validation": (data.x_test[:n_val], data.y_test[:n_val]),
-        "test": (data.x_test[n_val:], data.y_test[n_val:]),
-    }
 
 
 def sweep_widths(widths: list[int], width: int, rate: float) -> tuple[list[int], int]:
@@ -52,14 +36,14 @@ def fit_and_count(
 ) -> dict[str, Any]:
     """Train `model` full-batch on data['train'], evaluating every split; count its parameters
     before and after training and how many of them training changed."""
-    before = analysis.weights_snapshot(model)
+    before = metrics.weights_snapshot(model)
     records = fit_full_batch(model, *data["train"], steps, record_every, data)
     return {
         "records": records,
         "final": records[-1],
         "params_before": sum(w.size for w in before),
         "params_after": model.count_params(),
-        "changed": analysis.changed_parameters(before, analysis.weights_snapshot(model)),
+        "changed": metrics.changed_parameters(before, metrics.weights_snapshot(model)),
     }
 
 

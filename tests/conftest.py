@@ -45,7 +45,7 @@ def landed(reports: Path, stem: str, kind: str = "results", suffix: str = ".json
 @pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory) -> Path:
     """Every tutorial executed once per test session with the quick profile, into a temp reports/."""
-    from nnreg_keras.runner import Layout, run
+    from nnreg_keras.pipeline.runner import Layout, run
 
     reports = tmp_path_factory.mktemp("reports")
     run([], "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)

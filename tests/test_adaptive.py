@@ -212,9 +212,7 @@ def test_bad_dropout_rates_are_rejected_with_the_value_and_the_accepted_range(ba
         lambda: AdaptiveL2(bad, x),
     ]
     for call in calls:
-        with pytest.raises(
-            ParameterError, match=r"rate must be a dropout rate δ in \[0, 1\)"
-        ) as err:
+        with pytest.raises(ParameterError, match=r"rate must be a dropout rate in \[0, 1\)") as err:
             call()
         assert repr(bad) in str(err.value)
 

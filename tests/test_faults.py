@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nnreg_keras import report, results
+from nnreg_keras.pipeline import contract, report
 from tests.conftest import ROOT, write_notebook
 
 PARAMS = """from typing import Literal
@@ -36,7 +36,7 @@ BODY = """import json, os, time
 import numpy as np
 from nnreg_keras import scratch
 from nnreg_keras.data import load_dataset
-from nnreg_keras.results import Recorder
+from nnreg_keras.recording import Recorder
 if mode == "fail":
     raise RuntimeError("this notebook was asked to fail")
 if mode == "die":
@@ -82,7 +82,7 @@ def make_project(path: Path) -> Path:
     (path / "params").mkdir()
     (path / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 60\n")
     shutil.copy2(ROOT / "Makefile", path / "Makefile")
-    for name in ("requirements.lock", "pyproject.toml"):
+    for name in ("requirements.txt", "pyproject.toml"):
         shutil.copy2(ROOT / name, path / name)
     (path / "nnreg_keras").symlink_to(ROOT / "nnreg_keras")  # make's LIBRARY prerequisites
     (path / "installed").touch()
@@ -456,7 +456,7 @@ def test_landing_cleans_up_and_uses_ordinary_modes(project):
 
 def test_the_landed_run_has_an_offline_html_page_and_the_exercises(baseline):
     run_dir = baseline / "reports" / "runs" / STEM
-    data = results.read(run_dir / "results" / f"{STEM}.json")
+    data = contract.load(run_dir / "results" / f"{STEM}.json")
     assert data["exercises"] == EXERCISES
     page = (run_dir / "notebooks" / f"{STEM}.html").read_text()
     assert "It ran at 0.1." in page
@@ -561,7 +561,7 @@ def test_every_schema_valid_results_file_renders(tmp_path, variant):
         },
     }
     data.update(json.loads(json.dumps(VARIANTS[variant]).replace("{stem}", stem)))
-    results.validate(data)
+    contract.validate(data)
     for fig in data["figures"]:
         (run_dir / fig["file"]).parent.mkdir(parents=True, exist_ok=True)
         (run_dir / fig["file"]).write_text(SVG)

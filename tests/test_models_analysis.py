@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nnreg_keras import analysis
+from nnreg_keras import formatting, metrics, plots
 from nnreg_keras.data import make_goalkeeper
 from nnreg_keras.models import FixedMaskDropout
 from nnreg_keras.training import fit_full_batch, keras, set_seed
@@ -19,7 +19,7 @@ def test_fixed_mask_keeps_the_same_units_in_training_and_inference():
 
 
 def test_fixed_mask_rejects_bad_rate():
-    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"rate must be a dropout rate in \[0, 1\) .*got 1.0"):
         FixedMaskDropout(1.0)
 
 
@@ -35,35 +35,35 @@ def test_dropped_units_keep_their_initial_weights():
         ]
     )
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
-    before = analysis.weights_snapshot(model)
+    before = metrics.weights_snapshot(model)
     fit_full_batch(model, data.x_train, data.y_train, steps=20, record_every=10)
-    after = analysis.weights_snapshot(model)
+    after = metrics.weights_snapshot(model)
     dropped = keras.ops.convert_to_numpy(model.layers[1].mask) == 0
     np.testing.assert_array_equal(before[0][:, dropped], after[0][:, dropped])  # kernel columns
     np.testing.assert_array_equal(before[2][dropped], after[2][dropped])  # next layer's rows
-    assert analysis.changed_parameters(before, after) <= sum(w.size for w in before) - 4 * 2 - 4 - 4
+    assert metrics.changed_parameters(before, after) <= sum(w.size for w in before) - 4 * 2 - 4 - 4
 
 
 def test_changed_parameters_counts_exact_differences():
     a = [np.zeros((2, 3)), np.zeros(3)]
     b = [np.zeros((2, 3)), np.array([0.0, 1e-12, 2.0])]
-    assert analysis.changed_parameters(a, b) == 2
+    assert metrics.changed_parameters(a, b) == 2
     with pytest.raises(ValueError, match="different architectures"):
-        analysis.changed_parameters(a, [np.zeros(3)])
+        metrics.changed_parameters(a, [np.zeros(3)])
 
 
 def test_mean_sd_and_average_records():
-    assert analysis.mean_sd([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)))
-    assert analysis.mean_sd([5.0]) == (5.0, 0.0)
-    assert analysis.mean_sd_text([0.5, 0.7], digits=2) == "0.60 ± 0.14"
+    assert formatting.mean_sd([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)))
+    assert formatting.mean_sd([5.0]) == (5.0, 0.0)
+    assert formatting.mean_sd_text([0.5, 0.7], digits=2) == "0.60 ± 0.14"
     runs = [[{"step": 1, "loss": 1.0}], [{"step": 1, "loss": 3.0}]]
-    assert analysis.average_records(runs) == [{"step": 1.0, "loss": 2.0}]
+    assert metrics.average_records(runs) == [{"step": 1.0, "loss": 2.0}]
     with pytest.raises(ValueError, match="different steps"):
-        analysis.average_records([[{"step": 1}], [{"step": 2}]])
+        metrics.average_records([[{"step": 1}], [{"step": 2}]])
 
 
 def test_grid_covers_the_inputs():
-    xx, yy, points = analysis.grid(np.array([[0.0, 1.0], [2.0, 3.0]]), steps=5, margin=0.0)
+    xx, yy, points = plots.grid(np.array([[0.0, 1.0], [2.0, 3.0]]), steps=5, margin=0.0)
     assert xx.shape == (5, 5) and points.shape == (25, 2)
     assert points.min(axis=0).tolist() == [0.0, 1.0] and points.max(axis=0).tolist() == [2.0, 3.0]
 
@@ -75,11 +75,11 @@ def test_agreement_steps_and_relative_gaps():
         {"step": 20, "train_loss": 1.002},
         {"step": 30, "train_loss": 1.0},
     ]
-    np.testing.assert_allclose(analysis.relative_gaps(run, drifting), [5e-4, 2e-3, 0], atol=1e-12)
+    np.testing.assert_allclose(metrics.relative_gaps(run, drifting), [5e-4, 2e-3, 0], atol=1e-12)
     assert (
-        analysis.agreement_steps(run, drifting) == 10
+        metrics.agreement_steps(run, drifting) == 10
     )  # parts at step 20, even though step 30 agrees again
-    assert analysis.agreement_steps(run, run) == 30
-    assert analysis.agreement_steps(run, [dict(r, train_loss=2.0) for r in run]) == 0
+    assert metrics.agreement_steps(run, run) == 30
+    assert metrics.agreement_steps(run, [dict(r, train_loss=2.0) for r in run]) == 0
     with pytest.raises(ValueError, match="different steps"):
-        analysis.agreement_steps(run, [dict(r, step=r["step"] + 1) for r in run])
+        metrics.agreement_steps(run, [dict(r, step=r["step"] + 1) for r in run])

@@ -8,10 +8,10 @@ import nbformat
 import papermill
 import pytest
 
-from nnreg_keras import report
-from nnreg_keras.params import notebook_defaults
-from nnreg_keras.results import read
-from nnreg_keras.runner import Layout, discover, run
+from nnreg_keras.pipeline import report
+from nnreg_keras.pipeline.contract import load
+from nnreg_keras.pipeline.profiles import notebook_defaults
+from nnreg_keras.pipeline.runner import Layout, discover, run
 from tests.conftest import ROOT, landed
 
 NOTEBOOKS = discover(ROOT / "tutorials")
@@ -61,10 +61,10 @@ def test_papermill_lists_every_parameter_with_its_type_and_help(notebook: Path):
 @pytest.mark.notebooks
 def test_executed_notebooks_show_every_figure_inline_and_no_path_or_repr(quick_reports: Path):
     for stem in STEMS:
-        figures = read(landed(quick_reports, stem))["figures"]
+        figures = load(landed(quick_reports, stem))["figures"]
         nb = nbformat.read(str(landed(quick_reports, stem, "notebooks", ".ipynb")), as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-        images = [o for o in outputs if {"image/svg+xml", "image/png"} & set(o.get("data", {}))]
+        images = [o for o in outputs if "<figure>" in o.get("data", {}).get("text/html", "")]
         assert len(images) == len(figures), (
             f"{stem}: {len(images)} inline images for {len(figures)} figures"
         )
@@ -86,7 +86,7 @@ def test_executed_notebooks_show_every_figure_inline_and_no_path_or_repr(quick_r
 @pytest.mark.notebooks
 def test_every_notebook_writes_valid_results_and_the_report_has_every_section(quick_reports: Path):
     for stem in STEMS:
-        results = read(landed(quick_reports, stem))
+        results = load(landed(quick_reports, stem))
         assert results["notebook"] == stem and results["profile"] == "quick"
         assert results["figures"] and results["tables"] and results["verdict"] and results["claims"]
         assert landed(quick_reports, stem, "notebooks", ".ipynb").is_file()
@@ -100,7 +100,7 @@ def test_every_notebook_writes_valid_results_and_the_report_has_every_section(qu
 @pytest.mark.notebooks
 def test_every_claim_is_worded_both_ways_and_every_verdict_is_short(quick_reports: Path):
     for stem in STEMS:
-        results = read(landed(quick_reports, stem))
+        results = load(landed(quick_reports, stem))
         assert results["claims"], f"{stem} records no claims"
         for statement in [results["verdict"], *results["claims"]]:
             assert statement["text"].strip() and statement["alternative"].strip()
@@ -123,3 +123,32 @@ def test_same_profile_and_seed_give_identical_results(quick_reports: Path, tmp_p
     )
     first = (landed(quick_reports, stem)).read_bytes()
     assert (landed(tmp_path / "again", stem)).read_bytes() == first
+
+
+def _html_outputs(executed: Path) -> list[str]:
+    nb = nbformat.read(str(executed), as_version=4)
+    return [
+        o["data"]["text/html"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/html" in o.get("data", {})
+    ]
+
+
+@pytest.mark.notebooks
+def test_notebook_and_report_draw_tables_and_number_figures_alike(quick_reports: Path):
+    """One renderer: each table's HTML in the executed notebook is in the report as it is, and the
+    figures carry the same numbers in both."""
+    page = report.build(quick_reports).read_text()
+    for stem in STEMS:
+        outputs = _html_outputs(landed(quick_reports, stem, "notebooks", ".ipynb"))
+        tables = [o for o in outputs if o.startswith('<div class="table-wrap"')]
+        assert len(tables) == len(load(landed(quick_reports, stem))["tables"])
+        section = page[page.index(f'<section id="{stem[:2]}') :]
+        section = section[: section.index("</section>")]
+        for table in tables:
+            assert table in section, f"{stem}: a table differs between notebook and report"
+        shown = re.findall(r"<figcaption>(Figure \d+)[ .]", "".join(outputs))
+        reported = re.findall(r"<figcaption>(Figure \d+)\. ", section)
+        assert list(dict.fromkeys(shown)) == reported, stem

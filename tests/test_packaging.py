@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from nnreg_keras import results
+from nnreg_keras import recording
 from tests.conftest import ROOT
 from tests.test_report import fake_results
 
-LOCK = ROOT / "requirements.lock"
+LOCK = ROOT / "requirements.txt"
 LOCKED_EXTRAS = (
     "dev",
     "jax",
@@ -33,9 +33,8 @@ def wheel(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(
-        ROOT / "nnreg_keras", source / "nnreg_keras", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for name in ("nnreg_keras", "templates"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
         [
             sys.executable,
@@ -61,14 +60,17 @@ def test_the_wheel_ships_the_templates_the_css_and_the_command(wheel: Path):
     for name in (
         "nnreg_keras/templates/report.html.j2",
         "nnreg_keras/templates/report.css",
-        "nnreg_keras/report.py",
+        "nnreg_keras/templates/notebook.html.j2",
+        "nnreg_keras/pipeline/results.schema.json",
+        "nnreg_keras/pipeline/report.py",
         "nnreg_keras/metrics.py",
     ):
         assert name in names
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     assert (
-        "nnreg-keras = nnreg_keras.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+        "nnreg-keras = nnreg_keras.pipeline.cli:main"
+        in zipfile.ZipFile(wheel).read(entry_points).decode()
     )
 
 
@@ -114,7 +116,7 @@ def test_the_installed_wheel_builds_a_report_from_another_directory(wheel: Path,
     )
     assert done.returncode == 0, done.stderr
     where = subprocess.run(
-        [sys.executable, "-c", "import nnreg_keras.report as r; print(r.TEMPLATES)"],
+        [sys.executable, "-c", "import nnreg_keras.pipeline.report as r; print(r.TEMPLATES)"],
         cwd=elsewhere,
         env=env,
         capture_output=True,
@@ -154,14 +156,14 @@ def test_the_lock_pins_every_declared_dependency_inside_its_range():
     for req in declared_requirements():
         name = req.name.lower().replace("_", "-")
         assert name in pins, (
-            f"{req.name} is declared in pyproject.toml but not in requirements.lock: run make lock"
+            f"{req.name} is declared in pyproject.toml but not in requirements.txt: run make lock"
         )
         assert req.specifier.contains(pins[name], prereleases=True), (
-            f"requirements.lock pins {req.name}=={pins[name]} outside pyproject's {req.specifier}: run make lock"
+            f"requirements.txt pins {req.name}=={pins[name]} outside pyproject's {req.specifier}: run make lock"
         )
     assert "torch" not in pins  # the optional torch extra is never installed by default
 
 
 def test_results_record_the_hash_of_the_lock():
-    assert results.lock_sha256() == hashlib.sha256(LOCK.read_bytes()).hexdigest()
-    assert results.lock_sha256(ROOT / "no_such.lock") == "unknown"
+    assert recording.lock_sha256() == hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    assert recording.lock_sha256(ROOT / "no_such.lock") == "unknown"

@@ -6,7 +6,8 @@ import pytest
 from nnreg_keras import reliance
 from nnreg_keras.data import make_height
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.params import check_parameters, notebook_defaults
+from nnreg_keras.pipeline.profiles import notebook_defaults
+from nnreg_keras.rules import check_parameters
 from nnreg_keras.training import keras
 from tests.conftest import ROOT
 

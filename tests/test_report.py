@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from nnreg_keras import report
 from nnreg_keras.exceptions import ResultsError
-from nnreg_keras.results import SCHEMA_VERSION
+from nnreg_keras.pipeline import report
+from nnreg_keras.pipeline.contract import SCHEMA_VERSION
 
 SVG = (
     '<?xml version="1.0"?>\n<!DOCTYPE svg>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" '
@@ -108,7 +108,7 @@ def test_png_figures_are_inlined_as_data(tmp_path):
     data["figures"] = [{"file": "figures/01_x/p.png", "caption": "c", "alt": 'say "hi"'}]
     (tmp_path / "runs" / "01_x" / "results" / "01_x.json").write_text(json.dumps(data))
     html = report.build(tmp_path).read_text()
-    assert '<img src="data:image/png;base64,iVBORyBmYWtl" alt="say &#34;hi&#34;">' in html
+    assert '<img src="data:image/png;base64,iVBORyBmYWtl" alt="say &quot;hi&quot;">' in html
 
 
 def test_errors_leave_the_previous_report_untouched(tmp_path):
@@ -128,9 +128,9 @@ def test_errors_leave_the_previous_report_untouched(tmp_path):
 
 
 def test_autoescape_is_on_for_the_html_j2_template():
-    template = report.environment().from_string("{{ x }}")
+    template = report.jinja_environment().from_string("{{ x }}")
     assert template.render(x="<i>") == "&lt;i&gt;"
-    assert report.environment().get_template("report.html.j2").environment.autoescape is True
+    assert report.jinja_environment().get_template("report.html.j2").environment.autoescape is True
 
 
 def test_exercises_show_as_a_collapsed_block_with_markdown_rendered_and_html_escaped(tmp_path):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from nnreg_keras.exceptions import ResultsError
-from nnreg_keras.results import Recorder, plain, read, validate
+from nnreg_keras.pipeline.contract import load, validate
+from nnreg_keras.recording import Recorder, plain
 
 
 def make_recorder(tmp_path, monkeypatch, notebook="01_demo"):
@@ -37,7 +38,7 @@ def test_recorder_writes_a_valid_file_where_the_runner_says(tmp_path, monkeypatc
     rec.write()
     path = rec.results_path
     assert path == tmp_path / "results" / "01_demo.json"
-    data = read(path)
+    data = load(path)
     assert data["notebook"] == "01_demo" and data["profile"] == "quick"
     assert data["parameters"] == {"rate": 0.5, "seeds": [0, 1]}
     assert data["metrics"] == {"accuracy": 0.9, "count": 3, "claim_works": 1}
@@ -76,7 +77,7 @@ def test_same_content_gives_same_bytes(tmp_path, monkeypatch):
 FIGURE_SCRIPT = """
 import sys
 import matplotlib.pyplot as plt
-from nnreg_keras.results import Recorder
+from nnreg_keras.recording import Recorder
 rec = Recorder("n", title="t", questions=["q"], parameters={}, seeds=[0])
 fig, ax = plt.subplots()
 ax.scatter([0, 1, 2], [2, 1, 0])
@@ -188,7 +189,7 @@ def test_read_names_the_file(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text("{not json")
     with pytest.raises(ResultsError, match="broken.json cannot be read"):
-        read(path)
+        load(path)
 
 
 def test_plain_converts_numpy():

@@ -4,14 +4,14 @@ import subprocess
 
 import pytest
 
-from nnreg_keras import cli, report
 from nnreg_keras.exceptions import NotebookError, ParameterError
-from nnreg_keras.runner import Layout, run, select
+from nnreg_keras.pipeline import cli, report
+from nnreg_keras.pipeline.runner import Layout, pick, run
 from tests.conftest import write_notebook
 
 BODY = """
-from nnreg_keras.params import check_parameters
-from nnreg_keras.results import Recorder
+from nnreg_keras.rules import check_parameters
+from nnreg_keras.recording import Recorder
 import matplotlib.pyplot as plt
 params = check_parameters("99_new", dict(dropout_rate=dropout_rate, seeds=seeds, title=title))
 if fail:
@@ -95,12 +95,12 @@ def test_a_failing_notebook_keeps_previous_outputs(layout):
 
 def test_select_by_number_stem_or_path(tmp_path):
     notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
-    assert select(notebooks, ["02"]) == [notebooks[1]]
-    assert select(notebooks, ["tutorials/01_a.ipynb", "reports/results/02_b.json"]) == notebooks
+    assert pick(notebooks, ["02"]) == [notebooks[1]]
+    assert pick(notebooks, ["tutorials/01_a.ipynb", "reports/results/02_b.json"]) == notebooks
     with pytest.raises(
         ParameterError, match="no single notebook matches '03'; notebooks: 01_a, 02_b"
     ):
-        select(notebooks, ["03"])
+        pick(notebooks, ["03"])
 
 
 def test_cli_reports_user_errors_in_one_screen(layout, capsys):
@@ -138,7 +138,7 @@ def test_make_rejects_an_unknown_profile(root):
 
 
 def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_path):
-    for name in ("Makefile", "requirements.lock", "pyproject.toml", "tutorials"):
+    for name in ("Makefile", "requirements.txt", "pyproject.toml", "tutorials"):
         (shutil.copytree if (root / name).is_dir() else shutil.copy2)(root / name, tmp_path / name)
     (tmp_path / "params").mkdir()
     stem = sorted((root / "tutorials").glob("*.ipynb"))[0].stem
@@ -166,12 +166,13 @@ def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_p
 
 
 def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_path, monkeypatch):
-    from nnreg_keras import progress
+    from nnreg_keras import recording
+    from nnreg_keras.pipeline import progress
 
     path = tmp_path / "progress"
-    monkeypatch.setenv(progress.ENV, str(path))
+    monkeypatch.setenv(recording.PROGRESS_ENV, str(path))
     for model, step, first in (("wide", 100, True), ("wide", 200, False), ("narrow", 100, True)):
-        progress.tick(model, step, first)
+        recording.note_progress(model, step, first)
     assert (
         progress.line("[1/4] 01_x", path, 12.4, {"models": 8, "duration": 40.0})
         == "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nnreg_keras import subnetworks
-from nnreg_keras.data import goalkeeper_boundary, make_goalkeeper
+from nnreg_keras.data import goalkeeper_boundary, make_goalkeeper, splits
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.models import FixedMaskDropout
 from nnreg_keras.training import keras, set_seed
@@ -24,12 +24,12 @@ def small_model(dropout: keras.layers.Layer) -> keras.Model:
 
 def test_splits_hold_out_a_validation_set_before_the_test_set():
     data = make_goalkeeper(n_train=20, n_test=30, seed=0)
-    split = subnetworks.splits(data, n_val=10)
+    split = splits(data, n_val=10)
     assert list(split) == ["train", "validation", "test"]
     assert [len(y) for _, y in split.values()] == [20, 10, 20]
     assert np.array_equal(split["test"][0], data.x_test[10:])
     with pytest.raises(ParameterError, match="'n_val' = 30"):
-        subnetworks.splits(data, n_val=30)
+        splits(data, n_val=30)
 
 
 def test_sweep_widths_adds_the_wide_and_the_kept_width():
@@ -83,7 +83,7 @@ def test_mc_dropout_curve_noise_shrinks_by_root_two_per_doubling():
 
 def test_fit_and_count_sees_a_fixed_mask_leave_weights_untouched():
     data = make_goalkeeper(n_train=40, n_test=20, seed=2)
-    split = subnetworks.splits(data, n_val=10)
+    split = splits(data, n_val=10)
     counts = {}
     for name, layer in (
         ("fixed", FixedMaskDropout(0.5, seed=1)),

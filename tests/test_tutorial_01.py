@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nnreg_keras.formatting import dropout_label, l2_label
-from nnreg_keras.results import read
+from nnreg_keras.pipeline.contract import load
 from tests.conftest import landed
 
 STEM = "01_dropout_is_not_a_smaller_network"
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.notebooks
 
 @pytest.fixture(scope="module")
 def results(quick_reports: Path) -> dict:
-    return read(landed(quick_reports, STEM))
+    return load(landed(quick_reports, STEM))
 
 
 @pytest.fixture(scope="module")

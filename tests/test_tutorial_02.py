@@ -11,8 +11,8 @@ import pytest
 
 from nnreg_keras.data import make_height
 from nnreg_keras.exceptions import DatasetError
-from nnreg_keras.params import notebook_defaults
-from nnreg_keras.results import read
+from nnreg_keras.pipeline.contract import load
+from nnreg_keras.pipeline.profiles import notebook_defaults
 from tests.conftest import ROOT, landed
 
 STEM = "02_input_dropout_spreads_reliance"
@@ -22,7 +22,7 @@ QUESTION = "Does input dropout spread reliance across features?"
 
 @pytest.fixture(scope="module")
 def results(quick_reports: Path) -> dict:
-    return read(landed(quick_reports, STEM))
+    return load(landed(quick_reports, STEM))
 
 
 def claims(results: dict) -> dict[str, dict]:

@@ -10,7 +10,7 @@ import pytest
 
 from nnreg_keras import scratch
 from nnreg_keras.data import make_goalkeeper
-from nnreg_keras.results import read
+from nnreg_keras.pipeline.contract import load
 from tests.conftest import ROOT, landed
 
 STEM = "03_l2_vs_dropout_from_scratch"
@@ -36,7 +36,7 @@ def course_code() -> dict:
 
 
 def results_of(reports) -> dict:
-    return read(landed(reports, STEM))
+    return load(landed(reports, STEM))
 
 
 def all_text(results: dict) -> str:

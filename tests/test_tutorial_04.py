@@ -6,8 +6,8 @@ import re
 import nbformat
 import pytest
 
-from nnreg_keras import show
-from nnreg_keras.results import read
+from nnreg_keras import render
+from nnreg_keras.pipeline.contract import load
 from tests.conftest import ROOT, landed
 
 STEM = "04_dropout_as_adaptive_l2"
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.notebooks
 
 @pytest.fixture(scope="module")
 def results(quick_reports):
-    return read(landed(quick_reports, STEM))
+    return load(landed(quick_reports, STEM))
 
 
 def claim(results, name):
@@ -89,7 +89,7 @@ def test_item_10_no_table_shows_a_small_value_as_zero(results):
                         f"{table['caption']!r}: {value!r}"
                     )
                 elif isinstance(value, float) and value != 0:
-                    assert not ZERO.match(show.cell(value)), f"{table['caption']!r}: {value!r}"
+                    assert not ZERO.match(render.cell(value)), f"{table['caption']!r}: {value!r}"
     errors = next(t for t in results["tables"] if "its standard error" in t["columns"])
     column = errors["columns"].index("its standard error")
     assert all(

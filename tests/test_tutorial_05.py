@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nnreg_keras.results import read
+from nnreg_keras.pipeline.contract import load
 from tests.conftest import landed
 
 STEM = "05_how_much_and_which"
@@ -15,7 +15,7 @@ CHOICES = {"none", "L2", "dropout", "L2 + dropout", "standardise + L2"}
 
 @pytest.fixture(scope="module")
 def results(quick_reports: Path) -> dict:
-    return read(landed(quick_reports, STEM))
+    return load(landed(quick_reports, STEM))
 
 
 @pytest.mark.notebooks

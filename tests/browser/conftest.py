@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from nnreg_keras import report
+from nnreg_keras.pipeline import report
 from tests.conftest import ROOT
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
@@ -64,7 +64,7 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable(
-            "the Playwright Python package is not installed (it is in the dev extra and requirements.lock)"
+            "the Playwright Python package is not installed (it is in the dev extra and requirements.txt)"
         )
     path = chromium_path()
     if path is None:

@@ -13,10 +13,10 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from nnreg_keras import cli
 from nnreg_keras.exceptions import NnregError
-from nnreg_keras.params import notebook_defaults
-from nnreg_keras.runner import Layout, discover, select
+from nnreg_keras.pipeline import cli
+from nnreg_keras.pipeline.profiles import notebook_defaults
+from nnreg_keras.pipeline.runner import Layout, discover, pick
 from tests.browser.conftest import PRINT_HEIGHT, PRINT_MARGIN_MM, PRINT_WIDTH, SCREENSHOTS, VIEWS
 from tests.conftest import ROOT
 
@@ -142,7 +142,7 @@ def rerun_problem(command: str) -> str | None:
     if not layout.profile_path(args.profile).is_file():
         return f"no profile {args.profile}"
     try:
-        notebooks = select(discover(layout.tutorials), args.notebooks)
+        notebooks = pick(discover(layout.tutorials), args.notebooks)
     except NnregError as err:
         return str(err)
     for name, _ in args.parameter:

@@ -7,7 +7,6 @@ base64), styles are inline, nothing is fetched from the network.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
@@ -18,26 +17,18 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from nnreg_keras import results as results_mod
+from nnreg_keras import render
 from nnreg_keras.exceptions import ResultsError
-from nnreg_keras.landing import RUNS, lock, read_stamp, write_text
-from nnreg_keras.show import STATUS, cell
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+from nnreg_keras.pipeline import contract
+from nnreg_keras.pipeline.landing import RUNS, lock, read_stamp, write_text
+from nnreg_keras.pipeline.shipped import TEMPLATES
 
 
 def inline_figure(path: Path, alt: str) -> Markup:
-    """A figure file as markup to embed, labelled with `alt`: inline SVG, or PNG as a data URI."""
+    """A figure file as markup to embed (`render.figure_markup`); a missing file names its fix."""
     if not path.is_file():
         raise ResultsError(f"figure file {path} is missing; rerun the notebook that lists it")
-    if path.suffix == ".svg":
-        svg = path.read_text()
-        svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE
-        return Markup('<div class="svg" role="img" aria-label="{}">{}</div>').format(
-            alt, Markup(svg)
-        )
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return Markup('<img src="data:image/png;base64,{}" alt="{}">').format(data, alt)
+    return Markup(render.figure_markup(path, alt))
 
 
 def figure_blocks(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -96,7 +87,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "anchor": anchor,
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
-        "verdict_text": verdict["text"] if verdict["held"] else verdict["alternative"],
+        "verdict_text": render.wording(verdict),
         "exercises": _without_heading(results.get("exercises", "")),
         "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
         "run": run_info(notebook),
@@ -113,7 +104,12 @@ def markdown(text: str) -> Markup:
     return Markup(mistune.create_markdown(escape=True)(text))
 
 
-def environment() -> jinja2.Environment:
+def _markup(function: Any) -> Any:
+    """A renderer function as a Jinja global: its HTML is already escaped, so it is Markup."""
+    return lambda *args, **kwargs: Markup(function(*args, **kwargs))
+
+
+def jinja_environment() -> jinja2.Environment:
     """Jinja2 with autoescaping on for every template, whatever its file name."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -122,9 +118,14 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["cell"] = cell
     env.filters["markdown"] = markdown
-    env.globals["status"] = STATUS
+    env.globals.update(
+        table=_markup(render.table_html),
+        figure=_markup(render.figure_html),
+        figure_caption=render.figure_caption,
+        finding=_markup(render.finding_html),
+        status_class=render.status_class,
+    )
     return env
 
 
@@ -136,10 +137,10 @@ def build(reports: Path = Path("reports")) -> Path:
         if not runs:
             raise ResultsError(f"no results in {reports / RUNS}; run `make report` first")
         sections = [
-            section(results_mod.read(run / "results" / f"{run.name}.json"), run) for run in runs
+            section(contract.load(run / "results" / f"{run.name}.json"), run) for run in runs
         ]
         html = (
-            environment()
+            jinja_environment()
             .get_template("report.html.j2")
             .render(
                 sections=sections,

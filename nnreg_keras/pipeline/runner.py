@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnreg_keras import exceptions, landing
-from nnreg_keras import params as params_mod
-from nnreg_keras import progress as progress_mod
-from nnreg_keras import results as results_mod
+from nnreg_keras import exceptions, recording, rules
 from nnreg_keras.exceptions import NnregError, NotebookError, ParameterError
+from nnreg_keras.pipeline import contract, landing, profiles
+from nnreg_keras.pipeline import progress as progress_mod
+from nnreg_keras.pipeline.shipped import TEMPLATES
 from nnreg_keras.quiet import stderr_to
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ def discover(tutorials: Path) -> list[Path]:
     return sorted(p for p in Path(tutorials).glob("*.ipynb") if not p.name.startswith("."))
 
 
-def select(notebooks: list[Path], selectors: list[str]) -> list[Path]:
+def pick(notebooks: list[Path], selectors: list[str]) -> list[Path]:
     """Notebooks named by number prefix (`01`), stem, file name or path; all when none is given."""
     if not selectors:
         return notebooks
@@ -103,8 +101,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 def checked_parameters(notebook: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """The notebook's defaults updated by `overrides`, checked and converted."""
-    spec = params_mod.notebook_parameters(notebook)
-    return params_mod.check_parameters(
+    spec = profiles.notebook_parameters(notebook)
+    return rules.check_parameters(
         notebook.stem, {**{k: p.default for k, p in spec.items()}, **overrides}, spec
     )
 
@@ -168,11 +166,11 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
     """Validate the results, add the exercises, write the HTML page and the stamp."""
     stem = job.stem
     executed = out / "notebooks" / f"{stem}.ipynb"
-    results = results_mod.read(out / "results" / f"{stem}.json")
+    results = contract.load(out / "results" / f"{stem}.json")
     text = exercises(executed)
     if text is not None:
         results["exercises"] = text
-        results_mod.validate(results, source=f"results of {stem}")
+        contract.validate(results, source=f"results of {stem}")
         (out / "results" / f"{stem}.json").write_text(
             json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
             + "\n"
@@ -236,12 +234,12 @@ def _execute(
     executed.parent.mkdir(parents=True)
     (work / "runtime").mkdir()
     env = {
-        "NNREG_OUTPUT_DIR": str(out.resolve()),
-        "NNREG_NOTEBOOK": job.stem,
-        "NNREG_PROFILE": job.profile,
+        recording.OUTPUT_DIR_ENV: str(out.resolve()),
+        recording.NOTEBOOK_ENV: job.stem,
+        recording.PROFILE_ENV: job.profile,
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "MPLBACKEND": "agg",
-        progress_mod.ENV: str((work / "progress").resolve()),
+        recording.PROGRESS_ENV: str((work / "progress").resolve()),
         "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),
     }  # kernel connection files
     start = time.perf_counter()
@@ -302,7 +300,7 @@ def run_notebook(
             duration = _execute(job, layout, work, label, cell_timeout)
             out = work / "out"
             with landing.writing(out):
-                results = _finish(out, job, duration, progress_mod.read(work / "progress")[0])
+                results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
                 if _is_one_off(job, layout):  # make sees it as older than its sources: rerun
                     os.utime(out / landing.STAMP, (0, 0))
             landing.land(out, reports, stem)
@@ -349,8 +347,8 @@ def run(
     `number_among_all` numbers each notebook by its place among all notebooks (`[2/4]`), for make,
     which runs one notebook per process."""
     notebooks = discover(layout.tutorials)
-    chosen = select(notebooks, selectors)
-    profile_values = params_mod.load_profile(
+    chosen = pick(notebooks, selectors)
+    profile_values = profiles.load_profile(
         layout.profile_path(profile), [nb.stem for nb in notebooks]
     )
     started = time.time()
@@ -381,7 +379,7 @@ def run(
                 print(f"{label} failed", flush=True)
             raise
         if results is None:
-            results = results_mod.read(layout.run_dir(job.stem) / "results" / f"{job.stem}.json")
+            results = contract.load(layout.run_dir(job.stem) / "results" / f"{job.stem}.json")
             if progress:
                 print(
                     f"{label}: the other run has just produced it with the same parameters",

@@ -1,19 +1,19 @@
-"""The results contract: what a tutorial notebook hands to the report, written and read as JSON.
+"""The bridge between a lesson and the pipeline: what a notebook records, and how far it has come.
 
-A notebook builds a `Recorder` and, as it goes, adds tables and figures (each also shown inline in
-the notebook, where it is made), claims (an expected finding, whether it held, worded both ways
-from the measured values) and metrics; it ends with the verdict (the short answer, at most
-`VERDICT_WORDS` words) and `write()`. The runner tells it where to write through the
-environment (`NNREG_OUTPUT_DIR`, `NNREG_NOTEBOOK`, `NNREG_PROFILE`); run by hand, a notebook writes
-into a fresh temporary directory and prints where. The file holds measured values only, no clock
-times, so the same profile and seed give the same bytes; run times come from papermill's metadata.
+A notebook builds a `Recorder` and, as it goes, adds tables and figures (each shown inline where it
+is made, through `nnreg_keras.render`), claims (an expected finding, whether it held, worded both
+ways from the measured values) and metrics; it ends with the verdict (the short answer) and
+`write()`, which validates the results against the contract (`nnreg_keras.pipeline.contract`, the
+one pipeline module a lesson reaches, and only when it writes) and writes them as JSON. Training
+loops call `note_progress` once per record. Both talk to the runner through environment variables
+only: `NNREG_OUTPUT_DIR`, `NNREG_NOTEBOOK`, `NNREG_PROFILE` and `NNREG_PROGRESS`. Run by hand, a
+notebook writes into a fresh temporary directory and prints where. The results hold measured values
+only, no clock times, so the same profile and seed give the same bytes.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import os
 import platform
 import subprocess
@@ -22,14 +22,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nnreg_keras import show
+from nnreg_keras import render
 from nnreg_keras.exceptions import ResultsError
 
-SCHEMA_VERSION = 2
-VERDICT_WORDS = 60
+OUTPUT_DIR_ENV, NOTEBOOK_ENV, PROFILE_ENV = "NNREG_OUTPUT_DIR", "NNREG_NOTEBOOK", "NNREG_PROFILE"
+PROGRESS_ENV = "NNREG_PROGRESS"
 PACKAGES = ("keras", "tensorflow", "numpy", "papermill", "matplotlib", "jinja2", "scipy")
 # The exact versions `make` installed, beside the package in a source checkout (absent from a wheel).
-LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.txt"
+
+
+def note_progress(model: str, step: int, first: bool) -> None:
+    """Note one record of `model` at `step` (`first`: the first record of a new model) in the file
+    the runner names in NNREG_PROGRESS, which it reads to draw its progress line."""
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{int(first)}\t{step}\t{model}\n")
 
 
 def plain(value: Any) -> Any:
@@ -43,91 +52,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _too_long(label: str, statement: dict[str, Any]) -> list[str]:
-    """A verdict's wordings longer than VERDICT_WORDS words."""
-    return [
-        f"{label}: {key!r} has {len(statement[key].split())} words; at most {VERDICT_WORDS} are accepted"
-        for key in ("text", "alternative")
-        if len(statement[key].split()) > VERDICT_WORDS
-    ]
-
-
-SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
-
-
-@functools.lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    """The results contract as a JSON Schema (shipped with the package)."""
-    return json.loads(SCHEMA_PATH.read_text())
-
-
-def _where(path: Any) -> str:
-    return (
-        "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "the file"
-    )
-
-
-def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
-    """Raise ResultsError listing every way `results` breaks the contract; return it unchanged.
-
-    The contract is `results.schema.json`; beyond what a schema can say, metrics and numbers must be
-    finite and the verdict has at most VERDICT_WORDS words."""
-    import jsonschema
-
-    if not isinstance(results, dict):
-        raise ResultsError(f"{source}: expected a JSON object, got {type(results).__name__}")
-    problems = []
-    if results.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
-        problems.append(
-            f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}"
-        )
-        results = {**results, "schema_version": SCHEMA_VERSION}  # list the other problems too
-    validator = jsonschema.Draft202012Validator(schema())
-    problems += [
-        f"{_where(e.absolute_path)}: {e.message}"
-        for e in sorted(
-            validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path))
-        )
-    ]
-    for i, table in enumerate(results.get("tables") or []):
-        if (
-            isinstance(table, dict)
-            and isinstance(table.get("columns"), list)
-            and isinstance(table.get("rows"), list)
-        ):
-            if any(isinstance(r, list) and len(r) != len(table["columns"]) for r in table["rows"]):
-                problems.append(
-                    f"tables[{i}] ({table.get('caption')!r}): every row needs "
-                    f"{len(table['columns'])} cells"
-                )
-    if not problems:
-        statements = [("verdict", results["verdict"])] + [
-            (f"claim {c['name']!r}", c) for c in results["claims"]
-        ]
-        problems += _too_long("verdict", results["verdict"])
-        numbers = [(f"metric {k!r}", v) for k, v in results["metrics"].items()] + [
-            (f"{label}: number {k!r}", v)
-            for label, st in statements
-            for k, v in st["numbers"].items()
-        ]
-        problems += [
-            f"{label} must be a finite number, got {v!r}"
-            for label, v in numbers
-            if isinstance(v, float) and not math.isfinite(v)
-        ]
-    if problems:
-        raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
-    return results
-
-
-def read(path: Path) -> dict[str, Any]:
-    """Load and validate one results file."""
-    path = Path(path)
+def _display(bundle: dict[str, str]) -> None:
+    """Show a bundle of representations inline when running in IPython; nothing elsewhere."""
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ResultsError(f"results file {path} cannot be read: {err}") from None
-    return validate(data, source=f"results file {path}")
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(bundle, raw=True)
 
 
 def lock_sha256(path: Path = LOCK_FILE) -> str:
@@ -137,7 +70,7 @@ def lock_sha256(path: Path = LOCK_FILE) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "unknown"
 
 
-def environment() -> dict[str, Any]:
+def provenance() -> dict[str, Any]:
     """Backend, Python and package versions, the lock file's hash and the git commit of the working
     directory."""
     import keras
@@ -179,8 +112,10 @@ class Recorder:
         parameters: dict[str, Any],
         seeds: list[int],
     ):
-        self.notebook = os.environ.get("NNREG_NOTEBOOK", notebook)
-        env_dir = os.environ.get("NNREG_OUTPUT_DIR")
+        from nnreg_keras.pipeline.contract import SCHEMA_VERSION
+
+        self.notebook = os.environ.get(NOTEBOOK_ENV, notebook)
+        env_dir = os.environ.get(OUTPUT_DIR_ENV)
         self.output_dir = Path(env_dir) if env_dir else Path(tempfile.mkdtemp(prefix="nnreg_"))
         self.data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -194,8 +129,9 @@ class Recorder:
             "metrics": {},
             "parameters": plain(parameters),
             "seeds": plain(seeds),
-            "profile": os.environ.get("NNREG_PROFILE", "interactive"),
+            "profile": os.environ.get(PROFILE_ENV, "interactive"),
         }
+        self._figure_number = 0  # figures shown so far; the frames of one group share a number
 
     @property
     def results_path(self) -> Path:
@@ -216,7 +152,13 @@ class Recorder:
         if any(len(row) != len(table["columns"]) for row in table["rows"]):
             raise ResultsError(f"table {caption!r}: every row needs {len(columns)} cells")
         self.data["tables"].append(table)
-        show.table(table, number=len(self.data["tables"]))
+        index = len(self.data["tables"])
+        _display(
+            {
+                "text/html": render.table_html(table, index),
+                "text/plain": render.table_text(table, index),
+            }
+        )
 
     def add_figure(
         self,
@@ -248,8 +190,18 @@ class Recorder:
         entry = {"file": relative.as_posix(), "caption": caption, "alt": alt}
         if group is not None:
             entry.update(group=group, frame=frame or name)
+        previous = self.data["figures"][-1] if self.data["figures"] else {}
+        if group is None or previous.get("group") != group:
+            self._figure_number += 1
         self.data["figures"].append(entry)
-        show.figure(path, caption, alt, number=len(self.data["figures"]))
+        label = render.figure_caption(caption, self._figure_number, entry.get("frame"))
+        bundle = {
+            "text/html": render.figure_html(render.figure_markup(path, alt), label),
+            "text/plain": label,
+        }
+        if fmt == "svg":  # for a Jupyter that shows an untrusted notebook's images, not its HTML
+            bundle["image/svg+xml"] = path.read_text(encoding="utf-8")
+        _display(bundle)
 
     def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> None:
         """Record an expected finding: `text` words it if it held, `alternative` if not. Both are
@@ -261,17 +213,28 @@ class Recorder:
             {"name": name, **statement}
         ]
         self.data["metrics"][f"claim_{name}"] = int(statement["held"])
-        show.statement(statement, kind="finding")
+        self._show(statement, "finding")
 
     def verdict(self, held: Any, text: str, alternative: str, **numbers: Any) -> None:
         """The short answer to the thread's question (at most VERDICT_WORDS words either way),
         formatted like a claim: `text` if the expected answer held, `alternative` if not."""
+        from nnreg_keras.pipeline.contract import too_long
+
         statement = self._statement("verdict", held, text, alternative, numbers)
-        problems = _too_long("verdict", statement)
+        problems = too_long("verdict", statement)
         if problems:
             raise ResultsError("; ".join(problems))
         self.data["verdict"] = statement
-        show.statement(statement, kind="verdict")
+        self._show(statement, "verdict")
+
+    @staticmethod
+    def _show(statement: dict[str, Any], kind: str) -> None:
+        _display(
+            {
+                "text/html": render.statement_html(statement, kind),
+                "text/plain": render.statement_text(statement, kind),
+            }
+        )
 
     @staticmethod
     def _statement(
@@ -293,10 +256,12 @@ class Recorder:
             raise ResultsError(
                 f"results of {self.notebook}: no verdict; call Recorder.verdict(...) before write()"
             )
-        self.data["environment"] = environment()
+        from nnreg_keras.pipeline.contract import validate
+
+        self.data["environment"] = provenance()
         validate(self.data, source=f"results of {self.notebook}")
         self.results_path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.data, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
         self.results_path.write_text(text + "\n")
-        if not os.environ.get("NNREG_OUTPUT_DIR"):
+        if not os.environ.get(OUTPUT_DIR_ENV):
             print(f"results written to {self.results_path}")

@@ -100,7 +100,7 @@ def _values_kept(argv: list[str]) -> list[str]:
 
 def _main(args: argparse.Namespace) -> None:
     if args.command == "run":
-        from nnreg_keras.runner import Layout, run
+        from nnreg_keras.pipeline.runner import Layout, run
 
         extra = {name: yaml.safe_load(value) for name, value in args.parameter}
         run(
@@ -113,8 +113,8 @@ def _main(args: argparse.Namespace) -> None:
             number_among_all=args.number_among_all,
         )
     else:
-        from nnreg_keras.report import build
-        from nnreg_keras.runner import Layout, discover, prune
+        from nnreg_keras.pipeline.report import build
+        from nnreg_keras.pipeline.runner import Layout, discover, prune
 
         if args.prune:
             prune(Layout(tutorials=args.tutorials, reports=args.reports), discover(args.tutorials))

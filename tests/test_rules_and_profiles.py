@@ -3,13 +3,8 @@ from pathlib import Path
 import pytest
 
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.params import (
-    check_parameters,
-    load_profile,
-    notebook_defaults,
-    notebook_parameters,
-    parameter_problems,
-)
+from nnreg_keras.pipeline.profiles import load_profile, notebook_defaults, notebook_parameters
+from nnreg_keras.rules import check_parameters, check_rate, parameter_problems
 from tests.conftest import write_notebook
 
 
@@ -205,3 +200,10 @@ def test_paths_are_resolved_from_the_current_directory(tmp_path, monkeypatch):
         check_parameters("03", {"data_path": "mydata"})
     with pytest.raises(ParameterError, match=r"\(.*mydata/none.mat does not exist\)"):
         check_parameters("03", {"data_path": "mydata/none.mat"})
+
+
+@pytest.mark.parametrize("rate", [1.0, -0.1, "0.5", True, None, float("nan")])
+def test_check_rate_is_the_one_dropout_rate_check(rate):
+    with pytest.raises(ParameterError, match=r"keep_rate must be a dropout rate in \[0, 1\)"):
+        check_rate(rate, name="keep_rate")
+    assert check_rate(0) == 0.0 and check_rate(0.5) == 0.5

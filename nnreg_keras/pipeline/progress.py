@@ -1,7 +1,7 @@
 """Progress of a running notebook, shown on the terminal that started it.
 
-Training loops tick once per record (through `guards.check_record`); a tick appends one line to the
-file named by the environment variable `NNREG_PROGRESS`, which the runner sets for the kernel. The
+Training loops note each record (`guards.check_record` calls `recording.note_progress`), one line
+appended to the file named by the environment variable `NNREG_PROGRESS`, which the runner sets for the kernel. The
 runner reads that file and redraws one line per notebook: models trained so far, the step of the
 current one, time elapsed and an estimate from the previous run. Nothing is printed inside the
 kernel, so executed notebooks stay clean; nothing is drawn when output is not a terminal (CI logs).
@@ -16,18 +16,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-ENV = "NNREG_PROGRESS"
 
-
-def tick(model: str, step: int, first: bool) -> None:
-    """Note one record of `model` at `step` (`first`: the first record of a new model)."""
-    path = os.environ.get(ENV)
-    if path:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(f"{int(first)}\t{step}\t{model}\n")
-
-
-def read(path: Path) -> tuple[int, str, int]:
+def latest(path: Path) -> tuple[int, str, int]:
     """Models started, the current model's name and its last recorded step."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -42,7 +32,7 @@ def read(path: Path) -> tuple[int, str, int]:
 
 def line(label: str, path: Path, elapsed: float, previous: dict | None) -> str:
     """The progress line: `label  model 3 of about 8 (wide, step 400)  12 s of about 40 s`."""
-    models, model, step = read(path)
+    models, model, step = latest(path)
     text = label
     if models:
         total = (previous or {}).get("models")

@@ -1,4 +1,4 @@
-"""Notebook parameters: the checks every tutorial shares, and the YAML parameter profiles.
+"""The rules a notebook parameter's value must follow, decided by its name, shared by every tutorial.
 
 A parameter's name carries its meaning, so one rule serves every notebook:
 
@@ -29,14 +29,11 @@ parameter keeps the type of its annotation or of its default. `steps` must be a 
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from nnreg_keras.exceptions import ParameterError
 
@@ -76,7 +73,7 @@ def _finite(v: Any, accepted: str) -> float | int:
     return v
 
 
-def number(
+def in_range(
     low: float, high: float = math.inf, low_open: bool = False, high_open: bool = True
 ) -> Check:
     """A finite number in the interval, as float; the accepted range reads like "[0, 1)"."""
@@ -159,12 +156,29 @@ def _file_path(v: Any) -> str:
     return str(path)
 
 
-_rate = number(0, 1)
-_non_negative = number(0)
+_rate = in_range(0, 1)
+
+
+def check_rate(rate: Any, name: str = "rate") -> float:
+    """A dropout rate as a float (the share of units dropped, Keras's `rate` = 1 − keep_prob);
+    ParameterError naming `name` unless it is a number in [0, 1). The one rate check of the package:
+    parameters named `*_rate`, `models` and `adaptive` all use it."""
+    try:
+        if isinstance(rate, (str, bool)) or not hasattr(rate, "__float__"):
+            raise _Rejected("")
+        return _rate(float(rate))
+    except _Rejected:
+        raise ParameterError(
+            f"{name} must be a dropout rate in [0, 1) (the share of units dropped; "
+            f"1 would drop everything), got {rate!r}"
+        ) from None
+
+
+_non_negative = in_range(0)
 _RULES: dict[str, Check] = {
-    "keep_prob": number(0, 1, low_open=True, high_open=False),
-    "learning_rate": number(0, low_open=True),
-    "label_noise": number(0, 0.5),
+    "keep_prob": in_range(0, 1, low_open=True, high_open=False),
+    "learning_rate": in_range(0, low_open=True),
+    "label_noise": in_range(0, 0.5),
     "seeds": list_of(integer(0), distinct=True),
     "dataset": _dataset,
     "lambd": _non_negative,
@@ -218,7 +232,7 @@ class Parameter:
 def _type_check(param: Parameter) -> Check | None:
     """A check from the annotation (or the default's type) of a parameter without a name rule."""
     kind = param.annotation or (None if param.default is None else type(param.default).__name__)
-    simple = {"float": number(-math.inf), "int": integer(-(2**63)), "str": None, "bool": None}
+    simple = {"float": in_range(-math.inf), "int": integer(-(2**63)), "str": None, "bool": None}
     if kind in ("float", "int"):
         return simple[kind]
     if kind and kind.startswith("list[") and kind[5:-1] in ("float", "int"):
@@ -308,72 +322,3 @@ def check_parameters(
     if problems:
         raise ParameterError(f"notebook {notebook}: " + "\n  ".join([""] + problems).lstrip())
     return converted
-
-
-def _literal_choices(annotation: ast.expr | None) -> tuple | None:
-    if not isinstance(annotation, ast.Subscript):
-        return None
-    head = annotation.value
-    if (head.id if isinstance(head, ast.Name) else getattr(head, "attr", None)) != "Literal":
-        return None
-    items = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-    return tuple(ast.literal_eval(item) for item in items)
-
-
-def notebook_parameters(notebook_path: Path) -> dict[str, Parameter]:
-    """The parameters cell of a notebook, read without executing it: plain (`a = 1`) and typed
-    (`a: int = 1`, `m: Literal["loss", "accuracy"] = "loss"`) lines."""
-    import nbformat
-
-    nb = nbformat.read(str(notebook_path), as_version=4)
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if not cells:
-        raise ParameterError(f"notebook {Path(notebook_path).name}: no cell tagged 'parameters'")
-    found: dict[str, Parameter] = {}
-    for node in ast.parse(cells[0].source).body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-        ):
-            found[node.targets[0].id] = Parameter(ast.literal_eval(node.value))
-        elif (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and node.value is not None
-        ):
-            found[node.target.id] = Parameter(
-                ast.literal_eval(node.value),
-                ast.unparse(node.annotation),
-                _literal_choices(node.annotation),
-            )
-    return found
-
-
-def notebook_defaults(notebook_path: Path) -> dict[str, Any]:
-    """The parameters cell of a notebook as {name: default value}, read without executing it."""
-    return {name: p.default for name, p in notebook_parameters(notebook_path).items()}
-
-
-def load_profile(path: Path, notebook_stems: list[str]) -> dict[str, dict[str, Any]]:
-    """Read a profile: {notebook stem: {parameter: value}}. Every stem must name a notebook."""
-    path = Path(path)
-    if not path.is_file():
-        available = sorted(p.stem for p in path.parent.glob("*.yaml"))
-        raise ParameterError(
-            f"profile file {path} does not exist; available profiles: "
-            f"{', '.join(available) or 'none'}"
-        )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ParameterError(f"profile file {path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise ParameterError(f"profile file {path} must map notebook names to parameter mappings")
-    unknown = sorted(set(data) - set(notebook_stems))
-    if unknown:
-        raise ParameterError(
-            f"profile file {path} names notebooks that do not exist: "
-            f"{', '.join(unknown)}; notebooks: {', '.join(notebook_stems)}"
-        )
-    return data

@@ -1,0 +1,108 @@
+"""The results contract: what a notebook hands to the report, as a versioned JSON Schema.
+
+`validate` checks a results mapping against `results.schema.json` and what a schema cannot say
+(finite numbers, rows as long as their columns, a verdict of at most `VERDICT_WORDS` words); `load`
+reads and validates one results file. The notebook writes the file through
+`nnreg_keras.recording.Recorder`; the runner validates it again before it lands, and the report
+validates it when it reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from nnreg_keras.exceptions import ResultsError
+
+SCHEMA_VERSION = 2
+VERDICT_WORDS = 60
+
+
+def too_long(label: str, statement: dict[str, Any]) -> list[str]:
+    """A verdict's wordings longer than VERDICT_WORDS words."""
+    return [
+        f"{label}: {key!r} has {len(statement[key].split())} words; at most {VERDICT_WORDS} are accepted"
+        for key in ("text", "alternative")
+        if len(statement[key].split()) > VERDICT_WORDS
+    ]
+
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The results contract as a JSON Schema (shipped with the package)."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _where(path: Any) -> str:
+    return (
+        "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "the file"
+    )
+
+
+def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
+    """Raise ResultsError listing every way `results` breaks the contract; return it unchanged.
+
+    The contract is `results.schema.json`; beyond what a schema can say, metrics and numbers must be
+    finite and the verdict has at most VERDICT_WORDS words."""
+    import jsonschema
+
+    if not isinstance(results, dict):
+        raise ResultsError(f"{source}: expected a JSON object, got {type(results).__name__}")
+    problems = []
+    if results.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        problems.append(
+            f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}"
+        )
+        results = {**results, "schema_version": SCHEMA_VERSION}  # list the other problems too
+    validator = jsonschema.Draft202012Validator(schema())
+    problems += [
+        f"{_where(e.absolute_path)}: {e.message}"
+        for e in sorted(
+            validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path))
+        )
+    ]
+    for i, table in enumerate(results.get("tables") or []):
+        if (
+            isinstance(table, dict)
+            and isinstance(table.get("columns"), list)
+            and isinstance(table.get("rows"), list)
+        ):
+            if any(isinstance(r, list) and len(r) != len(table["columns"]) for r in table["rows"]):
+                problems.append(
+                    f"tables[{i}] ({table.get('caption')!r}): every row needs "
+                    f"{len(table['columns'])} cells"
+                )
+    if not problems:
+        statements = [("verdict", results["verdict"])] + [
+            (f"claim {c['name']!r}", c) for c in results["claims"]
+        ]
+        problems += too_long("verdict", results["verdict"])
+        numbers = [(f"metric {k!r}", v) for k, v in results["metrics"].items()] + [
+            (f"{label}: number {k!r}", v)
+            for label, st in statements
+            for k, v in st["numbers"].items()
+        ]
+        problems += [
+            f"{label} must be a finite number, got {v!r}"
+            for label, v in numbers
+            if isinstance(v, float) and not math.isfinite(v)
+        ]
+    if problems:
+        raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
+    return results
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Load and validate one results file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultsError(f"results file {path} cannot be read: {err}") from None
+    return validate(data, source=f"results file {path}")
