@@ -1,8 +1,9 @@
 """The bridge between a lesson and the pipeline: what a notebook records, and how far it has come.
 
 A notebook builds a `Recorder` and, as it goes, adds tables and figures (each shown inline where it
-is made, through `nnreg_keras.render`), claims (an expected finding, whether it held, worded both
-ways from the measured values) and metrics; it ends with the verdict (the short answer) and
+is made, through `nnreg_keras.render`), claims (an expected finding and its status: `compare`
+decides one on paired per-seed values, `check` records an exact measurement) and metrics; it ends
+with the verdict (the short answer) and
 `write()`, which validates the results against the contract (`nnreg_keras.pipeline.contract`, the
 one pipeline module a lesson reaches, and only when it writes) and writes them as JSON. Training
 loops call `note_progress` once per record. Both talk to the runner through environment variables
@@ -22,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nnreg_keras import render
+from nnreg_keras import render, stats
 from nnreg_keras.exceptions import ResultsError
 
 OUTPUT_DIR_ENV, NOTEBOOK_ENV, PROFILE_ENV = "NNREG_OUTPUT_DIR", "NNREG_NOTEBOOK", "NNREG_PROFILE"
@@ -203,29 +204,82 @@ class Recorder:
             bundle["image/svg+xml"] = path.read_text(encoding="utf-8")
         _display(bundle)
 
-    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> None:
-        """Record an expected finding: `text` words it if it held, `alternative` if not. Both are
-        `str.format` templates, formatted with `numbers` on every run (a broken wording fails every
-        run, not only the one that needs it); the applicable one is shown inline. Nothing is
-        returned, so a cell that ends with a claim shows the finding and no bare value."""
-        statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
-        self.data["claims"] = [c for c in self.data["claims"] if c["name"] != name] + [
-            {"name": name, **statement}
-        ]
-        self.data["metrics"][f"claim_{name}"] = int(statement["held"])
-        self._show(statement, "finding")
+    def compare(
+        self,
+        name: str,
+        expected: str,
+        a: Any,
+        b: Any,
+        expect: str = "higher",
+        margin: float | None = None,
+        scale: float = 1.0,
+        unit: str = "",
+        note: str = "",
+    ) -> stats.Comparison:
+        """Record a claim decided on paired per-seed values and show it; return the comparison.
 
-    def verdict(self, held: Any, text: str, alternative: str, **numbers: Any) -> None:
-        """The short answer to the thread's question (at most VERDICT_WORDS words either way),
-        formatted like a claim: `text` if the expected answer held, `alternative` if not."""
+        `expected` is the claim as the notebook's "what we expect" states it, before any result
+        ("wide + dropout scores higher than the best smaller network"); `a` and `b` hold one value
+        per seed for each setting, trained on the same seeds. `expect` is 'higher' (a above b),
+        'lower' or 'equal' (within ±`margin`, named beforehand). The status, the mean difference,
+        its 95% interval and the seeds won come from `stats.paired`; `scale` and `unit` say how to
+        write the difference (scale=100, unit="points" for accuracies); `note` adds one measured
+        sentence (an f-string)."""
+        comparison = stats.paired(a, b, expect, margin, scale, unit)
+        measured = comparison.summary()
+        if comparison.status == stats.INCONCLUSIVE and comparison.interval is not None:
+            measured = f"not decided at {comparison.seeds} seeds: {measured}"
+        claim = {
+            "name": name,
+            "status": comparison.status,
+            "expected": expected,
+            "text": f"{expected}: {measured}." + (f" {note}" if note else ""),
+            **plain(comparison.as_record()),
+        }
+        self._add_claim(claim)
+        return comparison
+
+    def check(self, name: str, expected: str, held: Any, measured: str) -> None:
+        """Record a claim about an exact measurement (a count, an identity to rounding, a
+        threshold stated beforehand): it held or did not hold. `measured` is one f-string with the
+        numbers. Nothing is returned, so a cell that ends with a check shows no bare value."""
+        status = stats.HELD if bool(held) else stats.NOT_HELD
+        self._add_claim(
+            {
+                "name": name,
+                "status": status,
+                "expected": expected,
+                "text": f"{expected}: {measured}",
+            }
+        )
+
+    def _add_claim(self, claim: dict[str, Any]) -> None:
+        self.data["claims"] = [c for c in self.data["claims"] if c["name"] != claim["name"]]
+        self.data["claims"].append(claim)
+        self._show(claim, "finding")
+
+    def verdict(self, text: Any, *earlier: str, **numbers: Any) -> None:
+        """The short answer to the thread's question, at most VERDICT_WORDS words, written as one
+        f-string from the conclusive findings (an inconclusive answer is said plainly). The earlier
+        form `verdict(held, text, alternative, **numbers)` is kept while the tutorials move."""
         from nnreg_keras.pipeline.contract import too_long
 
-        statement = self._statement("verdict", held, text, alternative, numbers)
+        statement = (
+            self._statement("verdict", text, *earlier, numbers) if earlier else {"text": text}
+        )
         problems = too_long("verdict", statement)
         if problems:
             raise ResultsError("; ".join(problems))
         self.data["verdict"] = statement
         self._show(statement, "verdict")
+
+    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> None:
+        """Earlier form of `check`, kept while the tutorials move to `compare` and `check`: two
+        `str.format` wordings formatted with `numbers`; the applicable one becomes the text."""
+        statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
+        status = stats.HELD if statement["held"] else stats.NOT_HELD
+        self.data["metrics"][f"claim_{name}"] = int(statement["held"])
+        self._add_claim({"name": name, "status": status, **statement})
 
     @staticmethod
     def _show(statement: dict[str, Any], kind: str) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 from nnreg_keras.formatting import number
 
-STATUS = {True: "held", False: "did not hold"}
-STATUS_CLASS = {True: "held", False: "not-held"}
+STATUS_CLASS = {"held": "held", "did not hold": "not-held", "inconclusive": "inconclusive"}
 
 
 def cell(value: Any) -> str:
@@ -86,18 +85,20 @@ def figure_html(markup: str, label: str) -> str:
 
 
 def wording(statement: dict[str, Any]) -> str:
-    """The applicable wording of a claim or verdict: its text if it held, else its alternative."""
-    return statement["text"] if statement["held"] else statement["alternative"]
+    """A statement's text (the earlier two-wording form: the one that applies)."""
+    if "alternative" in statement and not statement.get("held"):
+        return statement["alternative"]
+    return statement["text"]
 
 
 def status(statement: dict[str, Any]) -> str:
-    """'held' or 'did not hold'."""
-    return STATUS[bool(statement["held"])]
+    """'held', 'did not hold' or 'inconclusive'."""
+    return statement["status"]
 
 
 def status_class(statement: dict[str, Any]) -> str:
     """The CSS class of a finding's status."""
-    return STATUS_CLASS[bool(statement["held"])]
+    return STATUS_CLASS[statement["status"]]
 
 
 def finding_html(statement: dict[str, Any]) -> str:

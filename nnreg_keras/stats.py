@@ -145,11 +145,12 @@ def paired(
         interval = (mean - half, mean + half)
     won = sum(d < 0 if expect == "lower" else d > 0 for d in differences)
     return Comparison(
-        mean, interval, n, won, expect, margin, _status(interval, expect, margin), scale, unit
+        mean, interval, n, won, expect, margin, status_of(interval, expect, margin), scale, unit
     )
 
 
-def _status(interval: tuple[float, float] | None, expect: str, margin: float | None) -> str:
+def status_of(interval: tuple[float, float] | None, expect: str, margin: float | None) -> str:
+    """The status an interval decides for a claim that expects 'higher', 'lower' or 'equal'."""
     if interval is None:
         return INCONCLUSIVE
     low, high = interval

@@ -261,3 +261,33 @@ def fit_full_batch(
     if runner.model is not model:
         _copy_state(runner.model, model)
     return records
+
+
+def _per_model(value: Any, n: int, name: str) -> list[Any]:
+    """`value` shared by n models, or a list holding one value per model."""
+    if isinstance(value, list) and len(value) == n and n and not np.isscalar(value[0]):
+        if name != "eval_sets" or all(v is None or isinstance(v, dict) for v in value):
+            return value
+    if isinstance(value, list) and name != "eval_sets":
+        raise ValueError(f"{name}: give one array shared by all {n} models, or a list of {n}")
+    return [value] * n
+
+
+def fit_many(
+    models: list[keras.Model],
+    x: Any,
+    y: Any,
+    steps: int,
+    record_every: int = 100,
+    eval_sets: Any = None,
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] = binary_metrics,
+) -> list[list[dict[str, float]]]:
+    """Train several compiled models as `fit_full_batch` trains one; return one list of records per
+    model, in the order of `models`. `x`, `y` and `eval_sets` are shared by every model, or lists
+    with one entry per model (each seed's own data draw)."""
+    n = len(models)
+    xs, ys, evals = (_per_model(v, n, k) for v, k in ((x, "x"), (y, "y"), (eval_sets, "eval_sets")))
+    return [
+        fit_full_batch(model, xi, yi, steps, record_every, ev, metrics)
+        for model, xi, yi, ev in zip(models, xs, ys, evals, strict=True)
+    ]

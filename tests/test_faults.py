@@ -59,7 +59,7 @@ else:
     rec = Recorder("99_tiny", title="A tiny tutorial", questions=["Does it run?"],
                    parameters=dict(learning_rate=learning_rate, steps=steps), seeds=seeds)
     rec.add_metrics(cost=records[-1]["cost"])
-    rec.verdict(True, "It ran at {lr}.", "It did not run at {lr}.", lr=learning_rate)
+    rec.verdict(f"It ran at {learning_rate}.")
     rec.write()
 """
 EXERCISES = (
@@ -490,18 +490,23 @@ def test_make_numbers_each_notebook_among_all(project):
 
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="2" height="2"/></svg>'
-STATEMENT = {
-    "held": False,
-    "text": "Held.",
-    "alternative": "Not held: <b>",
-    "numbers": {"x": "<b>", "y": 1e-9},
-}
+STATEMENT = {"text": "Not held: <b>"}
 VARIANTS = {
     "minimal": {},
     "everything": {
         "claims": [
-            {"name": "c", **STATEMENT},
-            {"name": "d", **STATEMENT, "held": True, "numbers": {}},
+            {"name": "c", "status": "did not hold", "text": "<b>", "numbers": {"x": "<b>"}},
+            {
+                "name": "d",
+                "status": "inconclusive",
+                "text": "tie",
+                "difference": 1e-9,
+                "interval": [-1.0, 1.0],
+                "seeds": 2,
+                "won": 1,
+                "expect": "equal",
+                "margin": 0.5,
+            },
         ],
         "tables": [
             {
@@ -541,7 +546,7 @@ def test_every_schema_valid_results_file_renders(tmp_path, variant):
     stem = f"01_{variant}"
     run_dir = tmp_path / "runs" / stem
     data = {
-        "schema_version": 2,
+        "schema_version": contract.SCHEMA_VERSION,
         "notebook": stem,
         "title": "T",
         "questions": ["Q?"],

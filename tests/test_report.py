@@ -21,20 +21,20 @@ def fake_results(reports, stem, title, **extra):
         "notebook": stem,
         "title": title,
         "questions": ["Why would you use dropout?"],
-        "verdict": {
-            "held": True,
-            "text": "Measured: 0.9.",
-            "alternative": "Not as expected: 0.9.",
-            "numbers": {"acc": 0.9},
-        },
+        "verdict": {"text": "Measured: 0.9."},
         "claims": [
             {
                 "name": "wins",
-                "held": False,
-                "text": "Dropout won on 5 of 5 seeds.",
-                "alternative": "Dropout won on 2 of 5 seeds only.",
-                "numbers": {"won": 2},
-            }
+                "status": "did not hold",
+                "expected": "Dropout wins",
+                "text": "Dropout wins: −2.00 points (95% interval −3.00 to −1.00).",
+                "difference": -0.02,
+                "interval": [-0.03, -0.01],
+                "seeds": 5,
+                "won": 0,
+                "expect": "higher",
+            },
+            {"name": "tie", "status": "inconclusive", "text": "A tie."},
         ],
         "tables": [
             {
@@ -74,11 +74,10 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     assert "<td>0.912</td>" in html and "<td>1,200</td>" in html
     assert html.count('<p class="verdict">Measured: 0.9.</p>') == 2
+    assert html.count('<li class="not-held"><span class="status">did not hold</span> Dropout') == 2
     assert (
-        html.count('<span class="status">did not hold</span> Dropout won on 2 of 5 seeds only.')
-        == 2
+        html.count('<li class="inconclusive"><span class="status">inconclusive</span> A tie.') == 2
     )
-    assert "Dropout won on 5 of 5 seeds." not in html
     assert "python -m nnreg_keras run 01 --profile quick" in html
     assert "abc123" in html and "rate=0.5" in html
     assert "http://" not in html.replace(
@@ -92,7 +91,7 @@ def test_html_in_titles_and_parameters_is_escaped(tmp_path):
         "01_x",
         "<script>alert(1)</script>",
         parameters={"name": "<b>bold</b>"},
-        verdict={"held": False, "text": "x", "alternative": "a < b & c", "numbers": {}},
+        verdict={"text": "a < b & c"},
     )
     html = report.build(tmp_path).read_text()
     assert (
@@ -120,7 +119,7 @@ def test_errors_leave_the_previous_report_untouched(tmp_path):
     with pytest.raises(ResultsError, match="f.svg is missing"):
         report.build(tmp_path)
     fake_results(tmp_path, "01_x", "X")
-    fake_results(tmp_path, "02_y", "Y", claims=[{"name": "c", "held": True}])
+    fake_results(tmp_path, "02_y", "Y", claims=[{"name": "c", "held": True}])  # no status
     with pytest.raises(ResultsError, match="02_y.json breaks the results contract"):
         report.build(tmp_path)
     assert (tmp_path / "index.html").read_text() == "previous"

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.exceptions import ParameterError, ResultsError
 from nnreg_keras.pipeline.contract import load, validate
 from nnreg_keras.recording import Recorder, plain
 
@@ -25,8 +25,11 @@ def make_recorder(tmp_path, monkeypatch, notebook="01_demo"):
     )
     rec.add_table("A table", ["model", "accuracy"], [["wide", np.float64(0.9)]])
     rec.add_metrics(accuracy=np.float64(0.9), count=np.int64(3))
-    rec.claim("works", True, "It works: {acc:.1f}.", "It does not work: {acc:.1f}.", acc=0.9)
-    rec.verdict(True, "Yes: {acc:.0%}.", "No: only {acc:.0%}.", acc=0.9)
+    rec.check("works", "It works", True, "accuracy 0.9")
+    rec.compare(
+        "wider", "Wide beats narrow", [0.9, 0.92, 0.91], [0.8, 0.81, 0.8], scale=100, unit="points"
+    )
+    rec.verdict("Yes: 90%.")
     return rec
 
 
@@ -41,25 +44,21 @@ def test_recorder_writes_a_valid_file_where_the_runner_says(tmp_path, monkeypatc
     data = load(path)
     assert data["notebook"] == "01_demo" and data["profile"] == "quick"
     assert data["parameters"] == {"rate": 0.5, "seeds": [0, 1]}
-    assert data["metrics"] == {"accuracy": 0.9, "count": 3, "claim_works": 1}
+    assert data["metrics"] == {"accuracy": 0.9, "count": 3}
     assert data["figures"] == [
         {"file": "figures/01_demo/line.svg", "caption": "A line.", "alt": "A falling line."}
     ]
-    assert data["claims"] == [
-        {
-            "name": "works",
-            "held": True,
-            "text": "It works: 0.9.",
-            "alternative": "It does not work: 0.9.",
-            "numbers": {"acc": 0.9},
-        }
-    ]
-    assert data["verdict"] == {
-        "held": True,
-        "text": "Yes: 90%.",
-        "alternative": "No: only 90%.",
-        "numbers": {"acc": 0.9},
+    works, wider = data["claims"]
+    assert works == {
+        "name": "works",
+        "status": "held",
+        "expected": "It works",
+        "text": "It works: accuracy 0.9",
     }
+    assert wider["status"] == "held" and wider["seeds"] == 3 and wider["won"] == 3
+    assert wider["difference"] == pytest.approx(0.1067, abs=1e-4) and wider["expect"] == "higher"
+    assert wider["interval"][0] > 0 and wider["text"].startswith("Wide beats narrow: +10.67 points")
+    assert data["verdict"] == {"text": "Yes: 90%."}
     assert (tmp_path / "figures" / "01_demo" / "line.svg").read_text().count("<svg") == 1
     assert data["environment"]["keras_backend"] in {"tensorflow", "jax", "torch", "numpy"}
 
@@ -101,19 +100,15 @@ def test_figures_are_byte_identical_across_runs(tmp_path):
     assert "<svg" in runs[0] and runs[0] == runs[1]
 
 
-STATEMENT = {
-    "held": True,
-    "text": "Held: 0.9.",
-    "alternative": "Did not hold: 0.9.",
-    "numbers": {"a": 0.9},
-}
+STATEMENT = {"text": "Held: 0.9."}
+CLAIM = {"name": "c", "status": "held", "text": "Held: 0.9."}
 GOOD = {
-    "schema_version": 2,
+    "schema_version": 3,
     "notebook": "n",
     "title": "t",
     "questions": ["q"],
     "verdict": STATEMENT,
-    "claims": [{"name": "c", **STATEMENT}],
+    "claims": [CLAIM],
     "tables": [],
     "figures": [],
     "metrics": {},
@@ -128,18 +123,23 @@ def test_validate_lists_every_problem():
     assert validate(dict(GOOD)) == GOOD
     with pytest.raises(ResultsError, match="verdict: 'text' is not of type 'object'"):
         validate({**GOOD, "verdict": "text"})
-    with pytest.raises(ResultsError, match="verdict: 'alternative' has 61 words; at most 60"):
-        validate({**GOOD, "verdict": {**STATEMENT, "alternative": "word " * 61}})
+    with pytest.raises(ResultsError, match="verdict has 61 words; at most 60"):
+        validate({**GOOD, "verdict": {"text": "word " * 61}})
+    crossing = {**CLAIM, "expect": "higher", "difference": 0.1, "interval": [-0.1, 0.3]}
+    with pytest.raises(
+        ResultsError, match="claim 'c' is 'held', but its interval .* 'inconclusive'"
+    ):
+        validate({**GOOD, "claims": [{**crossing, "seeds": 3, "won": 2}]})
     with pytest.raises(ResultsError, match="metric 'x' must be a finite number"):
         validate({**GOOD, "metrics": {"x": float("nan")}})
     bad = {
         **GOOD,
         "questions": [""],
         "environment": {"python": "3.11"},
-        "verdict": {**STATEMENT, "alternative": "word " * 61},
+        "verdict": {"text": "word " * 61},
         "claims": [
-            {"name": "c", **STATEMENT, "held": "yes"},
-            {"name": "", **STATEMENT, "text": ""},
+            {**CLAIM, "status": "yes"},
+            {**CLAIM, "name": "", "text": ""},
         ],
         "tables": [{"caption": "c", "columns": ["a", "b"], "rows": [[1]]}],
         "figures": [{"file": "f.svg", "caption": "c"}],
@@ -152,7 +152,7 @@ def test_validate_lists_every_problem():
         "results file x.json",
         "schema_version is 99",
         "questions[0]: '' does not match",
-        "claims[0].held: 'yes' is not of type 'boolean'",
+        "claims[0].status: 'yes' is not one of",
         "claims[1].name: '' does not match",
         "claims[1].text: '' does not match",
         "environment: 'git_commit' is a required property",
@@ -163,19 +163,17 @@ def test_validate_lists_every_problem():
         assert part in message
 
 
-def test_both_wordings_are_formatted_on_every_run(tmp_path, monkeypatch):
+def test_claims_and_verdicts_are_checked_as_they_are_recorded(tmp_path, monkeypatch):
     rec = make_recorder(tmp_path, monkeypatch)
-    with pytest.raises(
-        ResultsError, match=r"claim 'typo': a wording cannot be formatted .*KeyError: 'acc'"
-    ):
-        rec.claim("typo", True, "Held at {accuracy:.2f}.", "Not held at {acc:.2f}.", accuracy=0.9)
-    with pytest.raises(ResultsError, match="verdict: 'text' has 61 words; at most 60"):
-        rec.verdict(False, "word " * 61, "Short enough.")
-    assert rec.claim("again", False, "Rose to {v}.", "Fell to {v}.", v=3) is None
-    assert (
-        rec.data["metrics"]["claim_again"] == 0
-        and rec.data["claims"][-1]["alternative"] == "Fell to 3."
-    )
+    with pytest.raises(ResultsError, match="verdict has 61 words; at most 60"):
+        rec.verdict("word " * 61)
+    with pytest.raises(ParameterError, match="one value per seed on each side, got 2 and 3"):
+        rec.compare("uneven", "A beats B", [1, 2], [1, 2, 3])
+    tie = rec.compare("tie", "A beats B", [0.70, 0.75, 0.68], [0.72, 0.70, 0.73])
+    assert tie.status == "inconclusive" and rec.data["claims"][-1]["status"] == "inconclusive"
+    assert "not decided at 3 seeds: " in rec.data["claims"][-1]["text"]
+    assert rec.check("again", "It rose", False, "it fell to 3") is None
+    assert rec.data["claims"][-1]["status"] == "did not hold"
 
 
 def test_a_results_file_needs_a_verdict(tmp_path, monkeypatch):

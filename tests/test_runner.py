@@ -22,7 +22,7 @@ fig, ax = plt.subplots()
 ax.bar(["a", "b"], [1, 2])
 rec.add_figure(fig, "bars", caption="Two bars.", alt="Two bars, the second taller.")
 rec.add_table("Rates", ["rate"], [[dropout_rate]])
-rec.verdict(True, "The rate was {r}.", "The rate was not {r}.", r=dropout_rate)
+rec.verdict(f"The rate was {dropout_rate}.")
 rec.write()
 """
 PARAMS = 'dropout_rate = 0.5  # a rate\nseeds = [0]  # seeds\ntitle = "A new tutorial"  # title\nfail = False  # fail on purpose'

@@ -15,18 +15,32 @@ import math
 from pathlib import Path
 from typing import Any
 
+from nnreg_keras import stats
 from nnreg_keras.exceptions import ResultsError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERDICT_WORDS = 60
 
 
 def too_long(label: str, statement: dict[str, Any]) -> list[str]:
-    """A verdict's wordings longer than VERDICT_WORDS words."""
+    """A verdict longer than VERDICT_WORDS words."""
+    words = max(len(statement[k].split()) for k in ("text", "alternative") if k in statement)
+    return [f"{label} has {words} words; at most {VERDICT_WORDS} are accepted"][
+        : words > VERDICT_WORDS
+    ]
+
+
+def status_problems(claim: dict[str, Any]) -> list[str]:
+    """A comparison whose status is not the one its interval decides (`stats.status_of`)."""
+    if "expect" not in claim:
+        return []
+    interval = claim.get("interval")
+    decided = stats.status_of(interval and tuple(interval), claim["expect"], claim.get("margin"))
+    if decided == claim["status"]:
+        return []
     return [
-        f"{label}: {key!r} has {len(statement[key].split())} words; at most {VERDICT_WORDS} are accepted"
-        for key in ("text", "alternative")
-        if len(statement[key].split()) > VERDICT_WORDS
+        f"claim {claim['name']!r} is {claim['status']!r}, but its interval {interval} decides "
+        f"{decided!r} (expected {claim['expect']}, margin {claim.get('margin')})"
     ]
 
 
@@ -86,8 +100,9 @@ def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]
         numbers = [(f"metric {k!r}", v) for k, v in results["metrics"].items()] + [
             (f"{label}: number {k!r}", v)
             for label, st in statements
-            for k, v in st["numbers"].items()
+            for k, v in st.get("numbers", {}).items()
         ]
+        problems += [p for c in results["claims"] for p in status_problems(c)]
         problems += [
             f"{label} must be a finite number, got {v!r}"
             for label, v in numbers
