@@ -6,6 +6,7 @@ Nothing here writes files; `results.Recorder.add_figure` saves what these functi
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.rcParams.update(
     {
@@ -146,7 +147,8 @@ def boundary_grid(
     true_boundary: tuple,
 ) -> plt.Figure:
     """`decision_boundaries` for a phone: two columns of panels 3.3 inches wide, short titles at
-    11 pt, and the dense artists (filled regions, training points) rasterized so the SVG stays light."""
+    11 pt, few ticks, and the dense artists (filled regions, training points) rasterized so the SVG
+    stays light."""
     rows = -(-len(probs) // 2)
     with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
@@ -166,6 +168,8 @@ def boundary_grid(
             ax.set_title(name)
             ax.set_xlim(xx.min(), xx.max())
             ax.set_ylim(yy.min(), yy.max())
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         for ax in axes.flat[len(probs) :]:
             ax.set_visible(False)
         fig.tight_layout()

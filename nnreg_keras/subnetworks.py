@@ -90,7 +90,7 @@ def setting_label(config: tuple, n_train: int, short: bool = False) -> str:
         "fixed mask": f"one fixed mask at {dropout_label(strength)}",
     }.get(kind)
     if regularizer is None:
-        return f"{units} units"
+        return f"{units} unit{'s' if units != 1 else ''}"
     return regularizer if short else f"{units} units + {regularizer}"
 
 

@@ -54,6 +54,7 @@ def test_choose_takes_the_lowest_validation_value_seed_by_seed():
 
 def test_labels_name_both_conventions_and_count_the_choices():
     assert subnetworks.setting_label((128, "plain", 0.0), 200) == "128 units"
+    assert subnetworks.setting_label((1, "plain", 0.0), 200) == "1 unit"
     assert subnetworks.setting_label((128, "dropout", 0.5), 200) == (
         "128 units + dropout rate 0.5 (keep_prob 0.5)"
     )

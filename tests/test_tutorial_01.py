@@ -229,7 +229,7 @@ def test_the_tuned_settings_come_from_their_grids_and_winners_follow_the_interva
     rows = rows_by_name(pairs)
     widths = {
         int(w)
-        for w in re.findall(r"(\d+) units ×", rows["smaller network"]["chosen on validation"])
+        for w in re.findall(r"(\d+) units? ×", rows["smaller network"]["chosen on validation"])
     }
     assert widths and all(w in p["widths"] and w < p["width"] for w in widths)
     rates = {float(r) for r in re.findall(r"dropout rate ([\d.]+) \(keep_prob", pairs["caption"])}
