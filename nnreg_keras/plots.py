@@ -239,70 +239,79 @@ def tradeoff_curves(
     return fig
 
 
-def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
-    """One step's weight changes as heatmaps: one row per update rule, one column per weight matrix.
+PHONE_FONTS = {  # text that stays readable when a 6.5-inch figure is shown at a phone's width
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+}
 
-    Each matrix is drawn as the course stores it, (units of layer l, units of layer l-1); entries that
-    did not move at all (exactly 0) are grey, so whole still rows and columns stand out. The colour
-    scale is symmetric and shared by the panels of one row."""
-    n_rows, n_cols = len(updates), len(next(iter(updates.values())))
-    widths = [max(1.6, min(6.0, 0.25 * np.shape(m)[1])) for m in next(iter(updates.values()))]
-    fig, axes = plt.subplots(
-        n_rows,
-        n_cols,
-        figsize=(sum(widths) + 1.6, 2.2 * n_rows),
-        squeeze=False,
-        gridspec_kw={"width_ratios": widths},
-    )
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("0.78")
-    for row, (label, mats) in zip(axes, updates.items(), strict=True):
-        scale = max(float(np.max(np.abs(m))) for m in mats) or 1.0
-        for l, (ax, mat) in enumerate(zip(row, mats, strict=True), start=1):
-            still = np.asarray(mat) == 0
+
+def first_layer_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
+    """Which weights one step moves, around the first hidden layer: one panel per update rule, one
+    column per unit of that layer, its incoming weights (W1 transposed) above its outgoing ones
+    (W2). The colour is the size of the change, log10 |ΔW|, on one scale for every panel; grey
+    cells did not move at all, so a unit left out of the step shows as a grey column."""
+    with plt.rc_context(PHONE_FONTS):
+        fig, axes = plt.subplots(
+            len(updates), 1, figsize=(6.5, 1.35 * len(updates) + 0.9), squeeze=False
+        )
+        strips = {
+            label: np.vstack([np.asarray(changes[0]).T, np.asarray(changes[1])])
+            for label, changes in updates.items()
+        }
+        moved = np.concatenate([np.abs(s[s != 0]) for s in strips.values()])
+        low, high = (np.log10(np.quantile(moved, q)) for q in (0.02, 1.0))
+        cmap = plt.get_cmap("viridis").copy()
+        cmap.set_bad("0.82")
+        n_in = np.shape(next(iter(updates.values()))[0])[1]
+        for ax, (label, strip) in zip(axes[:, 0], strips.items(), strict=True):
+            still = strip == 0
             image = ax.imshow(
-                np.ma.masked_where(still, mat),
+                np.ma.masked_where(still, np.log10(np.where(still, 1.0, np.abs(strip)))),
                 cmap=cmap,
-                vmin=-scale,
-                vmax=scale,
+                vmin=low,
+                vmax=high,
                 aspect="auto",
                 interpolation="nearest",
             )
-            ax.set_title(f"ΔW{l}: {still.mean():.0%} exactly 0", fontsize=8)
+            ax.axhline(n_in - 0.5, color="white", lw=2)
+            ax.set_title(f"{label}: {still.mean():.0%} unchanged", loc="left")
+            ax.set_yticks([(n_in - 1) / 2, n_in + (strip.shape[0] - n_in - 1) / 2], ["in", "out"])
             ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(label, fontsize=8)
-        fig.colorbar(image, ax=list(row), shrink=0.85, pad=0.02, format="%.0e")
+        axes[-1, 0].set_xlabel("units of the first hidden layer")
+        fig.tight_layout()
+        fig.colorbar(
+            image, ax=list(axes[:, 0]), orientation="horizontal", fraction=0.05, pad=0.08
+        ).set_label("log10 |change| (grey: exactly 0)")
     return fig
 
 
-def relative_gaps(
-    steps: list[int], panels: dict[str, dict[str, np.ndarray]], threshold: float, ylabel: str
+def agreement_gaps(
+    steps: list[int], gaps: dict[str, np.ndarray], threshold: float, ylabel: str
 ) -> plt.Figure:
-    """How far two runs of the same training drift apart: one panel per pair of implementations,
-    one line per model (arrays of relative gaps, one row per seed; the line is the largest over
-    seeds), on a log scale, with the agreement threshold dashed. Zero gaps sit at the bottom."""
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True
-    )
-    floor = 1e-16
-    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
-        for i, (label, gaps) in enumerate(series.items()):
+    """How far runs of the same training drift apart: one line per pair of implementations (the
+    median over seeds, the band from the smallest to the largest seed), on a log scale, with the
+    agreement threshold dashed. `gaps[label]` holds one row of relative gaps per seed."""
+    with plt.rc_context(PHONE_FONTS):
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        floor = 1e-17
+        for i, (label, rows) in enumerate(gaps.items()):
+            rows = np.maximum(np.atleast_2d(rows), floor)
             ax.plot(
-                steps,
-                np.maximum(np.atleast_2d(gaps).max(axis=0), floor),
-                marker="o",
-                ms=3,
-                color=color_for(i),
-                label=label,
+                steps, np.median(rows, axis=0), marker="o", ms=3, color=color_for(i), label=label
             )
-        ax.axhline(threshold, color="0.4", ls="--", lw=0.8)
+            ax.fill_between(
+                steps, rows.min(axis=0), rows.max(axis=0), color=color_for(i), alpha=0.15
+            )
+        ax.axhline(threshold, color="0.3", ls="--", lw=1)
         ax.set_yscale("log")
-        ax.set_title(title)
         ax.set_xlabel("training step")
-        ax.legend(frameon=False, fontsize=7)
-    axes.flat[0].set_ylabel(ylabel)
-    fig.tight_layout()
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1)
+        fig.tight_layout()
     return fig
 
 
