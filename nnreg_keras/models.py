@@ -11,7 +11,11 @@ import numpy as np
 
 from nnreg_keras.adaptive import check_rate
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.training import keras
+from nnreg_keras.training import BACKEND, keras
+
+MASK_BITS = (
+    16  # random bits per unit of `BitsDropout`: its keep probability is a multiple of 2**-16
+)
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")
@@ -38,6 +42,74 @@ class FixedMaskDropout(keras.layers.Layer):
 
     def call(self, inputs):
         return inputs * self.mask / (1.0 - self.rate)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def random_halfwords(inputs: Any, seed: Any) -> Any:
+    """Random integers in [0, 2**16) shaped like `inputs`, two from each 32-bit word drawn, on
+    TensorFlow and JAX; `seed` is a SeedGenerator state (what `SeedGenerator.next()` returns).
+
+    Keras's dropout draws one 32-bit word per unit and turns it into a float; half the words and no
+    float conversion make the mask cheaper."""
+    if BACKEND == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        size = inputs.size
+        drawn = jax.random.bits(seed, ((size + 1) // 2,), jnp.uint32)
+        halves = jnp.concatenate([drawn & jnp.uint32(0xFFFF), drawn >> jnp.uint32(16)])
+        return halves[:size].reshape(inputs.shape).astype("int32")
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
+        size = tf.size(inputs)
+        drawn = tf.random.stateless_uniform(
+            ((size + 1) // 2,), seed, dtype=tf.int32, minval=None, maxval=None
+        )
+        low = tf.bitwise.bitwise_and(drawn, 0xFFFF)
+        high = tf.bitwise.bitwise_and(tf.bitwise.right_shift(drawn, 16), 0xFFFF)
+        return tf.reshape(tf.concat([low, high], 0)[:size], tf.shape(inputs))
+    raise NotImplementedError(f"random_halfwords runs on TensorFlow and JAX, not {BACKEND}")
+
+
+@keras.saving.register_keras_serializable(package="nnreg_keras")
+class BitsDropout(keras.layers.Layer):
+    """Inverted dropout with cheaper masks: a unit is kept when 16 random bits reach a threshold.
+
+    In training, each unit of each example is kept with probability 1 - round(rate·2¹⁶)/2¹⁶ (within
+    2⁻¹⁷ of 1 - rate) and kept units are scaled by 1/(1 - rate); at inference it is the identity, as
+    `keras.layers.Dropout`. Its random state is a SeedGenerator variable, also as in Keras's
+    layer, so models that differ only in their seed share one traced training step. On TensorFlow
+    and JAX a step draws half the random words of `keras.layers.Dropout` and converts none to floats.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = check_rate(rate)
+        self.seed = seed
+        self.threshold = round(self.rate * 2**MASK_BITS)
+        self.scale = float(np.float32(1 / (1 - self.rate)))  # a float32 number, on every backend
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.rate > 0 else None
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        if not training or self.threshold == 0:
+            return inputs
+        if BACKEND in ("jax", "tensorflow"):
+            bits = random_halfwords(inputs, self.seed_generator.next())
+        else:  # PyTorch: Keras's integer draw
+            shape = tuple(inputs.shape)
+            bits = keras.random.randint(
+                shape, 0, 2**MASK_BITS, dtype="int32", seed=self.seed_generator
+            )
+        keep = keras.ops.greater_equal(bits, self.threshold)
+        return keras.ops.where(keep, inputs * self.scale, keras.ops.zeros_like(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape
