@@ -13,9 +13,8 @@ from nnreg_keras.adaptive import check_rate
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.training import BACKEND, keras
 
-MASK_BITS = (
-    16  # random bits per unit of `BitsDropout`: its keep probability is a multiple of 2**-16
-)
+# Random bits per unit of `BitsDropout`: its keep probability is a multiple of 2**-MASK_BITS.
+MASK_BITS = 32
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")
@@ -50,50 +49,72 @@ class FixedMaskDropout(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def random_halfwords(inputs: Any, seed: Any) -> Any:
-    """Random integers in [0, 2**16) shaped like `inputs`, two from each 32-bit word drawn, on
-    TensorFlow and JAX; `seed` is a SeedGenerator state (what `SeedGenerator.next()` returns).
+def hash_bits(index: Any, key0: Any, key1: Any) -> Any:
+    """Random-looking uint32 words from uint32 `index` and keys (broadcast against it), on TensorFlow
+    and JAX: MurmurHash3's 32-bit finalizer applied twice, to index·φ + key0 and then with key1.
 
-    Keras's dropout draws one 32-bit word per unit and turns it into a float; half the words and no
-    float conversion make the mask cheaper."""
+    A counter-based hash: a few integer operations per unit where Keras's dropout runs a Threefry or
+    Philox round per word and converts it to a float. Its statistics are more than dropout needs
+    (each output bit depends on every input bit); it is not meant for cryptography or Monte Carlo."""
     if BACKEND == "jax":
-        import jax
         import jax.numpy as jnp
 
-        size = inputs.size
-        drawn = jax.random.bits(seed, ((size + 1) // 2,), jnp.uint32)
-        halves = jnp.concatenate([drawn & jnp.uint32(0xFFFF), drawn >> jnp.uint32(16)])
-        return halves[:size].reshape(inputs.shape).astype("int32")
-    if BACKEND == "tensorflow":
+        def const(value):
+            return jnp.uint32(value)
+
+        xor, shift, mul = jnp.bitwise_xor, jnp.right_shift, jnp.multiply
+    elif BACKEND == "tensorflow":
         import tensorflow as tf
 
-        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
-        size = tf.size(inputs)
-        drawn = tf.random.stateless_uniform(
-            ((size + 1) // 2,), seed, dtype=tf.int32, minval=None, maxval=None
-        )
-        low = tf.bitwise.bitwise_and(drawn, 0xFFFF)
-        high = tf.bitwise.bitwise_and(tf.bitwise.right_shift(drawn, 16), 0xFFFF)
-        return tf.reshape(tf.concat([low, high], 0)[:size], tf.shape(inputs))
-    raise NotImplementedError(f"random_halfwords runs on TensorFlow and JAX, not {BACKEND}")
+        def const(value):
+            return tf.constant(value, tf.uint32)
+
+        xor, shift, mul = tf.bitwise.bitwise_xor, tf.bitwise.right_shift, tf.math.multiply
+    else:
+        raise NotImplementedError(f"hash_bits runs on TensorFlow and JAX, not {BACKEND}")
+
+    def finalize(h):
+        h = mul(xor(h, shift(h, const(16))), const(0x85EBCA6B))
+        h = mul(xor(h, shift(h, const(13))), const(0xC2B2AE35))
+        return xor(h, shift(h, const(16)))
+
+    return finalize(xor(finalize(mul(index, const(0x9E3779B9)) + key0), key1))
+
+
+def _keep_mask(inputs: Any, seed: Any, threshold: int) -> Any:
+    """Where `BitsDropout` keeps a unit: the hash of the unit's index and the seed state
+    (SeedGenerator.next()) at least `threshold`."""
+    if BACKEND == "jax":
+        import jax.numpy as jnp
+
+        index = jnp.arange(inputs.size, dtype=jnp.uint32).reshape(inputs.shape)
+        return hash_bits(index, seed[0], seed[1]) >= jnp.uint32(threshold)
+    import tensorflow as tf
+
+    index = tf.reshape(tf.range(tf.size(inputs), dtype=tf.int64), tf.shape(inputs))
+    seed = tf.cast(seed, tf.uint32)
+    bits = hash_bits(tf.cast(index, tf.uint32), seed[0], seed[1])
+    return bits >= tf.constant(threshold, tf.uint32)
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")
 class BitsDropout(keras.layers.Layer):
-    """Inverted dropout with cheaper masks: a unit is kept when 16 random bits reach a threshold.
+    """Inverted dropout with cheaper masks: a unit is kept when 32 hashed bits reach a threshold.
 
-    In training, each unit of each example is kept with probability 1 - round(rate·2¹⁶)/2¹⁶ (within
-    2⁻¹⁷ of 1 - rate) and kept units are scaled by 1/(1 - rate); at inference it is the identity, as
-    `keras.layers.Dropout`. Its random state is a SeedGenerator variable, also as in Keras's
-    layer, so models that differ only in their seed share one traced training step. On TensorFlow
-    and JAX a step draws half the random words of `keras.layers.Dropout` and converts none to floats.
+    In training, each unit of each example is kept with probability 1 - round(rate·2³²)/2³² (within
+    2⁻³³ of 1 - rate) and kept units are scaled by 1/(1 - rate); at inference it is the identity, as
+    `keras.layers.Dropout`. The bits are `hash_bits` of the unit's index and the layer's seed state,
+    a SeedGenerator variable advanced once per call as in Keras's layer, so models that differ only
+    in their seed share one traced training step. On TensorFlow and JAX the mask costs a few integer
+    operations per unit instead of a random-number generator's rounds and a float conversion; on
+    PyTorch it is Keras's uniform draw against the same threshold.
     """
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate(rate)
         self.seed = seed
-        self.threshold = round(self.rate * 2**MASK_BITS)
+        self.threshold = min(round(self.rate * 2**MASK_BITS), 2**MASK_BITS - 1)
         self.scale = float(np.float32(1 / (1 - self.rate)))  # a float32 number, on every backend
         self.seed_generator = keras.random.SeedGenerator(seed) if self.rate > 0 else None
         self.supports_masking = True
@@ -102,13 +123,10 @@ class BitsDropout(keras.layers.Layer):
         if not training or self.threshold == 0:
             return inputs
         if BACKEND in ("jax", "tensorflow"):
-            bits = random_halfwords(inputs, self.seed_generator.next())
-        else:  # PyTorch: Keras's integer draw
-            shape = tuple(inputs.shape)
-            bits = keras.random.randint(
-                shape, 0, 2**MASK_BITS, dtype="int32", seed=self.seed_generator
-            )
-        keep = keras.ops.greater_equal(bits, self.threshold)
+            keep = _keep_mask(inputs, self.seed_generator.next(), self.threshold)
+        else:  # PyTorch: Keras's uniform draw, compared with the same threshold
+            uniform = keras.random.uniform(tuple(inputs.shape), seed=self.seed_generator)
+            keep = keras.ops.greater_equal(uniform, self.threshold / 2**MASK_BITS)
         return keras.ops.where(keep, inputs * self.scale, keras.ops.zeros_like(inputs))
 
     def compute_output_shape(self, input_shape):

@@ -565,7 +565,7 @@ class _StackedRunner:
     def _forward(self, x, training):
         import tensorflow as tf
 
-        from nnreg_keras.models import random_halfwords
+        from nnreg_keras.models import hash_bits
 
         h, weights, seeds = x, iter(self.weights), iter(self.seeds)
         penalties = tf.zeros(self.size)
@@ -589,15 +589,18 @@ class _StackedRunner:
                 continue
             if h.shape.rank == 2:
                 h = tf.tile(h[None], [self.size, 1, 1])
-            kept = []
-            for k in range(self.size):  # each model its own mask, from its own seed state
-                if kind == "dropout":  # as keras.random.dropout draws it
+            if kind == "bits":  # as models.BitsDropout draws it, every model at once
+                index = tf.reshape(tf.range(h.shape[1] * h.shape[2], dtype=tf.int64), h.shape[1:])
+                keys = tf.cast(seed, tf.uint32)[:, None, None, :]
+                bits = hash_bits(tf.cast(index, tf.uint32)[None], keys[..., 0], keys[..., 1])
+                keep = bits >= tf.constant(layer.threshold, tf.uint32)
+                h = tf.where(keep, h * layer.scale, tf.zeros_like(h))
+            else:  # as keras.random.dropout draws it, each model from its own seed state
+                kept = []
+                for k in range(self.size):
                     state = tf.cast(tf.math.floormod(seed[k], tf.int32.max - 1), "int32")
                     kept.append(tf.nn.experimental.stateless_dropout(h[k], layer.rate, seed=state))
-                else:  # as models.BitsDropout draws it
-                    keep = random_halfwords(h[k], seed[k]) >= layer.threshold
-                    kept.append(tf.where(keep, h[k] * layer.scale, tf.zeros_like(h[k])))
-            h = tf.stack(kept)
+                h = tf.stack(kept)
             seed.assign_add(tf.tile(tf.constant([[0, 1]], seed.dtype), [self.size, 1]))
         return h, penalties
 
