@@ -550,7 +550,11 @@ class _StackedRunner:
         self.optimizer.build(self.weights)
         self.loss_sum = tf.Variable(np.zeros(size, "float32"), trainable=False)
 
-        @tf.function
+        # XLA fuses the hashed masks of BitsDropout and the element-wise updates; it draws other
+        # numbers than TensorFlow's own kernels for keras.layers.Dropout, so those run without it.
+        keras_masks = any(kind == "dropout" and layer.rate > 0 for kind, layer in self.plan)
+
+        @tf.function(jit_compile=not keras_masks)
         def loop(x, y, n):
             self.loss_sum.assign(tf.zeros_like(self.loss_sum))
             for _ in tf.range(n):
