@@ -318,8 +318,8 @@ def fit_many(
     records, weights, seed states and optimizer state. On TensorFlow, Sequential models of Dense and
     dropout layers (`keras.layers.Dropout`, `models.BitsDropout`) trained with an element-wise
     optimizer (SGD, Adam...) and a standard loss run as one stacked model, its kernels with a leading
-    model axis; each model keeps its own dropout masks and random state, so results equal
-    `fit_full_batch` up to float rounding. Everything else (PyTorch, adapted preprocessing layers,
+    model axis, under XLA unless a `keras.layers.Dropout` is inside; each model keeps its own
+    dropout masks and random state, so results equal `fit_full_batch` up to float rounding. Everything else (PyTorch, adapted preprocessing layers,
     other layers or optimizers, an architecture met once) goes through `fit_full_batch`.
 
     Each record is checked by `guards.check_record`. A model that diverges stops being recorded and
@@ -656,16 +656,17 @@ def _fit_group_tf(models, signature, x, y, steps, chunk, eval_sets, metrics):
     runner.load(models)
     data = tf.constant(x), tf.constant(y)
     predictions: dict[str, np.ndarray] = {}
+    weights: list[np.ndarray] = []
 
     def train_chunk():
         runner.loop(*data, tf.constant(chunk))
         for name, (xs, _) in eval_sets.items():
             predictions[name] = runner.outputs(tf.constant(xs, "float32"))[0].numpy()
+        weights[:] = [_numpy(w) for w in runner.weights]
         return [float(v) for v in runner.loss_sum.numpy() / chunk]
 
     def show(k):
-        weights = [_numpy(w)[k] for w in runner.weights]
-        return (lambda name, _: predictions[name][k]), weights
+        return (lambda name, _: predictions[name][k]), [w[k] for w in weights]
 
     found = _group_records(models, steps, chunk, train_chunk, show, eval_sets, metrics)
     for k, model in enumerate(models):
