@@ -5,6 +5,8 @@ Nothing here writes files; `results.Recorder.add_figure` saves what these functi
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.rcParams.update(
@@ -126,7 +128,8 @@ def feature_shares(
 ) -> plt.Figure:
     """Grouped horizontal bars: for each feature (one row, named on the left), one bar per model;
     one panel per measure, stacked. `panels` maps a panel title to {model: array (seeds, features)};
-    bars show the mean over seeds and the error bars their sd. `reference` draws a dotted line (an
+    bars show the mean over seeds and the error bars their sd; a model keeps its colour (and its
+    one legend entry) in every panel where it comes at the same place. `reference` draws a dotted line (an
     even share, 1/features)."""
     rows = len(feature_names)
     with plt.rc_context(READABLE):
@@ -156,15 +159,24 @@ def feature_shares(
             ax.set_title(title, loc="left")
             ax.set_xlabel(xlabel)
         fig.tight_layout()
-        _legend_above(fig, axes.flat[0], ncol=1)
+        _legend_above(fig, ncol=1)
     return fig
 
 
-def _legend_above(fig: plt.Figure, ax: plt.Axes, ncol: int) -> None:
-    """The legend of `ax`'s series above the whole figure, where it covers no data."""
-    handles, labels = ax.get_legend_handles_labels()
+def _legend_above(fig: plt.Figure, ncol: int) -> None:
+    """One legend for the series of every panel (each label once), above the whole figure, where
+    it covers no data: a series keeps its colour from panel to panel."""
+    found: dict[str, Any] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
     fig.legend(
-        handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol, frameon=False
+        list(found.values()),
+        list(found),
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=ncol,
+        frameon=False,
     )
 
 
@@ -276,7 +288,7 @@ def tradeoff_curves(
             ax.margins(x=0.12, y=0.15)
         axes.flat[-1].set_xlabel(xlabel)
         fig.tight_layout()
-        _legend_above(fig, axes.flat[0], ncol=2)
+        _legend_above(fig, ncol=2)
     return fig
 
 
@@ -369,27 +381,37 @@ def prediction_shift(
 ) -> plt.Figure:
     """A grid of scatter plots, one row per change of the data (`after` maps its name to
     {model: predictions}) and one column per model: each test example's predicted probability
-    before (x) and after (y) the change; points off the diagonal are predictions the change moved."""
-    fig, axes = plt.subplots(
-        len(after),
-        len(before),
-        figsize=(2.9 * len(before), 2.9 * len(after)),
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-    )
-    for r, (change, moved) in enumerate(after.items()):
-        for c, (name, p) in enumerate(before.items()):
-            ax, q = axes[r, c], np.ravel(moved[name])
-            ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
-            ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(c), edgecolors="none")
-            ax.set_title(
-                f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9
-            )
-        axes[r, 0].set_ylabel(f"P(y=1), {change}")
-    for ax in axes[-1]:
-        ax.set_xlabel(xlabel)
-    fig.tight_layout()
+    before (x) and after (y) the change; points off the diagonal are predictions the change moved.
+    The points are rasterized, so the figure stays light in any format."""
+    rows, cols = len(after), len(before)
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            figsize=(PHONE_WIDTH, PHONE_WIDTH / cols * rows + 0.4),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+        )
+        for r, (change, moved) in enumerate(after.items()):
+            for c, (name, p) in enumerate(before.items()):
+                ax, q = axes[r, c], np.ravel(moved[name])
+                ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+                ax.scatter(
+                    np.ravel(p),
+                    q,
+                    s=5,
+                    alpha=0.4,
+                    color=color_for(c),
+                    edgecolors="none",
+                    rasterized=True,
+                )
+                mean_change = number(np.mean(np.abs(q - np.ravel(p))))
+                ax.set_title(f"{name}\nmean |change| {mean_change}", fontsize=11)
+            axes[r, 0].set_ylabel(f"P(y=1), {change}")
+        for ax in axes[-1]:
+            ax.set_xlabel(xlabel)
+        fig.tight_layout()
     return fig
 
 
