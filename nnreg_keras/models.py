@@ -210,3 +210,50 @@ class AdaptiveL2(keras.regularizers.Regularizer):
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate, "x": self.x.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="nnreg_keras")
+class FeatureDropout(keras.layers.Layer):
+    """Inverted dropout with one rate per input feature, for dropping chosen features only.
+
+    In training, feature j of each example is zeroed with probability `rates[j]` and kept values
+    are scaled by 1/(1 − rates[j]), so every feature keeps its mean; at inference it is the
+    identity. With every rate equal it draws what `keras.layers.Dropout(rate)` draws; with a rate
+    on one feature and 0 elsewhere it hides that feature alone. Like `keras.layers.Dropout`, its
+    random state is a `keras.random.SeedGenerator` (a variable), so models that differ only in
+    their seed share one traced training step, and an explicit `seed` leaves the global random
+    streams (which draw the initial weights of later layers) untouched.
+    """
+
+    def __init__(self, rates: list[float], seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        rates = list(np.ravel(rates))
+        if not rates:
+            raise ParameterError("rates must hold one dropout rate per input feature, got none")
+        self.rates = [check_rate(r, f"rates[{j}]") for j, r in enumerate(rates)]
+        self.seed = seed
+        if any(self.rates):
+            self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if int(input_shape[-1]) != len(self.rates):
+            raise ParameterError(
+                f"FeatureDropout holds {len(self.rates)} rates, one per input feature, but its "
+                f"input has {input_shape[-1]} features"
+            )
+
+    def call(self, inputs, training=None):
+        if not training or not any(self.rates):
+            return inputs
+        keep = keras.ops.convert_to_tensor(1.0 - np.array(self.rates), dtype=inputs.dtype)
+        draw = keras.random.uniform(
+            keras.ops.shape(inputs), seed=self.seed_generator, dtype=inputs.dtype
+        )
+        return keras.ops.where(draw < keep, inputs / keep, keras.ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rates": self.rates, "seed": self.seed}

@@ -5,6 +5,8 @@ Nothing here writes files; `results.Recorder.add_figure` saves what these functi
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.rcParams.update(
@@ -105,36 +107,77 @@ def mc_dropout(
     return fig
 
 
-def feature_shares(
-    feature_names: list[str], panels: dict[str, dict[str, np.ndarray]]
-) -> plt.Figure:
-    """Grouped bars: for each feature, one bar per model; one panel per measure (e.g. reliance, weights).
+# Type sizes of the figures read on a phone: a 6.5-inch figure shown 390 px wide keeps 10-pt text
+# at about 8 px, the smallest that stays legible.
+READABLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+}
+PHONE_WIDTH = 6.5  # inches
 
-    `panels` maps a panel title to {model: array (seeds, features)}; bars show the mean over seeds and
-    the error bars the standard deviation."""
-    fig, axes = plt.subplots(
-        len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False, sharex=True
-    )
-    positions = np.arange(len(feature_names))
-    for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
-        bar = 0.85 / len(by_model)
-        for i, (model, values) in enumerate(by_model.items()):
-            v = np.atleast_2d(values)
-            ax.bar(
-                positions + (i - (len(by_model) - 1) / 2) * bar,
-                v.mean(axis=0),
-                bar,
-                color=color_for(i),
-                yerr=v.std(axis=0, ddof=1) if len(v) > 1 else None,
-                error_kw={"lw": 0.7},
-                label=model,
-            )
-        ax.set_title(title)
-        ax.set_ylabel("share")
-    axes.flat[0].legend(frameon=False, ncol=min(4, len(next(iter(panels.values())))))
-    axes.flat[-1].set_xticks(positions, feature_names, rotation=30, ha="right")
-    fig.tight_layout()
+
+def feature_shares(
+    feature_names: list[str],
+    panels: dict[str, dict[str, np.ndarray]],
+    xlabel: str = "share",
+    reference: float | None = None,
+) -> plt.Figure:
+    """Grouped horizontal bars: for each feature (one row, named on the left), one bar per model;
+    one panel per measure, stacked. `panels` maps a panel title to {model: array (seeds, features)};
+    bars show the mean over seeds and the error bars their sd; a model keeps its colour (and its
+    one legend entry) in every panel where it comes at the same place. `reference` draws a dotted line (an
+    even share, 1/features)."""
+    rows = len(feature_names)
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(panels),
+            1,
+            figsize=(PHONE_WIDTH, (0.42 * rows + 1.3) * len(panels)),
+            squeeze=False,
+        )
+        positions = np.arange(rows)[::-1]  # the first feature on top
+        for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
+            bar = 0.84 / len(by_model)
+            for i, (model, values) in enumerate(by_model.items()):
+                v = np.atleast_2d(values)
+                ax.barh(
+                    positions + ((len(by_model) - 1) / 2 - i) * bar,
+                    v.mean(axis=0),
+                    bar,
+                    color=color_for(i),
+                    xerr=v.std(axis=0, ddof=1) if len(v) > 1 else None,
+                    error_kw={"lw": 0.8, "ecolor": "0.35"},
+                    label=model,
+                )
+            if reference is not None:
+                ax.axvline(reference, color="0.3", ls=":", lw=1)
+            ax.set_yticks(positions, feature_names)
+            ax.set_title(title, loc="left")
+            ax.set_xlabel(xlabel)
+        fig.tight_layout()
+        _legend_above(fig, ncol=1)
     return fig
+
+
+def _legend_above(fig: plt.Figure, ncol: int) -> None:
+    """One legend for the series of every panel (each label once), above the whole figure, where
+    it covers no data: a series keeps its colour from panel to panel."""
+    found: dict[str, Any] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
+    fig.legend(
+        list(found.values()),
+        list(found),
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=ncol,
+        frameon=False,
+    )
 
 
 def sweep_panels(
@@ -202,40 +245,50 @@ def tradeoff_curves(
     xlabel: str = "clean test accuracy",
 ) -> plt.Figure:
     """One curve per method through its settings in order of strength: clean accuracy on x, one
-    measure per panel on y. Arrays are (seeds, settings); points are means over seeds, error bars
-    their sd both ways, and each point is labelled with its setting (`point_labels[method]`)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
-    for ax, (title, by_method) in zip(axes.flat, panels.items(), strict=True):
-        for i, (method, values) in enumerate(by_method.items()):
-            x, y = np.atleast_2d(clean[method]), np.atleast_2d(values)
-            sd = (lambda v: v.std(axis=0, ddof=1)) if len(y) > 1 else (lambda v: None)
-            ax.errorbar(
-                x.mean(axis=0),
-                y.mean(axis=0),
-                xerr=sd(x),
-                yerr=sd(y),
-                marker="o",
-                ms=4,
-                lw=1.2,
-                elinewidth=0.6,
-                color=color_for(i),
-                label=method,
-            )
-            for label, px, py in zip(
-                point_labels[method], x.mean(axis=0), y.mean(axis=0), strict=True
-            ):
-                ax.annotate(
-                    label,
-                    (px, py),
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    fontsize=6.5,
+    measure per panel on y, panels stacked. Arrays are (seeds, settings); points are means over
+    seeds, error bars their sd both ways. Each point carries its setting's label
+    (`point_labels[method]`, "" for none), set off up and to the right of the marker; a method with
+    one setting is a lone marker."""
+    markers = "osD^v"
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(panels), 1, figsize=(PHONE_WIDTH, 4.2 * len(panels)), squeeze=False, sharex=True
+        )
+        for ax, (title, by_method) in zip(axes.flat, panels.items(), strict=True):
+            for i, (method, values) in enumerate(by_method.items()):
+                x, y = np.atleast_2d(clean[method]), np.atleast_2d(values)
+                sd = (lambda v: v.std(axis=0, ddof=1)) if len(y) > 1 else (lambda v: None)
+                ax.errorbar(
+                    x.mean(axis=0),
+                    y.mean(axis=0),
+                    xerr=sd(x),
+                    yerr=sd(y),
+                    marker=markers[i % len(markers)],
+                    ms=7,
+                    lw=1.6 if x.shape[1] > 1 else 0,
+                    elinewidth=0.7,
+                    ecolor="0.65",
                     color=color_for(i),
+                    label=method,
                 )
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-    axes.flat[0].legend(frameon=False)
-    fig.tight_layout()
+                for label, px, py in zip(
+                    point_labels[method], x.mean(axis=0), y.mean(axis=0), strict=True
+                ):
+                    if label:
+                        ax.annotate(
+                            label,
+                            (px, py),
+                            xytext=(7, 7),
+                            textcoords="offset points",
+                            fontsize=10,
+                            color=color_for(i),
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+                        )
+            ax.set_title(title, loc="left")
+            ax.margins(x=0.12, y=0.15)
+        axes.flat[-1].set_xlabel(xlabel)
+        fig.tight_layout()
+        _legend_above(fig, ncol=2)
     return fig
 
 
@@ -318,18 +371,17 @@ def agreement_gaps(
 def feature_bars(
     feature_names: list[str],
     panels: dict[str, dict[str, np.ndarray]],
-    ylabel: str,
-    log_y: bool = False,
+    xlabel: str,
+    log_x: bool = False,
 ) -> plt.Figure:
     """`feature_shares` for any per-feature quantity (weights, L2 strengths): grouped bars with the
-    mean over seeds and their sd, labelled `ylabel`, on a log axis with `log_y`."""
-    fig = feature_shares(feature_names, panels)
+    mean over seeds and their sd, along an axis labelled `xlabel`, logarithmic with `log_x`."""
+    fig = feature_shares(feature_names, panels, xlabel)
     for ax in fig.axes:
-        ax.set_ylabel(ylabel)
-        if log_y:
-            ax.set_yscale("log")
+        if log_x:
+            ax.set_xscale("log")
         else:
-            ax.axhline(0, color="0.3", lw=0.6)
+            ax.axvline(0, color="0.3", lw=0.6)
     return fig
 
 
@@ -338,27 +390,37 @@ def prediction_shift(
 ) -> plt.Figure:
     """A grid of scatter plots, one row per change of the data (`after` maps its name to
     {model: predictions}) and one column per model: each test example's predicted probability
-    before (x) and after (y) the change; points off the diagonal are predictions the change moved."""
-    fig, axes = plt.subplots(
-        len(after),
-        len(before),
-        figsize=(2.9 * len(before), 2.9 * len(after)),
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-    )
-    for r, (change, moved) in enumerate(after.items()):
-        for c, (name, p) in enumerate(before.items()):
-            ax, q = axes[r, c], np.ravel(moved[name])
-            ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
-            ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(c), edgecolors="none")
-            ax.set_title(
-                f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9
-            )
-        axes[r, 0].set_ylabel(f"P(y=1), {change}")
-    for ax in axes[-1]:
-        ax.set_xlabel(xlabel)
-    fig.tight_layout()
+    before (x) and after (y) the change; points off the diagonal are predictions the change moved.
+    The points are rasterized, so the figure stays light in any format."""
+    rows, cols = len(after), len(before)
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            figsize=(PHONE_WIDTH, PHONE_WIDTH / cols * rows + 0.4),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+        )
+        for r, (change, moved) in enumerate(after.items()):
+            for c, (name, p) in enumerate(before.items()):
+                ax, q = axes[r, c], np.ravel(moved[name])
+                ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+                ax.scatter(
+                    np.ravel(p),
+                    q,
+                    s=5,
+                    alpha=0.4,
+                    color=color_for(c),
+                    edgecolors="none",
+                    rasterized=True,
+                )
+                mean_change = number(np.mean(np.abs(q - np.ravel(p))))
+                ax.set_title(f"{name}\nmean |change| {mean_change}", fontsize=11)
+            axes[r, 0].set_ylabel(f"P(y=1), {change}")
+        for ax in axes[-1]:
+            ax.set_xlabel(xlabel)
+        fig.tight_layout()
     return fig
 
 
