@@ -70,40 +70,107 @@ def decision_boundaries(
     return fig
 
 
-def mc_dropout(
-    k: list[int],
-    mc_accuracy: np.ndarray,
-    deterministic_accuracy: np.ndarray,
-    mc_gap: np.ndarray,
-    noise_gap: np.ndarray | None = None,
-) -> plt.Figure:
-    """Monte Carlo averaging of k training-mode passes against the single inference pass.
+# Text sizes for figures read at a phone's width: 6-7 inch figures, no text under 10 pt.
+READABLE = {
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+}
 
-    Arrays have one row per seed; the line is the mean, the band spans the seeds. `noise_gap`, if
-    given, is the gap sampling noise alone would leave, drawn dotted beside the measured gap."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
-    series = [
-        (left, mc_accuracy, "average of k dropout passes", "-"),
-        (right, mc_gap, "mean |p_MC - p_inference|", "-"),
-    ]
-    if noise_gap is not None:
-        series.append((right, noise_gap, "sampling noise alone", ":"))
-    for ax, values, label, style in series:
-        v = np.atleast_2d(values)
-        ax.plot(k, v.mean(axis=0), ls=style, marker="o", ms=3, color=PALETTE[0], label=label)
-        ax.fill_between(k, v.min(axis=0), v.max(axis=0), color=PALETTE[0], alpha=0.2, lw=0)
-        ax.set_xscale("log")
-        ax.set_xlabel("k (stochastic passes averaged)")
-    d = np.atleast_1d(deterministic_accuracy)
-    left.axhline(
-        d.mean(), color=PALETTE[1], ls="--", label="one inference pass (all units, no scaling)"
-    )
-    left.set_ylabel("test accuracy")
-    left.legend(frameon=False)
-    right.set_ylabel("gap in predicted probability")
-    if noise_gap is not None:
-        right.legend(frameon=False)
-    fig.tight_layout()
+
+def stacked_lines(
+    x: list[float],
+    panels: dict[str, dict[str, np.ndarray]],
+    xlabel: str,
+    references: dict[str, dict[str, np.ndarray]] | None = None,
+    log2_x: bool = False,
+) -> plt.Figure:
+    """Panels stacked one above the other, sharing x, one per measure: `panels` maps a measure (the
+    y label) to {series: array (seeds, len(x))}, drawn as the mean over seeds with their range as a
+    band; `references[measure]` maps labels to values per seed, drawn dashed at their mean. One
+    legend, in the first panel. With `log2_x`, x is on a log-2 axis labelled at each value."""
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(panels), 1, figsize=(6.6, 2.9 * len(panels)), squeeze=False, sharex=True
+        )
+        for ax, (measure, series) in zip(axes[:, 0], panels.items(), strict=True):
+            for i, (label, values) in enumerate(series.items()):
+                v = np.atleast_2d(values)
+                ax.plot(x, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
+                ax.fill_between(
+                    x, v.min(axis=0), v.max(axis=0), color=color_for(i), alpha=0.2, lw=0
+                )
+            extra = (references or {}).get(measure, {})
+            for j, (label, values) in enumerate(extra.items(), start=len(series)):
+                ax.axhline(float(np.mean(values)), ls="--", lw=1.4, color=color_for(j), label=label)
+            ax.set_ylabel(measure)
+        if log2_x:
+            axes[-1, 0].set_xscale("log", base=2)
+            axes[-1, 0].set_xticks(x, [f"{v:g}" for v in x])
+            axes[-1, 0].minorticks_off()
+        axes[-1, 0].set_xlabel(xlabel)
+        axes[0, 0].legend(frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def paired_differences(
+    x: list[float], panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str
+) -> plt.Figure:
+    """Paired differences against a knob, one stacked panel per measure: `panels` maps a measure
+    (the y label) to (mean difference, interval low, interval high), one value per x; the line is
+    the mean, the band its 95% interval, and zero (no difference) is a grey line."""
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(panels), 1, figsize=(6.6, 2.7 * len(panels)), squeeze=False, sharex=True
+        )
+        for ax, (measure, (mean, low, high)) in zip(axes[:, 0], panels.items(), strict=True):
+            ax.axhline(0, color="0.5", lw=1)
+            ax.plot(x, mean, marker="o", ms=3, color=PALETTE[0], label="mean over seeds")
+            ax.fill_between(x, low, high, color=PALETTE[0], alpha=0.2, lw=0, label="95% interval")
+            ax.set_ylabel(measure)
+            ax.set_xscale("log")
+        axes[-1, 0].set_xlabel(xlabel)
+        axes[0, 0].legend(frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def boundary_grid(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    probs: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    true_boundary: tuple,
+) -> plt.Figure:
+    """`decision_boundaries` for a phone: two columns of panels 3.3 inches wide, short titles at
+    11 pt, and the dense artists (filled regions, training points) rasterized so the SVG stays light."""
+    rows = -(-len(probs) // 2)
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            rows, 2, figsize=(6.6, 3.2 * rows), squeeze=False, sharex=True, sharey=True
+        )
+        for ax, (name, p) in zip(axes.flat, probs.items(), strict=False):
+            field = p.reshape(xx.shape)
+            regions = ax.contourf(xx, yy, field, levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
+            regions.set_rasterized(True)
+            ax.contour(xx, yy, field, levels=[0.5], colors="k", linewidths=1.4)
+            ax.plot(*true_boundary, ls="--", color="0.35", lw=1.2)
+            for label, color in ((0, PALETTE[1]), (1, PALETTE[0])):
+                pts = x[np.asarray(y).ravel() == label]
+                ax.scatter(
+                    pts[:, 0], pts[:, 1], s=8, color=color, edgecolors="none", rasterized=True
+                )
+            ax.set_title(name)
+            ax.set_xlim(xx.min(), xx.max())
+            ax.set_ylim(yy.min(), yy.max())
+        for ax in axes.flat[len(probs) :]:
+            ax.set_visible(False)
+        fig.tight_layout()
     return fig
 
 
@@ -421,35 +488,6 @@ def prediction_shift(
         for ax in axes[-1]:
             ax.set_xlabel(xlabel)
         fig.tight_layout()
-    return fig
-
-
-def width_sweep(
-    widths: list[int],
-    accuracy: dict[str, np.ndarray],
-    references: dict[str, np.ndarray],
-    chosen: int | None = None,
-) -> plt.Figure:
-    """Accuracy of networks of each width (`accuracy`: {series: array (seeds, len(widths))}; line:
-    mean over seeds, band: their range), with other models' mean accuracy as dashed horizontal
-    lines (`references`: {label: values per seed}) and the `chosen` width circled."""
-    fig, ax = plt.subplots(figsize=(8.4, 3.4))
-    for i, (label, values) in enumerate(accuracy.items()):
-        v = np.atleast_2d(values)
-        ax.plot(widths, v.mean(axis=0), marker="o", ms=3, color=color_for(i), label=label)
-        ax.fill_between(widths, v.min(axis=0), v.max(axis=0), color=color_for(i), alpha=0.2, lw=0)
-        if chosen in widths:
-            ax.plot(chosen, v.mean(axis=0)[widths.index(chosen)], "o", ms=9, mfc="none", color="k")
-    for j, (label, values) in enumerate(references.items(), start=len(accuracy)):
-        ax.axhline(float(np.mean(values)), ls="--", lw=1, color=color_for(j), label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(widths, [str(w) for w in widths])
-    ax.minorticks_off()
-    circled = f"; circled: {chosen}" if chosen in widths else ""
-    ax.set_xlabel(f"width (units per hidden layer){circled}")
-    ax.set_ylabel("accuracy")
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
     return fig
 
 

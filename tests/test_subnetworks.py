@@ -38,16 +38,48 @@ def test_sweep_widths_adds_the_wide_and_the_kept_width():
     for bad in ([], [4, 0], [4.0], "4"):
         with pytest.raises(ParameterError, match="'widths'.*positive integers"):
             subnetworks.sweep_widths(bad, width=64, rate=0.5)
-
-
-def test_best_width_takes_the_highest_mean_below_the_wide_width():
-    scores = {16: [0.75, 0.5], 4: [0.5, 0.75], 8: [0.5, 0.5], 64: [1.0, 1.0]}
-    assert subnetworks.best_width(scores, below=64) == 4  # 4 and 16 tie: the smaller wins
-    scores[16] = [0.75, 0.75]
-    assert subnetworks.best_width(scores, below=64) == 16
-    assert subnetworks.best_width(scores, below=10) == 4
     with pytest.raises(ParameterError, match="no width below"):
-        subnetworks.best_width(scores, below=4)
+        subnetworks.sweep_widths([64], width=1, rate=0.0)
+
+
+def test_choose_takes_the_lowest_validation_value_seed_by_seed():
+    validation = {"a": [0.5, 0.2, 0.3], "b": [0.4, 0.2, 0.6], "c": [0.9, 0.9, 0.1]}
+    chosen = subnetworks.choose(validation)
+    assert chosen == ["b", "a", "c"]  # seed 1: a and b tie, the first listed wins
+    test = {"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0], "c": [7.0, 8.0, 9.0]}
+    assert list(subnetworks.chosen_values(test, chosen)) == [4.0, 2.0, 9.0]
+    with pytest.raises(ParameterError, match="no candidate"):
+        subnetworks.choose({})
+
+
+def test_labels_name_both_conventions_and_count_the_choices():
+    assert subnetworks.setting_label((128, "plain", 0.0), 200) == "128 units"
+    assert subnetworks.setting_label((128, "dropout", 0.5), 200) == (
+        "128 units + dropout rate 0.5 (keep_prob 0.5)"
+    )
+    assert subnetworks.setting_label((128, "L2", 0.001), 200, short=True) == (
+        "L2 0.001 (course λ 0.4)"
+    )
+    assert "one fixed mask" in subnetworks.setting_label((64, "fixed mask", 0.5), 200)
+    chosen = [(4, "plain", 0.0), (8, "plain", 0.0), (4, "plain", 0.0)]
+    assert subnetworks.chosen_text(chosen, 200) == "4 units ×2, 8 units ×1"
+
+
+def test_zero_share_counts_silent_relu_outputs_only():
+    model = small_model(keras.layers.Dropout(0.5))
+    dense = model.layers[0]
+    dense.set_weights([np.array([[1.0] * 4 + [-1.0] * 4, [0.0] * 8]), np.zeros(8)])
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]], dtype="float32")
+    # Half the units are zero on each of the first two inputs, all eight on the third; the sigmoid
+    # output is not counted, and dropout does not act at inference.
+    assert subnetworks.zero_share(model, x) == pytest.approx((4 + 4 + 8) / 24)
+    with pytest.raises(ValueError, match="no hidden ReLU"):
+        subnetworks.zero_share(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), x)
+
+
+def test_best_step_is_the_step_of_the_lowest_validation_loss():
+    records = [{"step": 50 * (i + 1), "validation_loss": v} for i, v in enumerate([3, 1, 2, 1])]
+    assert subnetworks.best_step(records) == 100
 
 
 def test_mc_grid_holds_half_and_largest_k():
@@ -56,49 +88,26 @@ def test_mc_grid_holds_half_and_largest_k():
     assert subnetworks.mc_grid(1) == [1]
 
 
-def test_crossing_finds_first_match_and_where_it_stays():
-    acc = np.array([0.80, 0.85, 0.84, 0.86, 0.86])
-    assert subnetworks.crossing(acc, 0.85) == (2, 4)
-    assert subnetworks.crossing(acc, 0.80) == (1, 1)
-    assert subnetworks.crossing(acc, 0.90) == (None, None)
-    assert subnetworks.crossing(np.array([0.9, 0.8]), 0.85) == (1, None)
-
-
-def test_mc_dropout_curve_without_dropout_has_no_gap():
-    model = small_model(keras.layers.Dropout(0.0))
-    x = np.random.default_rng(0).normal(size=(30, 2)).astype("float32")
-    curve = subnetworks.mc_dropout_curve(model, x, (x[:, 0] > 0).astype("float32"), k_max=4)
-    assert curve["mc_gap"] == pytest.approx(np.zeros(4), abs=1e-6)
-    assert curve["noise_gap"] == pytest.approx(np.zeros(4), abs=1e-6)
-    assert list(curve["mc_accuracy"]) == [curve["inference_accuracy"]] * 4
-
-
-def test_mc_dropout_curve_noise_shrinks_by_root_two_per_doubling():
-    model = small_model(keras.layers.Dropout(0.5))
-    x = np.random.default_rng(1).normal(size=(200, 2)).astype("float32")
-    curve = subnetworks.mc_dropout_curve(model, x, (x[:, 0] > 0).astype("float32"), k_max=8)
-    assert curve["noise_gap"][7] / curve["noise_gap"][3] == pytest.approx(2**-0.5)
-    assert curve["mc_gap"][0] > curve["mc_gap"][7] > 0  # averaging brings the passes closer
-
-
-def test_fit_and_count_sees_a_fixed_mask_leave_weights_untouched():
-    data = make_goalkeeper(n_train=40, n_test=20, seed=2)
-    split = splits(data, n_val=10)
-    counts = {}
-    for name, layer in (
-        ("fixed", FixedMaskDropout(0.5, seed=1)),
-        ("dropout", keras.layers.Dropout(0.5)),
-    ):
-        counts[name] = subnetworks.fit_and_count(
-            small_model(layer), split, steps=20, record_every=10
-        )
-    for run in counts.values():
+def test_fit_and_count_trains_all_models_and_sees_a_fixed_mask_leave_weights_untouched():
+    split = splits(make_goalkeeper(n_train=40, n_test=20, seed=2), n_val=10)
+    other = splits(make_goalkeeper(n_train=40, n_test=20, seed=3), n_val=10)
+    models = [
+        small_model(FixedMaskDropout(0.5, seed=1)),
+        small_model(keras.layers.Dropout(0.5, seed=1)),
+        small_model(keras.layers.Dropout(0.5, seed=1)),
+    ]
+    fixed, dropout, dropout_other = subnetworks.fit_and_count(
+        models, [split, split, other], steps=20, record_every=10
+    )
+    for run in (fixed, dropout, dropout_other):
         assert run["params_before"] == run["params_after"] == 8 * 2 + 8 + 8 + 1
-        assert set(run["final"]) >= {"train_accuracy", "validation_accuracy", "test_accuracy"}
-    assert counts["dropout"]["changed"] == counts["dropout"]["params_before"]
-    assert (
-        counts["fixed"]["changed"] == 4 * 2 + 4 + 4 + 1
-    )  # the 4 kept units' weights and the output bias
+        assert [r["step"] for r in run["records"]] == [10, 20] and run["final"] is run["records"][
+            -1
+        ]
+        assert set(run["final"]) >= {"train_accuracy", "validation_accuracy", "test_loss"}
+    assert dropout["changed"] == dropout["params_before"]
+    assert fixed["changed"] == 4 * 2 + 4 + 4 + 1  # the 4 kept units' weights and the output bias
+    assert dropout["final"]["train_loss"] != dropout_other["final"]["train_loss"]  # own data each
 
 
 def test_boundary_accuracy_counts_flipped_labels():

@@ -1,17 +1,175 @@
-"""Tutorial 01 on the quick profile: what it measures, and that the sentences of issue 9 stay fixed."""
+"""Tutorial 01: the lesson's structure, its figures at a phone's width, and what the quick profile's
+run measures (statuses that follow from the intervals, tuned settings taken from their grids,
+parameter counts, thinned sub-networks, Monte Carlo averaging)."""
 
+import ast
 import json
 import re
 from pathlib import Path
 
+import matplotlib
+import nbformat
+import numpy as np
 import pytest
 
+from nnreg_keras import plots, stats
 from nnreg_keras.formatting import dropout_label, l2_label
 from nnreg_keras.pipeline.contract import load
-from tests.conftest import landed
+from nnreg_keras.pipeline.profiles import notebook_defaults
+from tests.conftest import ROOT, landed
 
 STEM = "01_dropout_is_not_a_smaller_network"
-pytestmark = pytest.mark.notebooks
+NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
+CLAIMS = {
+    "wide_learns_flipped_labels": "higher",
+    "smaller_as_accurate_as_dropout": "equal",
+    "dropout_lower_log_loss": "lower",
+    "dropout_half_as_accurate": "equal",
+    "plain_half_less_accurate": "lower",
+    "dropout_half_beats_trained_alone": "higher",
+    "dropout_sparser": "higher",
+    "dropout_trains_slower": "higher",
+    "mc_more_accurate": "higher",
+    "mc_lower_log_loss": "lower",
+}
+CELL = re.compile(r"^([+−]?[\d.,]+) \(([+−]?[\d.,]+) to ([+−]?[\d.,]+)\)$")
+
+
+def source() -> nbformat.NotebookNode:
+    return nbformat.read(str(NOTEBOOK), as_version=4)
+
+
+def number_of(text: str) -> float:
+    return float(text.replace("−", "-").replace(",", ""))
+
+
+# --- the notebook as committed -------------------------------------------------------------------
+
+
+def test_solution_regions_are_the_dropout_model_and_the_monte_carlo_average_each_checked():
+    cells = source().cells
+    regions = [i for i, c in enumerate(cells) if "### BEGIN SOLUTION" in c.source]
+    assert len(regions) == 1 and cells[regions[0]].source.count("### BEGIN SOLUTION") == 2
+    model = cells[regions[0]].source
+    assert "def build(" in model and "def mc_average(" in model
+    assert re.search(r"### BEGIN SOLUTION\n\s+layers\.append\(keras\.layers\.Dropout\(", model)
+    check = cells[regions[0] + 1]
+    assert check.cell_type == "code" and "check" in check.metadata.get("tags", [])
+    asserts = [n for n in ast.walk(ast.parse(check.source)) if isinstance(n, ast.Assert)]
+    assert len(asserts) >= 6 and "build(" in check.source and "mc_average(" in check.source
+    assert all(a.msg is not None for a in asserts), "every assert carries a readable message"
+
+
+def test_exercises_name_a_parameter_and_the_console_command():
+    cell = source().cells[-1]
+    assert cell.cell_type == "markdown" and cell.metadata.get("tags") == ["exercises"]
+    defaults = notebook_defaults(NOTEBOOK)
+    commands = re.findall(r"`nnreg-keras run 01([^`]*)`", cell.source)
+    assert len(commands) == 4 and "python -m nnreg_keras" not in cell.source
+    for name in re.findall(r"-p (\w+) ", " ".join(commands)):
+        assert name in defaults, f"the exercise changes an unknown parameter {name!r}"
+    assert cell.source.count("Predict first") == 4
+
+
+def test_expectations_come_before_any_result_and_state_the_margin():
+    cells = source().cells
+    expect = next(i for i, c in enumerate(cells) if c.source.startswith("## What we expect"))
+    first_claim = next(i for i, c in enumerate(cells) if "rec.compare(" in c.source)
+    assert expect < first_claim
+    text = cells[expect].source
+    assert "±`accuracy_margin` (one accuracy point)" in text and "as accurate as" in text
+    for reference in ("Hinton et al. 2012", "Srivastava et al. 2014", "figure 11"):
+        assert reference in text
+    assert notebook_defaults(NOTEBOOK)["accuracy_margin"] == 0.01
+
+
+def test_default_profile_has_enough_seeds_to_decide_about_one_point():
+    defaults = notebook_defaults(NOTEBOOK)
+    assert len(defaults["seeds"]) >= 15 and defaults["dropout_rate"] in defaults["dropout_rates"]
+    # 2 * the paired sd of test accuracy seen between tuned models (about 1.2 points) / sqrt(15).
+    assert stats.detectable_difference(1.2, len(defaults["seeds"])) < 1.0
+
+
+# --- figures at a phone's width ------------------------------------------------------------------
+
+
+def drawn_texts(fig: matplotlib.figure.Figure) -> list[matplotlib.text.Text]:
+    """The texts a reader sees: titles, axis labels, legend entries and the tick labels in view."""
+    texts = list(fig.texts)
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            texts += [t.label1 for t in axis.get_major_ticks() if low <= t.get_loc() <= high]
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+        texts += ax.get_legend().get_texts() if ax.get_legend() else []
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def overlapping_texts(fig: matplotlib.figure.Figure) -> list[tuple[str, str]]:
+    """Pairs of drawn texts whose boxes overlap."""
+    fig.canvas.draw()
+    texts = drawn_texts(fig)
+    boxes = [t.get_window_extent() for t in texts]
+    return [
+        (texts[i].get_text(), texts[j].get_text())
+        for i in range(len(texts))
+        for j in range(i + 1, len(texts))
+        if boxes[i].overlaps(boxes[j])
+    ]
+
+
+def smallest_font(fig: matplotlib.figure.Figure) -> float:
+    fig.canvas.draw()
+    return min(t.get_fontsize() for t in drawn_texts(fig))
+
+
+def test_figures_are_phone_sized_with_readable_text_that_does_not_overlap():
+    rng = np.random.default_rng(0)
+    widths = [2, 4, 8, 16, 32, 64, 128]
+    panels = {m: {s: rng.uniform(0.7, 0.9, (15, 7)) for s in ("validation", "test")} for m in "ab"}
+    lines = {m: {"dropout (tuned), test": rng.uniform(0.8, 0.9, 15)} for m in "ab"}
+    xx, yy = np.meshgrid(np.linspace(-1, 1, 60), np.linspace(-1, 1, 60))
+    x = rng.uniform(-1, 1, (200, 2))
+    titles = [
+        "128 units",
+        "4 units (chosen)",
+        "128 units, rate 0.8 (chosen)",
+        "128 units, one fixed mask",
+    ]
+    probs = {title: rng.uniform(0, 1, xx.size) for title in titles}
+    figures = [
+        plots.stacked_lines(widths, panels, "width (units per hidden layer)", lines, log2_x=True),
+        plots.stacked_lines(list(range(50, 1001, 50)), panels_of(rng), "training step"),
+        plots.boundary_grid(xx, yy, probs, x, rng.uniform(0, 1, 200) > 0.5, (xx[0], -0.6 * xx[0])),
+    ]
+    for fig in figures:
+        width, _ = fig.get_size_inches()
+        assert 6 <= width <= 7 and smallest_font(fig) >= 10
+        assert not overlapping_texts(fig), overlapping_texts(fig)
+    boundary = figures[-1]
+    dense = [
+        a
+        for ax in boundary.axes
+        for a in ax.collections
+        if isinstance(a, matplotlib.collections.PathCollection) or getattr(a, "filled", False)
+    ]
+    assert dense and all(a.get_rasterized() for a in dense), (
+        "filled regions and points are rasterized"
+    )
+
+
+def panels_of(rng: np.random.Generator) -> dict:
+    return {
+        f"{s} log-loss": {
+            name: rng.uniform(0.3, 1.5, (15, 20)) for name in ("no dropout", "dropout")
+        }
+        for s in ("train", "validation")
+    }
+
+
+# --- what the quick profile's run measures -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -24,117 +182,135 @@ def executed(quick_reports: Path) -> dict:
     return json.loads(landed(quick_reports, STEM, "notebooks", ".ipynb").read_text())
 
 
-def statements(results: dict) -> list[dict]:
-    return [results["verdict"], *results["claims"]]
-
-
-def all_text(results: dict) -> str:
-    """Every sentence and table cell the report shows, both wordings of every statement."""
-    parts = [s[k] for s in statements(results) for k in ("text", "alternative")]
-    for table in results["tables"]:
-        parts += [table["caption"], *map(str, table["columns"])] + [
-            str(c) for row in table["rows"] for c in row
-        ]
-    return "\n".join(parts + [f["caption"] for f in results["figures"]])
-
-
-def outputs(executed: dict) -> str:
-    return "\n".join(
-        "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
-    )
+def claim(results: dict, name: str) -> dict:
+    return next(c for c in results["claims"] if c["name"] == name)
 
 
 def table(results: dict, first_column: str) -> dict:
     return next(t for t in results["tables"] if t["columns"][0] == first_column)
 
 
-def claim(results: dict, name: str) -> dict:
-    return next(c for c in results["claims"] if c["name"] == name)
+def rows_by_name(table: dict) -> dict[str, dict[str, str]]:
+    return {row[0]: dict(zip(table["columns"], row, strict=True)) for row in table["rows"]}
 
 
-def mean_of(cell: str) -> float:
-    return float(cell.split(" ± ")[0])
+@pytest.mark.notebooks
+def test_every_claim_is_decided_on_the_run_seeds_and_its_status_follows_its_interval(results):
+    seeds = len(results["parameters"]["seeds"])
+    margin = results["parameters"]["accuracy_margin"]
+    assert {c["name"] for c in results["claims"]} == {*CLAIMS, "same_size"}
+    for name, expect in CLAIMS.items():
+        found = claim(results, name)
+        assert found["expect"] == expect and found["seeds"] == seeds
+        assert (found.get("margin") == margin) == (expect == "equal")
+        decided = stats.status_of(tuple(found["interval"]), expect, found.get("margin"))
+        assert found["status"] == decided, name
+        assert found["text"].startswith(found["expected"])
+    assert claim(results, "same_size")["status"] == "held"
 
 
-def test_dropout_keeps_every_parameter_and_a_fixed_mask_does_not(results):
-    m = results["metrics"]
-    assert (
-        m["params_before_dropout"] == m["params_after_dropout"] == m["params_changed_dropout"] > 0
-    )
-    assert 0 < m["params_changed_fixed_mask"] < m["params_changed_dropout"]
-    assert m["claim_same_size"] == 1 and m["claim_one_mask_is_a_smaller_network"] == 1
-    assert m["claim_dropout_beats_kept_width"] == 1  # 32 units still overfit in the quick profile
+@pytest.mark.notebooks
+def test_the_quick_run_shows_the_large_effects(results):
+    # Effects far larger than the quick profile's three seeds need: if they break, the lesson broke.
+    assert claim(results, "wide_learns_flipped_labels")["difference"] > 0.01
+    halved = claim(results, "plain_half_less_accurate")
+    assert halved["status"] == "held" and halved["difference"] < -0.05
+    thinned = claim(results, "dropout_half_as_accurate")
+    assert abs(thinned["difference"]) < 0.02 < abs(halved["difference"])
+    assert claim(results, "dropout_sparser")["difference"] > 0
+    assert claim(results, "mc_lower_log_loss")["difference"] < 0.01
 
 
-def test_width_sweep_chooses_on_validation_and_the_verdict_names_the_widths(results):
-    p, m = results["parameters"], results["metrics"]
-    models = table(results, "model")
-    validation = models["columns"].index("validation accuracy")
-    sweep = {
-        int(found[1]): row
-        for row in models["rows"]
-        if (found := re.fullmatch(r"(\d+) units( \(best on validation\))?", row[0]))
-    }
-    assert set(sweep) == set(p["widths"]) | {p["width"], m["kept_width"]}
-    assert m["kept_width"] == round((1 - p["dropout_rate"]) * p["width"])
-    smaller = [w for w in sweep if w < p["width"]]
-    assert len(smaller) >= 3
-    best = max(sorted(smaller), key=lambda w: mean_of(sweep[w][validation]))
-    assert m["best_width"] == best
-    assert [w for w, row in sweep.items() if "best on validation" in row[0]] == [best]
-    for statement in (results["verdict"], claim(results, "dropout_vs_best_width")):
-        for key in ("text", "alternative"):
-            assert f"{best} units" in statement[key] and "chosen on validation" in statement[key]
-    for key in ("text", "alternative"):
-        assert f"{m['kept_width']} units" in results["verdict"][key]
-    assert "did better than a smaller network" not in all_text(results)
-
-
-def test_mask_count_is_an_illustration_not_a_measurement(results, executed):
+@pytest.mark.notebooks
+def test_the_tuned_settings_come_from_their_grids_and_winners_follow_the_intervals(results):
     p = results["parameters"]
-    assert "distinct masks" not in all_text(results)
-    text = outputs(executed)
-    assert "Illustration, not a measurement" in text
-    assert f"{p['steps'] * p['n_train']:,} masks" in text and f"2**{p['width']}" in text
+    pairs = table(results, "dropout against")
+    assert [row[0] for row in pairs["rows"]] == ["smaller network", "L2", "no regularizer"]
+    rows = rows_by_name(pairs)
+    widths = {
+        int(w)
+        for w in re.findall(r"(\d+) units ×", rows["smaller network"]["chosen on validation"])
+    }
+    assert widths and all(w in p["widths"] and w < p["width"] for w in widths)
+    rates = {float(r) for r in re.findall(r"dropout rate ([\d.]+) \(keep_prob", pairs["caption"])}
+    assert rates and rates <= set(p["dropout_rates"])
+    assert "smallest accuracy difference this seed count decides" in pairs["caption"]
+    for row in rows.values():
+        for cell, winner in (
+            (row["accuracy (points)"], row["more accurate"]),
+            (row["log-loss"], row["lower log-loss"]),
+        ):
+            mean, low, high = map(number_of, CELL.match(cell).groups())
+            assert low <= mean <= high
+            assert (winner == "tie") == (low <= 0 <= high)
+    assert rows["no regularizer"]["lower log-loss"] == "dropout"
 
 
-def test_adam_is_not_sgd_where_the_l2_model_is_built(executed):
-    markdown = [("".join(c["source"])) for c in executed["cells"] if c["cell_type"] == "markdown"]
-    models = next(s for s in markdown if s.startswith("## The models"))
-    assert "Adam" in models and "(1 − lr·λ/m)" in models and "does not hold for Adam" in models
+@pytest.mark.notebooks
+def test_dropout_keeps_every_parameter_and_one_fixed_mask_trains_a_smaller_network(results):
+    p = results["parameters"]
+    rows = rows_by_name(table(results, "model"))
+    kept = round((1 - p["dropout_rate"]) * p["width"])
+    dropout = rows[f"{p['width']} units + {dropout_label(p['dropout_rate'])}"]
+    fixed = rows[f"{p['width']} units + one fixed mask at {dropout_label(p['dropout_rate'])}"]
+    plain, small = rows[f"{p['width']} units"], rows[f"{kept} units"]
+    for row in rows.values():
+        assert row["before"] == row["after"]
+    count = number_of(dropout["before"])
+    assert (
+        count == number_of(plain["before"]) == 2 * p["width"] + p["width"] ** 2 + 3 * p["width"] + 1
+    )
+    assert number_of(dropout["changed by training"]) > number_of(plain["changed by training"])
+    assert number_of(fixed["changed by training"]) <= number_of(small["before"]) < count
 
 
+@pytest.mark.notebooks
+def test_thinned_sub_networks_and_monte_carlo_average_have_their_rows(results):
+    p = results["parameters"]
+    networks = table(results, "network")
+    assert [row[0] for row in networks["rows"]][1::2] == [
+        "its thinned sub-networks",
+        "its random halves",
+    ]
+    assert f"mean over {p['sub_networks']} masks" in networks["caption"]
+    mc = table(results, "k")
+    ks = [row[0] for row in mc["rows"]]
+    assert ks[0] == 1 and ks[-1] == p["mc_samples"] and p["mc_samples"] // 2 in ks
+    assert f"Averaging {p['mc_samples']} passes" in claim(results, "mc_more_accurate")["text"]
+
+
+@pytest.mark.notebooks
 def test_labels_give_dropout_rate_and_keep_prob_and_the_course_lambda(results):
     p = results["parameters"]
-    text = all_text(results)
-    assert dropout_label(p["dropout_rate"]) in text and l2_label(p["l2"], p["n_train"]) in text
-    assert "course λ" in l2_label(p["l2"], p["n_train"])
+    text = json.dumps(results, ensure_ascii=False)
+    assert dropout_label(p["dropout_rate"]) in text
+    assert any(l2_label(s, p["n_train"]) in text for s in p["l2s"])
     assert not re.search(r"dropout \d", text), "a dropout strength without its convention"
-    assert not re.search(r"L2 [\d.]+(?![\d.]| \(course λ)", text), (
-        "an L2 factor without the course's λ"
-    )
+    assert not re.search(r"L2 [\d.]+(?![\d.]| \(course λ)", text), "an L2 factor without λ"
 
 
-def test_monte_carlo_reports_the_crossing_and_the_levelled_gap(results):
-    m = results["metrics"]
-    k_max = results["parameters"]["mc_samples"]
-    ks = [row[0] for row in table(results, "k")["rows"]]
-    assert k_max in ks and k_max // 2 in ks
-    match, gap = claim(results, "mc_matches_inference"), claim(results, "gap_levels_off")
-    for statement in (match, gap):
-        assert statement["numbers"]["K"] == k_max
-    for key in ("text", "alternative"):
-        assert "Srivastava et al. (2014)" in match[key] and "k = 50" in match[key]
-        assert f"k = {k_max // 2}" in gap[key] and "sampling noise" in gap[key]
-    assert m["mc_first_match_k"] <= (m["mc_stays_from_k"] or k_max)
-    # The gap levels off: far from the 1/√2 that halving sampling noise would give, and well above it.
-    assert m["mc_gap_at_k_max"] / m["mc_gap_at_half"] > 0.85 and m["claim_gap_levels_off"] == 1
-    assert m["mc_gap_at_k_max"] > 2 * m["mc_noise_gap_at_k_max"]
+@pytest.mark.notebooks
+def test_verdict_answers_both_questions_from_the_decided_findings(results):
+    p, verdict = results["parameters"], results["verdict"]["text"]
+    assert len(verdict.split()) <= 60 and verdict.startswith("No: the dropout network keeps all")
+    rows = rows_by_name(table(results, "model"))
+    assert rows[f"{p['width']} units + {dropout_label(p['dropout_rate'])}"]["before"] in verdict
+    status = claim(results, "smaller_as_accurate_as_dropout")["status"]
+    wording = {
+        "held": "was as accurate as",
+        "did not hold": "was not as accurate as",
+        "inconclusive": "was undecided against",
+    }[status]
+    assert wording in verdict and "(±1 point;" in verdict
 
 
-def test_figures_of_the_lesson_are_shown_inline(results, executed):
+@pytest.mark.notebooks
+def test_figures_are_inline_and_the_boundary_figure_stays_light(results, executed, quick_reports):
     names = [Path(f["file"]).stem for f in results["figures"]]
-    assert names == ["width_sweep", "decision_boundaries", "mc_dropout"]
+    assert names == ["width_sweep", "learning_curves", "decision_boundaries"]
+    run = quick_reports / "runs" / STEM
+    boundary = (run / results["figures"][2]["file"]).read_text()
+    assert len(boundary) < 250_000 and "<image" in boundary
     images = [
         o
         for c in executed["cells"]
@@ -142,4 +318,12 @@ def test_figures_of_the_lesson_are_shown_inline(results, executed):
         if "image/svg+xml" in o.get("data", {})
     ]
     assert len(images) == len(names)
-    assert executed["metadata"]["papermill"]["duration"] > 0
+    for figure in results["figures"]:
+        assert re.search(r"\d", figure["alt"]), "the alt text gives the finding with its numbers"
+
+
+@pytest.mark.notebooks
+def test_adam_is_not_sgd_where_the_l2_model_is_built(executed):
+    markdown = ["".join(c["source"]) for c in executed["cells"] if c["cell_type"] == "markdown"]
+    models = next(s for s in markdown if s.startswith("## The models"))
+    assert "Adam" in models and "(1 − lr·λ/m)" in models and "does not hold for Adam" in models
