@@ -31,6 +31,19 @@ from nnreg_keras.formatting import number  # noqa: E402
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c16200")
 
 
+# Type sizes of the figures read on a phone: a 6.5-inch figure shown 390 px wide keeps 10-pt text
+# at about 8 px, the smallest that stays legible.
+READABLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+}
+PHONE_WIDTH = 6.5  # inches
+
+
 def color_for(i: int) -> str:
     """A colour-blind-friendly colour for the i-th model or series."""
     return PALETTE[i % len(PALETTE)]
@@ -70,17 +83,6 @@ def decision_boundaries(
     return fig
 
 
-# Text sizes for figures read at a phone's width: 6-7 inch figures, no text under 10 pt.
-READABLE = {
-    "font.size": 11,
-    "axes.titlesize": 11,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-}
-
-
 def stacked_lines(
     x: list[float],
     panels: dict[str, dict[str, np.ndarray]],
@@ -111,28 +113,6 @@ def stacked_lines(
             axes[-1, 0].set_xscale("log", base=2)
             axes[-1, 0].set_xticks(x, [f"{v:g}" for v in x])
             axes[-1, 0].minorticks_off()
-        axes[-1, 0].set_xlabel(xlabel)
-        axes[0, 0].legend(frameon=False)
-        fig.tight_layout()
-    return fig
-
-
-def paired_differences(
-    x: list[float], panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str
-) -> plt.Figure:
-    """Paired differences against a knob, one stacked panel per measure: `panels` maps a measure
-    (the y label) to (mean difference, interval low, interval high), one value per x; the line is
-    the mean, the band its 95% interval, and zero (no difference) is a grey line."""
-    with plt.rc_context(READABLE):
-        fig, axes = plt.subplots(
-            len(panels), 1, figsize=(6.6, 2.7 * len(panels)), squeeze=False, sharex=True
-        )
-        for ax, (measure, (mean, low, high)) in zip(axes[:, 0], panels.items(), strict=True):
-            ax.axhline(0, color="0.5", lw=1)
-            ax.plot(x, mean, marker="o", ms=3, color=PALETTE[0], label="mean over seeds")
-            ax.fill_between(x, low, high, color=PALETTE[0], alpha=0.2, lw=0, label="95% interval")
-            ax.set_ylabel(measure)
-            ax.set_xscale("log")
         axes[-1, 0].set_xlabel(xlabel)
         axes[0, 0].legend(frameon=False)
         fig.tight_layout()
@@ -172,19 +152,6 @@ def boundary_grid(
             ax.set_visible(False)
         fig.tight_layout()
     return fig
-
-
-# Type sizes of the figures read on a phone: a 6.5-inch figure shown 390 px wide keeps 10-pt text
-# at about 8 px, the smallest that stays legible.
-READABLE = {
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-}
-PHONE_WIDTH = 6.5  # inches
 
 
 def feature_shares(
@@ -247,23 +214,6 @@ def _legend_above(fig: plt.Figure, ncol: int) -> None:
     )
 
 
-def sweep_panels(
-    x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabel: str, log_x: bool = False
-) -> plt.Figure:
-    """Lines against a swept knob (dropout rate, L2 strength), one panel per measure.
-
-    `panels` maps a panel title to {series: array (seeds, len(x))}; the line is the mean over seeds
-    and the band their range. With `log_x`, the axis is logarithmic but keeps 0 (symlog)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False)
-    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
-        _mean_and_range(ax, x, series, log_x)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def _mean_and_range(
     ax: plt.Axes, x: list[float], series: dict[str, np.ndarray], log_x: bool
 ) -> None:
@@ -275,34 +225,6 @@ def _mean_and_range(
     if log_x:
         ax.set_xscale("symlog", linthresh=min(v for v in x if v > 0))
         ax.set_xticks(x, [f"{v:g}" for v in x])
-
-
-def validation_curves(
-    sweeps: dict[str, tuple[list[float], dict[str, dict[str, np.ndarray]]]],
-    chosen: dict[str, float],
-    log_x: tuple[str, ...] = (),
-) -> plt.Figure:
-    """One column per swept knob, one row per measure: `sweeps` maps a knob's label to (its values,
-    {measure: {series: array (seeds, values)}}); lines are means over seeds, bands their range, and a
-    dotted line marks the value `chosen` on validation. Knobs named in `log_x` get a log axis (with 0)."""
-    measures = list(next(iter(sweeps.values()))[1])
-    fig, axes = plt.subplots(
-        len(measures),
-        len(sweeps),
-        figsize=(4.4 * len(sweeps), 2.8 * len(measures)),
-        squeeze=False,
-        sharex="col",
-    )
-    for c, (knob, (x, panels)) in enumerate(sweeps.items()):
-        for r, measure in enumerate(measures):
-            _mean_and_range(axes[r, c], x, panels[measure], knob in log_x)
-            axes[r, c].axvline(chosen[knob], color="0.3", ls=":", lw=1)
-            axes[r, 0].set_ylabel(measure)
-        axes[-1, c].set_xlabel(knob)
-        axes[-1, c].tick_params(axis="x", labelrotation=45 if knob in log_x else 0)
-    axes[0, -1].legend(frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 def tradeoff_curves(
@@ -359,22 +281,12 @@ def tradeoff_curves(
     return fig
 
 
-PHONE_FONTS = {  # text that stays readable when a 6.5-inch figure is shown at a phone's width
-    "font.size": 11,
-    "axes.titlesize": 11,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-}
-
-
 def first_layer_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     """Which weights one step moves, around the first hidden layer: one panel per update rule, one
     column per unit of that layer, its incoming weights (W1 transposed) above its outgoing ones
     (W2). The colour is the size of the change, log10 |ΔW|, on one scale for every panel; grey
     cells did not move at all, so a unit left out of the step shows as a grey column."""
-    with plt.rc_context(PHONE_FONTS):
+    with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
             len(updates), 1, figsize=(6.5, 1.35 * len(updates) + 0.9), squeeze=False
         )
@@ -415,7 +327,7 @@ def agreement_gaps(
     """How far runs of the same training drift apart: one line per pair of implementations (the
     median over seeds, the band from the smallest to the largest seed), on a log scale, with the
     agreement threshold dashed. `gaps[label]` holds one row of relative gaps per seed."""
-    with plt.rc_context(PHONE_FONTS):
+    with plt.rc_context(READABLE):
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         floor = 1e-17
         for i, (label, rows) in enumerate(gaps.items()):
@@ -498,3 +410,114 @@ def grid(
     lo, hi = x.min(axis=0) - margin, x.max(axis=0) + margin
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
     return xx, yy, np.c_[xx.ravel(), yy.ravel()].astype("float32")
+
+
+def strength_sweeps(
+    sweeps: dict[str, tuple[list[float], dict[str, np.ndarray]]],
+    chosen: dict[str, float],
+    log_x: tuple[str, ...] = (),
+    ylabel: str = "accuracy",
+) -> plt.Figure:
+    """One panel per swept knob, stacked: `sweeps` maps a knob's label to (its values, {series:
+    array (seeds, values)}); lines are means over seeds, bands their range, and a dotted line marks
+    the value `chosen` on validation. Knobs named in `log_x` get a log axis that keeps 0."""
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(sweeps), 1, figsize=(PHONE_WIDTH, 3.2 * len(sweeps)), squeeze=False
+        )
+        for ax, (knob, (x, series)) in zip(axes.flat, sweeps.items(), strict=True):
+            _mean_and_range(ax, x, series, knob in log_x)
+            ax.axvline(chosen[knob], color="0.3", ls=":", lw=1.2)
+            ax.set_xlabel(f"{knob} (dotted: chosen on validation)")
+            ax.set_ylabel(ylabel)
+        axes.flat[0].legend(frameon=False, ncol=len(next(iter(sweeps.values()))[1]))
+        fig.tight_layout()
+    return fig
+
+
+def boundary_frame(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    prob: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    title: str,
+    true_boundary: tuple | None = None,
+) -> plt.Figure:
+    """One model's predicted class on a grid, its 0.5 contour, the training points and the true
+    boundary (dashed), in one panel wide enough to read on a phone."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 5.4))
+        grid_prob = prob.reshape(xx.shape)
+        ax.contourf(xx, yy, grid_prob, levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
+        ax.contour(xx, yy, grid_prob, levels=[0.5], colors="k", linewidths=1.5)
+        if true_boundary is not None:
+            ax.plot(*true_boundary, ls="--", color="0.35", lw=1.2, label="true boundary")
+        for label, color in ((0, PALETTE[1]), (1, PALETTE[0])):
+            points = x[np.asarray(y).ravel() == label]
+            ax.scatter(points[:, 0], points[:, 1], s=14, color=color, edgecolors="none")
+        ax.set_title(title)
+        ax.set_xlim(xx.min(), xx.max())
+        ax.set_ylim(yy.min(), yy.max())
+        ax.set_aspect("equal")
+        fig.tight_layout()
+    return fig
+
+
+def width_accuracy(
+    widths: list[int],
+    accuracy: np.ndarray,
+    references: dict[str, np.ndarray],
+    chosen: int,
+) -> plt.Figure:
+    """Test accuracy of unregularized networks against their width (`accuracy`: array (seeds,
+    widths); line: mean, band: range over seeds), the `chosen` width circled, and other models'
+    mean accuracy as dashed lines (`references`: {label: values per seed})."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 4.2))
+        _mean_and_range(ax, widths, {"no regularizer": accuracy}, log_x=False)
+        mean = np.atleast_2d(accuracy).mean(axis=0)
+        ax.plot(chosen, mean[widths.index(chosen)], "o", ms=12, mfc="none", color="k")
+        for i, (label, values) in enumerate(references.items(), start=1):
+            ax.axhline(float(np.mean(values)), ls="--", lw=1.2, color=color_for(i), label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(widths, [str(w) for w in widths])
+        ax.minorticks_off()
+        ax.set_xlabel(f"units per hidden layer (circled: {chosen}, chosen on validation)")
+        ax.set_ylabel("test accuracy")
+        ax.legend(frameon=False, loc="lower right")
+        fig.tight_layout()
+    return fig
+
+
+def paired_differences(
+    labels: list[str],
+    series: dict[str, list[tuple[float, float, float]]],
+    xlabel: str,
+) -> plt.Figure:
+    """A forest plot: one row per situation (`labels`, top to bottom), for each series a point at
+    the mean paired difference and a bar over its 95% interval (`series`: {name: [(difference, low,
+    high)] per row}); the zero line is where a setting does no better than its baseline."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 1.2 + 0.62 * len(labels)))
+        rows = np.arange(len(labels))[::-1]
+        offset = 0.32 / max(len(series) - 1, 1)
+        for i, (name, values) in enumerate(series.items()):
+            shift = (i - (len(series) - 1) / 2) * offset
+            difference, low, high = (np.array(v, dtype=float) for v in zip(*values, strict=True))
+            ax.errorbar(
+                difference,
+                rows - shift,
+                xerr=[difference - low, high - difference],
+                fmt="o",
+                ms=6,
+                capsize=3,
+                color=color_for(i),
+                label=name,
+            )
+        ax.axvline(0, color="0.4", lw=1)
+        ax.set_yticks(rows, labels)
+        ax.set_xlabel(xlabel)
+        ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(series))
+        fig.tight_layout()
+    return fig
