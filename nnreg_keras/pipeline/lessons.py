@@ -5,9 +5,8 @@ and `params/` (the profiles); `reports/` is written beside them. The repository 
 `nnreg-keras init DIR` writes another anywhere, from the copy the package ships. The command finds
 its lessons in this order: `--tutorials` when given; `tutorials/` of the current directory; the
 notebooks of the current directory itself (a folder of student editions, a notebook saved from
-Colab); else the lessons the package ships. Profiles come from `params/` beside the notebooks,
-else from the package, and reports go to `reports/` of the lesson folder (the current directory
-when the lessons are the package's).
+Colab); else the lessons the package ships. Profiles come from `params/` of the current
+directory, else from the package, and reports go to `reports/` of the current directory.
 """
 
 from __future__ import annotations
