@@ -99,7 +99,16 @@ def test_a_one_off_run_keeps_the_last_profile_and_rebuilds_the_report(shipped, c
     assert Path("reports/.profile").read_text() == "quick\n"  # a one-off run does not change it
 
 
-def test_without_lessons_here_the_package_lessons_run_and_report_here(shipped, capsys):
+def test_without_lessons_here_the_package_lessons_run_and_report_here(
+    shipped, tmp_path, monkeypatch, capsys
+):
+    """Also with another `python3` kernel spec installed: the kernel is the Python of the command."""
+    elsewhere = tmp_path / "jupyter" / "kernels" / "python3"
+    elsewhere.mkdir(parents=True)
+    argv = ["/no/such/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "Another Python", "language": "python"}
+    (elsewhere / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     assert cli.main(["run", "99", "--profile", "quick"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(
@@ -119,7 +128,7 @@ def test_notebooks_saved_in_a_folder_of_their_own_run_there(shipped, capsys):
     assert Path("reports/runs/99_new/run.json").is_file()
 
 
-def test_find_names_where_the_lessons_are(shipped):
+def test_find_names_where_the_lessons_are(shipped, monkeypatch):
     found = lessons.find()
     assert (found.tutorials, found.params, found.found) == (
         shipped / "tutorials",
@@ -133,6 +142,15 @@ def test_find_names_where_the_lessons_are(shipped):
         Path("reports"),
         None,
     )
+    monkeypatch.chdir("mine/tutorials")  # a command run from inside a notebook of the folder
+    found = lessons.find()
+    assert (found.tutorials, found.params, found.reports) == (
+        Path("."),
+        Path("../params"),
+        Path("../reports"),
+    )
+    folder = Path.cwd().parent
+    assert found.note() == f"lessons: the lesson folder {folder}; reports to {folder}/reports/"
 
 
 def test_a_profile_may_name_shipped_lessons_this_folder_does_not_hold(shipped, monkeypatch):
@@ -158,26 +176,6 @@ def test_the_last_profile_is_the_one_reports_remember(tmp_path):
     assert lessons.last_profile(reports, tmp_path / "params") == "quick"
     lessons.remember_profile(reports, "gone")  # a profile whose file was removed since
     assert lessons.last_profile(reports, tmp_path / "params") == "default"
-
-
-def test_the_kernel_is_this_python_whatever_python3_kernel_is_installed(
-    shipped, tmp_path, monkeypatch
-):
-    elsewhere = tmp_path / "jupyter" / "kernels" / "python3"
-    elsewhere.mkdir(parents=True)
-    (elsewhere / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": ["/no/such/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Another Python",
-                "language": "python",
-            }
-        )
-    )
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    layout = runner.Layout(shipped / "tutorials", shipped / "params", Path("reports"))
-    [results] = runner.run([], "quick", layout, progress=False)
-    assert results["notebook"] == "99_new"
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ A lesson folder holds `tutorials/` (the notebooks, with the teachers' guide `tut
 and `params/` (the profiles); `reports/` is written beside them. The repository is one, and
 `nnreg-keras init DIR` writes another anywhere, from the copy the package ships. The command finds
 its lessons in this order: `--tutorials` when given; `tutorials/` of the current directory; the
-notebooks of the current directory itself (a folder of student editions, a notebook saved from
-Colab); else the lessons the package ships. Profiles come from `params/` of the current
-directory, else from the package, and reports go to `reports/` of the current directory.
+current directory itself when it is the `tutorials/` of a lesson folder (a command run from inside
+a notebook: the lesson folder's profiles and reports are used); the notebooks of the current
+directory (a folder of student editions, a notebook saved from Colab); else the lessons the
+package ships. Profiles come from `params/` of the current directory (or beside the `--tutorials`
+given), else from the package, and reports go to `reports/` of the current directory.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Lessons:
     tutorials: Path
     params: Path
     reports: Path
-    found: str  # "given", "here", "package": how the notebooks were found
+    found: str  # "given", "here", "above", "package": how the notebooks were found
 
     def note(self) -> str | None:
         """One line saying where the lessons come from, when it is not the usual place."""
@@ -50,6 +52,9 @@ class Lessons:
             )
         if self.found == "here" and self.tutorials.resolve() == Path.cwd().resolve():
             return f"lessons: the notebooks of this directory; reports to {self.reports}/"
+        if self.found == "above":
+            folder = Path.cwd().parent
+            return f"lessons: the lesson folder {folder}; reports to {folder / 'reports'}/"
         return None
 
 
@@ -62,6 +67,10 @@ def find(
         beside = [Path("params"), tutorials.parent / "params"]
     elif discover(Path("tutorials")):
         tutorials, found, beside = Path("tutorials"), "here", [Path("params")]
+    elif Path.cwd().name == "tutorials" and discover(Path(".")) and Path("../params").is_dir():
+        return Lessons(
+            Path("."), Path(params or "../params"), Path(reports or "../reports"), "above"
+        )
     elif discover(Path(".")):
         tutorials, found, beside = Path("."), "here", [Path("params")]
     else:
