@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "--params",
         type=Path,
         default=None,
-        help="profile directory (default: params/ beside the notebooks, else the package's)",
+        help="profile directory (default: params/ here, else the package's)",
     )
     student.add_argument("directory", type=Path, help="where the editions go (created)")
     init = sub.add_parser(

@@ -21,16 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from nnreg_keras.exceptions import NnregError
+from nnreg_keras.pipeline.runner import discover
 from nnreg_keras.pipeline.shipped import PARAMS, TUTORIALS
 
 GUIDE = "README.md"  # the teachers' guide, in tutorials/
 DEFAULT_PROFILE = "default"
 PROFILE_FILE = ".profile"  # in reports/: the profile of the last full report (make writes it too)
-
-
-def discover(tutorials: Path) -> list[Path]:
-    """The tutorial notebooks of a directory, in file-name order."""
-    return sorted(p for p in Path(tutorials).glob("*.ipynb") if not p.name.startswith("."))
 
 
 @dataclass(frozen=True)
@@ -166,7 +162,7 @@ The kernel needs the `nnreg_keras` package. This copy was installed with:
 ## From a terminal, in this folder
 
     nnreg-keras run --profile quick          # every lesson, small sizes, then reports/index.html
-    nnreg-keras run {first} -p dropout_rate 0.2     # one lesson, one parameter changed; the report is rebuilt
+    nnreg-keras run {first} -p dropout_rate 0.2   # one lesson, one parameter changed; the report is rebuilt
     nnreg-keras student student              # student editions (solutions blanked) in student/
 
 Profiles in `params/`: {", ".join(profiles)}. A run without `--profile` keeps the profile of the last
