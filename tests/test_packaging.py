@@ -211,6 +211,8 @@ def test_the_installed_wheel_writes_its_lessons_out_from_any_directory(wheel: Pa
         str(p.relative_to(elsewhere / "lessons")) for p in (elsewhere / "lessons").rglob("*.*")
     )
     assert written == sorted(["README.md", *(n for n in shipped_files() if "templates" not in n)])
+    readme = (elsewhere / "lessons" / "README.md").read_text()
+    assert f"    pip install {wheel}\n" in readme  # how this copy was installed, to repeat it
 
 
 def declared_requirements() -> list[Requirement]:
