@@ -6,7 +6,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# `make report` runs the profile PROFILE names (default: default). A single notebook's target alone
+# (`make reports/runs/NN_name/run.json`) keeps the profile of the last report (reports/.profile), so
+# that one notebook does not make every other one stale.
+ifeq ($(origin PROFILE),undefined)
+ifneq ($(filter reports/runs/%,$(MAKECMDGOALS)),)
+ifeq ($(filter-out reports/runs/%,$(MAKECMDGOALS)),)
+PROFILE := $(or $(shell cat reports/.profile 2>/dev/null),default)
+endif
+endif
+endif
 PROFILE ?= default
+STUDENT ?= student
 BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
@@ -29,12 +40,13 @@ $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profil
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-backends bench lock clean distclean FORCE
+.PHONY: help report student test test-backends bench lock clean distclean FORCE
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
 	@echo "make -j2 report               the same, two notebooks at a time"
-	@echo "make reports/runs/NN_name/run.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
+	@echo "make reports/runs/NN_name/run.json   execute one notebook with the last report's profile"
+	@echo "make student [STUDENT=dir]    student editions of every notebook in student/ (solutions blanked)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
 	@echo "make bench                    time the training loops side by side"
@@ -70,13 +82,18 @@ reports/.notebooks: FORCE
 	@echo "$(NOTEBOOKS)" | cmp -s - $@ || echo "$(NOTEBOOKS)" > $@
 
 reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
-	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
+	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all --no-report
 
 reports/index.html: $(RUNS) reports/.notebooks $(wildcard templates/*) nnreg_keras/pipeline/report.py nnreg_keras/render.py | $(INSTALLED)
 	@$(PY) -m nnreg_keras report --prune
 
 report: reports/index.html
 	@echo "reports/index.html is up to date (profile $(PROFILE))"
+
+# Student editions: each solution region blanked, outputs stripped, check cells kept (see
+# tutorials/README.md). Only files that are student editions are replaced in $(STUDENT)/.
+student: | $(INSTALLED)
+	@$(PY) -m nnreg_keras student $(STUDENT) --tutorials tutorials
 
 # Lint first (seconds), then the suite. Notebooks are linted but not reformatted: their cells are
 # written compact for reading, and ruff format would stretch many past the 30-line limit of a cell.

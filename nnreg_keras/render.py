@@ -64,13 +64,18 @@ def table_text(table: dict[str, Any], index: int) -> str:
 def figure_markup(path: Path, alt: str) -> str:
     """A saved figure file as markup to embed, labelled with `alt`: inline SVG, or a PNG data URI."""
     path = Path(path)
+    return figure_markup_data(path.read_bytes(), path.suffix.lstrip("."), alt)
+
+
+def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
+    """A figure's bytes (`fmt` 'svg' or 'png') as markup to embed, labelled with `alt`."""
     label = html.escape(alt, quote=True)
-    if path.suffix == ".svg":
-        svg = path.read_text(encoding="utf-8")
+    if fmt == "svg":
+        svg = data.decode("utf-8")
         svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE
         return f'<div class="svg" role="img" aria-label="{label}">{svg}</div>'
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{label}">'
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{label}">'
 
 
 def figure_caption(caption: str, index: int, frame: str | None = None) -> str:

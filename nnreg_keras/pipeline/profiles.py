@@ -8,6 +8,7 @@ The values themselves are checked by `nnreg_keras.rules`.
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,11 @@ def notebook_defaults(notebook_path: Path) -> dict[str, Any]:
     return {name: p.default for name, p in notebook_parameters(notebook_path).items()}
 
 
-def load_profile(path: Path, notebook_stems: list[str]) -> dict[str, dict[str, Any]]:
-    """Read a profile: {notebook stem: {parameter: value}}. Every stem must name a notebook."""
+def load_profile(
+    path: Path, notebook_stems: list[str], absent: Collection[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """Read a profile: {notebook stem: {parameter: value}}. Every stem must name a notebook, or one
+    of the `absent` notebooks, whose sections are left out."""
     path = Path(path)
     if not path.is_file():
         available = sorted(p.stem for p in path.parent.glob("*.yaml"))
@@ -77,6 +81,7 @@ def load_profile(path: Path, notebook_stems: list[str]) -> dict[str, dict[str, A
         raise ParameterError(f"profile file {path} is not valid YAML: {err}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ParameterError(f"profile file {path} must map notebook names to parameter mappings")
+    data = {stem: values for stem, values in data.items() if stem not in absent}
     unknown = sorted(set(data) - set(notebook_stems))
     if unknown:
         raise ParameterError(

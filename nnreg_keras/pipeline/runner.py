@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from nnreg_keras import exceptions, recording, rules
 from nnreg_keras.exceptions import NnregError, NotebookError, ParameterError
 from nnreg_keras.pipeline import contract, landing, profiles
 from nnreg_keras.pipeline import progress as progress_mod
-from nnreg_keras.pipeline.shipped import TEMPLATES
+from nnreg_keras.pipeline.shipped import TEMPLATES, lesson_stems
 from nnreg_keras.quiet import stderr_to
 
 
@@ -221,6 +222,20 @@ def _failure(
     raise err
 
 
+def _this_python_kernel(work: Path) -> str:
+    """A `python3` kernel spec in `work` that runs this very Python, and JUPYTER_PATH with it
+    first: another `python3` spec (a system Jupyter's, another environment's) would start a
+    kernel without this environment's packages."""
+    spec = work / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return os.pathsep.join(
+        [str((work / "jupyter").resolve()), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+    )
+
+
 def _execute(
     job: Plan, layout: Layout, work: Path, label: str, cell_timeout: float | None
 ) -> float:
@@ -240,8 +255,9 @@ def _execute(
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "MPLBACKEND": "agg",
         recording.PROGRESS_ENV: str((work / "progress").resolve()),
-        "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),
-    }  # kernel connection files
+        "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),  # kernel connection files
+        "JUPYTER_PATH": _this_python_kernel(work),
+    }
     start = time.perf_counter()
     previous = landing.read_stamp(layout.run_dir(job.stem))
     try:
@@ -348,9 +364,11 @@ def run(
     which runs one notebook per process."""
     notebooks = discover(layout.tutorials)
     chosen = pick(notebooks, selectors)
-    profile_values = profiles.load_profile(
-        layout.profile_path(profile), [nb.stem for nb in notebooks]
-    )
+    stems = [nb.stem for nb in notebooks]
+    # A profile may name lessons the package ships that this folder does not hold (a teacher
+    # keeps the lessons of one class); any other name is a mistake the profile check reports.
+    absent = [stem for stem in lesson_stems() if stem not in stems]
+    profile_values = profiles.load_profile(layout.profile_path(profile), stems, absent)
     started = time.time()
     jobs = [plan(nb, profile, profile_values.get(nb.stem, {}), extra or {}) for nb in chosen]
     prune(layout, notebooks)
