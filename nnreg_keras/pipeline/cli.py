@@ -1,9 +1,12 @@
 """Command line: `python -m nnreg_keras run [NOTEBOOK ...]` and `python -m nnreg_keras report`.
 
-Exit status: 0 done; 2 bad input (a parameter, a profile, a data file); 3 a notebook failed (an
-error in a cell, a dead kernel, a cell timeout); 4 training diverged; 5 a results file breaks the
-contract; 6 reports/ cannot be written; 7 another run holds a notebook's lock (with --no-wait);
-130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short message on stderr.
+Exit status: 0 done; 2 bad input (a parameter, a profile, a data file, a directory without
+notebooks or runs, an unknown KERAS_BACKEND); 3 a notebook failed (an error in a cell, a dead
+kernel, a cell timeout); 4 training diverged; 5 a landed run is damaged or its results break the
+contract (the message names the `run` that repairs it); 6 reports/ cannot be written (permissions,
+a full disk) or holds files this package did not write; 7 another run holds a notebook's lock
+(with --no-wait); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short
+message on stderr that names the cause and the fix.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import logging
 import signal
 import sys
 from pathlib import Path
-
-import yaml
 
 from nnreg_keras.exceptions import NnregError
 
@@ -85,7 +86,16 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="first drop the outputs of notebooks no longer in --tutorials",
     )
-    run.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
+    check = sub.add_parser(
+        "check",
+        help="check a profile, the environment and reports/ as a run of every notebook does, "
+        "and print the stamps of landed runs to redo (make's first step)",
+    )
+    check.add_argument("--profile", default="default", help="parameter profile in params/")
+    for p in (run, check):
+        p.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
+    check.add_argument("--reports", type=Path, default=Path("reports"), help="output directory")
+    check.add_argument("--tutorials", type=Path, default=Path("tutorials"), help="notebooks")
     return parser
 
 
@@ -100,9 +110,10 @@ def _values_kept(argv: list[str]) -> list[str]:
 
 def _main(args: argparse.Namespace) -> None:
     if args.command == "run":
+        from nnreg_keras.pipeline.profiles import override_values
         from nnreg_keras.pipeline.runner import Layout, run
 
-        extra = {name: yaml.safe_load(value) for name, value in args.parameter}
+        extra = override_values(args.parameter)
         run(
             args.notebooks,
             args.profile,
@@ -112,6 +123,11 @@ def _main(args: argparse.Namespace) -> None:
             cell_timeout=args.cell_timeout,
             number_among_all=args.number_among_all,
         )
+    elif args.command == "check":
+        from nnreg_keras.pipeline.runner import Layout, stale
+
+        for stamp in stale(args.profile, Layout(args.tutorials, args.params, args.reports)):
+            print(stamp)
     else:
         from nnreg_keras.pipeline.report import build
         from nnreg_keras.pipeline.runner import Layout, discover, prune
@@ -141,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         reason = err.strerror.lower() if err.strerror else str(err)
         print(
-            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}",
+            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}\n"
+            f"check the permissions and the free space there, then run again",
             file=sys.stderr,
         )
         return 6
