@@ -9,7 +9,8 @@ renames invisible to a report being built.
 
 The package deletes only what it wrote, and everything it writes carries a mark: a run directory
 its stamp `run.json`, a private directory the file `.nnreg-run`, a kept kernel log its first line,
-a kept notebook papermill's metadata. `check_reports` refuses a reports directory that holds
+a kept notebook papermill's metadata (a run directory whose stamp is lost still has its
+results file). `check_reports` refuses a reports directory that holds
 anything else, before anything is written or deleted; `recover` undoes what a killed run left (a
 private directory, a run directory moved aside and not replaced); `check_run` says whether a landed
 run is whole, naming the first missing or damaged file and the command that reruns the notebook.
@@ -233,8 +234,12 @@ def _is_file(path: Path) -> bool:
 
 
 def is_run_directory(path: Path) -> bool:
-    """A run directory this package landed: a directory (not a link) holding its stamp."""
-    return kind(path) == "directory" and _is_file(path / STAMP)
+    """A run directory this package landed: a directory (not a link) holding its stamp, or (the
+    stamp lost) the results file of the notebook it is named after."""
+    name = Path(path).name.removeprefix(ASIDE)
+    return kind(path) == "directory" and (
+        _is_file(path / STAMP) or _is_file(path / "results" / f"{name}.json")
+    )
 
 
 def _is_work_directory(path: Path) -> bool:
@@ -278,10 +283,21 @@ def _foreign_at_top(reports: Path) -> list[str]:
     return found
 
 
-def _foreign_inside(directory: Path, ours: Any, why: str) -> list[str]:
+def _foreign_inside(directory: Path, ours: Any, expected: str) -> list[str]:
     if not directory.is_dir():
         return []
-    return [f"{e} ({_a(kind(e))}{why})" for e in sorted(directory.iterdir()) if not ours(e)]
+    return [f"{e} ({_what(e, expected)})" for e in sorted(directory.iterdir()) if not ours(e)]
+
+
+def _what(entry: Path, expected: str) -> str:
+    """Why an entry is not what its directory holds: 'a directory without run.json', ..."""
+    found = kind(entry)
+    if expected == "run directory" and found == "directory":
+        hidden = entry.name.startswith(".") and not entry.name.startswith(ASIDE)
+        return (
+            "a hidden directory, not a run directory" if hidden else f"a directory without {STAMP}"
+        )
+    return f"{_a(found)}, not {_a(expected)}"
 
 
 def foreign(reports: Path) -> list[str]:
@@ -296,13 +312,11 @@ def foreign(reports: Path) -> list[str]:
             lambda e: (
                 is_run_directory(e) and (not e.name.startswith(".") or e.name.startswith(ASIDE))
             ),
-            f" without {STAMP}",
+            "run directory",
         )
+        + _foreign_inside(reports / FAILED, _is_kept, "notebook or kernel log a failed run left")
         + _foreign_inside(
-            reports / FAILED, _is_kept, ", not a notebook or kernel log a failed run left"
-        )
-        + _foreign_inside(
-            reports / LOCKS, lambda e: e.suffix == ".lock" and _is_file(e), ", not a lock file"
+            reports / LOCKS, lambda e: e.suffix == ".lock" and _is_file(e), "lock file"
         )
     )
 
@@ -457,21 +471,19 @@ def stamp(run_dir: Path, fix: str | None = None) -> dict[str, Any]:
     except (ValueError, RecursionError) as err:
         raise ResultsError(f"run stamp {path} is not valid JSON ({err}); {fix}") from None
     expected = {"notebook": str, "profile": str, "parameters": dict, "overrides": dict}
-    wrong = (
-        ["a JSON object"]
-        if not isinstance(data, dict)
-        else [
-            f"{key!r} ({t.__name__})"
-            for key, t in expected.items()
-            if not isinstance(data.get(key), t)
-        ]
-        + [
-            f"{key!r} (a number)"
-            for key in ("duration", "models")
-            if key in data
-            and (isinstance(data[key], bool) or not isinstance(data[key], (int, float)))
-        ]
-    )
+    if not isinstance(data, dict):
+        raise ResultsError(
+            f"run stamp {path} is damaged: it holds a JSON {type(data).__name__}, not an "
+            f"object; {fix}"
+        )
+    wrong = [
+        f"{key!r} ({t.__name__})" for key, t in expected.items() if not isinstance(data.get(key), t)
+    ]
+    wrong += [
+        f"{key!r} (a number)"
+        for key in ("duration", "models")
+        if key in data and (isinstance(data[key], bool) or not isinstance(data[key], (int, float)))
+    ]
     if wrong:
         raise ResultsError(f"run stamp {path} is damaged: it lacks {', '.join(wrong)}; {fix}")
     if data["notebook"] != run_dir.name.removeprefix(ASIDE):

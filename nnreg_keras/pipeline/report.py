@@ -149,16 +149,18 @@ def build(reports: Path = Path("reports")) -> Path:
             f"or `python -m nnreg_keras run`"
         )
     landing.check_reports(reports)
+    no_runs = UsageError(
+        f"no runs in {reports / RUNS} ({reports.absolute()}): run the notebooks first "
+        f"(`make report`, or `python -m nnreg_keras run`), or give --reports DIR of a report"
+    )
+    if not any((reports / RUNS).glob("*")):
+        raise no_runs  # and nothing is written there, not even a lock
     with lock(reports, "index"):
         landing.recover(reports, holding_index=True)
         with lock(reports, "landing", shared=True):
             runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
             if not runs:
-                raise UsageError(
-                    f"no runs in {reports / RUNS} ({reports.absolute()}): run the notebooks "
-                    f"first (`make report`, or `python -m nnreg_keras run`), or give --reports "
-                    f"DIR of a report"
-                )
+                raise no_runs
             sections = [section(landing.check_run(run)[0], run) for run in runs]
             html_text = (
                 jinja_environment()

@@ -480,6 +480,13 @@ def run(
     profile_values = profiles.load_profile(
         layout.profile_path(profile), [nb.stem for nb in notebooks], allow_unknown=bool(selectors)
     )
+    unknown = sorted(set(profile_values) - {nb.stem for nb in notebooks})
+    if unknown:
+        print(
+            f"note: profile {layout.profile_path(profile)} has sections for notebooks not in "
+            f"{layout.tutorials} ({', '.join(unknown)}); a run of every notebook stops on them",
+            file=sys.stderr,
+        )
     started = time.time()
     jobs = [plan(nb, profile, profile_values.get(nb.stem, {}), extra or {}) for nb in chosen]
     check_environment()
