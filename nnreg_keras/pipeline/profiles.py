@@ -33,6 +33,10 @@ def _described(value: Any) -> str:
     """What a YAML value is, in words: 'a date', 'binary data', 'a list', ..."""
     if isinstance(value, (dt.date, dt.datetime)):
         return f"a date ({value})"
+    if isinstance(value, bool) or value is None:
+        return repr(value).lower()
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
     names = {bytes: "binary data", set: "a set", list: "a list", dict: "a mapping", str: "a text"}
     return names.get(type(value), f"{type(value).__name__} {value!r}"[:80])
 
@@ -114,7 +118,8 @@ def override_values(pairs: list[tuple[str, str]] | list[list[str]]) -> dict[str,
             ) from None
         except (ValueError, TypeError, OverflowError, RecursionError) as err:  # 5000 digits
             raise ParameterError(
-                f"{shown}: the value cannot be read ({_shown(str(err))})"
+                f"{shown}: the value cannot be read ({_shown(str(err))}); give a number, a "
+                f"text or a list of a sane size"
             ) from None
         values[name] = plain_value(value, shown)
     return values

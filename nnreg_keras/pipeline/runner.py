@@ -246,7 +246,9 @@ _FULL = {
 }
 
 
-def _output_failure(err: Any, stem: str, out: Path, reports: Path) -> OutputError | None:
+def _output_failure(
+    err: Any, stem: str, out: Path, reports: Path, where: str
+) -> OutputError | None:
     """A kernel that could not write its outputs (a full disk, a quota, a read-only file system):
     the reports directory's fault, not the notebook's (exit status 6, as for the runner's writes)."""
     found = re.match(r"\[Errno (\d+)\] ([^:]+)(?:: '(.*)')?", str(err.evalue))
@@ -258,6 +260,7 @@ def _output_failure(err: Any, stem: str, out: Path, reports: Path) -> OutputErro
     return OutputError(
         f"notebook {stem}, cell {err.exec_count}: cannot write {what} into {reports}: "
         f"{found[2].lower()}; {_FULL[int(found[1])].format(reports=reports)}, then run again"
+        f"{where}"
     )
 
 
@@ -349,12 +352,12 @@ def _execute(
                 config=connection,
             )
     except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
+        where = _keep_failed(job, layout, work, executed)
         full = (
-            _output_failure(err, job.stem, out, layout.reports)
+            _output_failure(err, job.stem, out, layout.reports, where)
             if isinstance(err, PapermillExecutionError)
             else None
         )
-        where = _keep_failed(job, layout, work, executed)
         raise (full or _failure(err, job.stem, where, cell_timeout)) from None
     return time.perf_counter() - start
 
