@@ -52,7 +52,7 @@ help: ## show this list
 	@echo "make bench                    time the training loops side by side"
 	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.txt"
 	@echo "make clean                    delete reports/ (generated)"
-	@echo "make distclean                also delete .venv"
+	@echo "make distclean                also delete .venv, and build/ and dist/ of pip install ."
 	@echo "profiles: $(basename $(notdir $(wildcard params/*.yaml)))"
 
 # The environment: exactly the versions in requirements.txt (with the dev and jax extras), then
@@ -71,8 +71,22 @@ lock: | $(INSTALLED)
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra jax --universal --quiet \
 		--custom-compile-command "make lock" --output-file requirements.txt
 
-# The profile of the last run; a different PROFILE makes every notebook stale.
-reports/.profile: FORCE
+# Before anything is run or written, `nnreg_keras check` does what a run of every notebook checks
+# first (the profile, each notebook's parameters, KERAS_BACKEND, a reports/ holding only what the
+# package wrote), undoes what killed runs left, and prints the stamps of landed runs that are
+# damaged or incomplete (a results file, a figure, a page) or not the profile's run (a one-off
+# run): those are rerun whatever their files' times say. It runs once, while make reads this
+# file; if it fails, reports/.profile's recipe runs it again to show why, and stops.
+ifneq ($(filter report reports/%,$(MAKECMDGOALS)),)
+STALE := $(shell test -x $(PY) && $(PY) -m nnreg_keras check --profile $(PROFILE) 2>/dev/null \
+  || echo CHECK-FAILED)
+endif
+$(filter reports/%,$(STALE)): FORCE
+
+# The profile of the last run; a different PROFILE makes every notebook stale. It is written only
+# once the profile has passed the check, so a failed PROFILE=bad leaves the last one in place.
+reports/.profile: FORCE | $(INSTALLED)
+	@$(if $(filter CHECK-FAILED,$(STALE)),$(PY) -m nnreg_keras check --profile $(PROFILE) >/dev/null,true)
 	@mkdir -p reports
 	@echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
 
@@ -124,4 +138,4 @@ clean:
 	rm -rf reports
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) build dist

@@ -273,28 +273,17 @@ class Recorder:
         self.data["claims"].append(claim)
         self._show(claim, "finding")
 
-    def verdict(self, text: Any, *earlier: str, **numbers: Any) -> None:
+    def verdict(self, text: str) -> None:
         """The short answer to the thread's question, at most VERDICT_WORDS words, written as one
-        f-string from the conclusive findings (an inconclusive answer is said plainly). The earlier
-        form `verdict(held, text, alternative, **numbers)` is kept while the tutorials move."""
+        f-string from the conclusive findings (an inconclusive answer is said plainly)."""
         from nnreg_keras.pipeline.contract import too_long
 
-        statement = (
-            self._statement("verdict", text, *earlier, numbers) if earlier else {"text": text}
-        )
+        statement = {"text": text}
         problems = too_long("verdict", statement)
         if problems:
             raise ResultsError("; ".join(problems))
         self.data["verdict"] = statement
         self._show(statement, "verdict")
-
-    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> None:
-        """Earlier form of `check`, kept while the tutorials move to `compare` and `check`: two
-        `str.format` wordings formatted with `numbers`; the applicable one becomes the text."""
-        statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
-        status = stats.HELD if statement["held"] else stats.NOT_HELD
-        self.data["metrics"][f"claim_{name}"] = int(statement["held"])
-        self._add_claim({"name": name, "status": status, **statement})
 
     @staticmethod
     def _show(statement: dict[str, Any], kind: str) -> None:
@@ -304,20 +293,6 @@ class Recorder:
                 "text/plain": render.statement_text(statement, kind),
             }
         )
-
-    @staticmethod
-    def _statement(
-        label: str, held: Any, text: str, alternative: str, numbers: dict[str, Any]
-    ) -> dict[str, Any]:
-        numbers = plain(numbers)
-        try:
-            worded = {"text": text.format(**numbers), "alternative": alternative.format(**numbers)}
-        except (KeyError, IndexError, ValueError, TypeError) as err:
-            raise ResultsError(
-                f"{label}: a wording cannot be formatted with the numbers given "
-                f"({type(err).__name__}: {err}); numbers: {', '.join(numbers) or 'none'}"
-            ) from None
-        return {"held": bool(held), **worded, "numbers": numbers}
 
     def write(self) -> None:
         """Validate the results and write them as JSON to `results_path`; run by hand, without an

@@ -89,13 +89,6 @@ def figure_html(markup: str, label: str) -> str:
     return f"<figure>\n{markup}\n<figcaption>{html.escape(label)}</figcaption>\n</figure>"
 
 
-def wording(statement: dict[str, Any]) -> str:
-    """A statement's text (the earlier two-wording form: the one that applies)."""
-    if "alternative" in statement and not statement.get("held"):
-        return statement["alternative"]
-    return statement["text"]
-
-
 def status(statement: dict[str, Any]) -> str:
     """'held', 'did not hold' or 'inconclusive'."""
     return statement["status"]
@@ -107,18 +100,18 @@ def status_class(statement: dict[str, Any]) -> str:
 
 
 def finding_html(statement: dict[str, Any]) -> str:
-    """A finding: its status badge and its applicable wording."""
-    return f'<span class="status">{status(statement)}</span> {html.escape(wording(statement))}'
+    """A finding: its status badge and its sentence."""
+    return f'<span class="status">{status(statement)}</span> {html.escape(statement["text"])}'
 
 
 def statement_text(statement: dict[str, Any], kind: str) -> str:
     """A finding or the verdict as one line of plain text."""
     label = "Verdict" if kind == "verdict" else f"Finding ({status(statement)})"
-    return f"{label}: {wording(statement)}"
+    return f"{label}: {statement['text']}"
 
 
 def statement_html(statement: dict[str, Any], kind: str) -> str:
     """A finding or the verdict as a paragraph, as the notebook shows it."""
     if kind == "verdict":
-        return f'<p class="verdict"><strong>Verdict:</strong> {html.escape(wording(statement))}</p>'
+        return f'<p class="verdict"><strong>Verdict:</strong> {html.escape(statement["text"])}</p>'
     return f'<p class="finding {status_class(statement)}">{finding_html(statement)}</p>'

@@ -14,7 +14,8 @@ name                                        accepted values
 ``label_noise``                             a number in [0, 0.5)
 ``width``, ``steps``, ``n_train``, ...      a positive integer, at most ``LIMITS[name]``
 ``hidden_units``, ``*_units``               a non-empty list of positive integers
-``seeds``                                   a non-empty list of distinct integers >= 0
+``seeds``                                   a non-empty list of distinct integers in
+                                            [0, 2**32 - 1] (numpy's seeds)
 ``dataset``                                 a name in ``nnreg_keras.data.DATASETS``
 ``*_path``                                  "" or an existing file, made absolute from the
                                             directory the run was started in
@@ -173,6 +174,8 @@ def _file_path(v: Any) -> str:
     path = Path(v).expanduser().absolute()
     if path.is_dir():
         raise _Rejected(f"{accepted} ({path} is a directory)")
+    if path.exists() and not path.is_file():
+        raise _Rejected(f"{accepted} ({path} is a FIFO, socket or device, not a file)")
     if not path.is_file():
         raise _Rejected(f"{accepted} ({path} does not exist)")
     return str(path)
@@ -201,7 +204,7 @@ _RULES: dict[str, Check] = {
     "keep_prob": in_range(0, 1, low_open=True, high_open=False),
     "learning_rate": in_range(0, low_open=True),
     "label_noise": in_range(0, 0.5),
-    "seeds": list_of(integer(0), distinct=True),
+    "seeds": list_of(integer(0, 2**32 - 1), distinct=True),  # numpy's seeds
     "dataset": _dataset,
     "lambd": _non_negative,
     "lambds": list_of(_non_negative),

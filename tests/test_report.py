@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.exceptions import ResultsError, UsageError
 from nnreg_keras.pipeline import report
 from nnreg_keras.pipeline.contract import SCHEMA_VERSION
 
@@ -60,6 +60,8 @@ def fake_results(reports, stem, title, **extra):
     }
     (reports / "results").mkdir(parents=True, exist_ok=True)
     (reports / "results" / f"{stem}.json").write_text(json.dumps(data))
+    stamp = {"notebook": stem, "profile": data["profile"], "overrides": {}}
+    (reports / "run.json").write_text(json.dumps({**stamp, "parameters": data["parameters"]}))
     return data
 
 
@@ -111,7 +113,7 @@ def test_png_figures_are_inlined_as_data(tmp_path):
 
 
 def test_errors_leave_the_previous_report_untouched(tmp_path):
-    with pytest.raises(ResultsError, match="no results in"):
+    with pytest.raises(UsageError, match="no runs in"):
         report.build(tmp_path)
     fake_results(tmp_path, "01_x", "X")
     (tmp_path / "index.html").write_text("previous")

@@ -5,10 +5,13 @@
 here), else on the copy installed with the package (see `nnreg_keras.pipeline.lessons`); reports go
 to `reports/` here. `run` rebuilds the report after its notebooks.
 
-Exit status: 0 done; 2 bad input (a parameter, a profile, a data file); 3 a notebook failed (an
-error in a cell, a dead kernel, a cell timeout); 4 training diverged; 5 a results file breaks the
-contract; 6 reports/ cannot be written; 7 another run holds a notebook's lock (with --no-wait);
-130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short message on stderr.
+Exit status: 0 done; 2 bad input (a parameter, a profile, a data file, a directory without
+notebooks or runs, an unknown KERAS_BACKEND); 3 a notebook failed (an error in a cell, a dead
+kernel, a cell timeout); 4 training diverged; 5 a landed run is damaged or its results break the
+contract (the message names the `run` that repairs it); 6 reports/ cannot be written (permissions,
+a full disk) or holds files this package did not write; 7 another run holds a notebook's lock
+(with --no-wait); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short
+message on stderr that names the cause and the fix.
 """
 
 from __future__ import annotations
@@ -125,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
         "init", help="write a lesson folder: the notebooks, the profiles and a README"
     )
     init.add_argument("directory", type=Path, help="a new directory (nothing is overwritten)")
+    check = sub.add_parser(
+        "check",
+        help="check a profile, the environment and reports/ as a run of every notebook does, "
+        "and print the stamps of landed runs to redo (make's first step)",
+    )
+    check.add_argument("--profile", default="default", help="parameter profile in params/")
+    check.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
+    check.add_argument("--reports", type=Path, default=Path("reports"), help="output directory")
+    check.add_argument("--tutorials", type=Path, default=Path("tutorials"), help="notebooks")
     return parser
 
 
@@ -149,15 +161,14 @@ def _lessons(args: argparse.Namespace):  # -> lessons.Lessons
 
 
 def _run(args: argparse.Namespace) -> None:
-    import yaml
-
     from nnreg_keras.pipeline import lessons
+    from nnreg_keras.pipeline.profiles import override_values
     from nnreg_keras.pipeline.report import build
     from nnreg_keras.pipeline.runner import Layout, run
 
     where = _lessons(args)
     profile = args.profile or lessons.last_profile(where.reports, where.params)
-    extra = {name: yaml.safe_load(value) for name, value in args.parameter}
+    extra = override_values(args.parameter)
     if not args.notebooks and not extra and where.params.joinpath(f"{profile}.yaml").is_file():
         lessons.remember_profile(where.reports, profile)  # a full report of this profile
     run(
@@ -192,6 +203,11 @@ def _main(args: argparse.Namespace) -> None:
         where = _lessons(args)
         written = student.write_editions(where.tutorials, args.directory)
         print(f"wrote {len(written)} student editions to {args.directory}/")
+    elif args.command == "check":
+        from nnreg_keras.pipeline.runner import Layout, stale
+
+        for stamp in stale(args.profile, Layout(args.tutorials, args.params, args.reports)):
+            print(stamp)
     else:
         from nnreg_keras.pipeline.report import build
         from nnreg_keras.pipeline.runner import Layout, discover, prune
@@ -228,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         reason = err.strerror.lower() if err.strerror else str(err)
         print(
-            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}",
+            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}\n"
+            f"check the permissions and the free space there, then run again",
             file=sys.stderr,
         )
         return 6
