@@ -297,11 +297,11 @@ def test_verdict_answers_both_questions_from_the_decided_findings(results):
     assert rows[f"{p['width']} units + {dropout_label(p['dropout_rate'])}"]["before"] in verdict
     status = claim(results, "smaller_as_accurate_as_dropout")["status"]
     wording = {
-        "held": "was as accurate as",
-        "did not hold": "was not as accurate as",
-        "inconclusive": "was undecided against",
+        "held": "was as accurate as dropout, within ±1 point",
+        "did not hold": "differed from dropout by more than ±1 point",
+        "inconclusive": "was not shown as accurate as dropout within ±1 point",
     }[status]
-    assert wording in verdict and "(±1 point;" in verdict
+    assert wording in verdict and "a plain network's half" in verdict
 
 
 @pytest.mark.notebooks
