@@ -186,7 +186,7 @@ def test_the_sweep_figure_is_one_group_of_frames_with_measured_alt_texts(results
 def test_the_verdict_reports_the_decisive_comparisons_with_their_intervals(results):
     claims = {c["name"]: c for c in results["claims"]}
     verdict = results["verdict"]["text"]
-    assert verdict.startswith("Tune each strength on validation")
+    assert verdict.startswith("Tune strengths on validation")
     assert len(verdict.split()) <= 60
     for name in ("field_l2_as_good_as_dropout", "smaller_network_as_good"):
         low, high = (100 * v for v in claims[name]["interval"])
