@@ -78,7 +78,7 @@ else:
 HOSTILE_MARKDOWN = (
     "Raw HTML in a lesson: <script>alert('markdown')</script>"
     '<iframe src="https://example.org/frame"></iframe>'
-    '<a href="javascript:alert(1)">a javascript: link</a>'
+    '<a href="javascript:alert(1)">a link that runs a script</a>'
     "<img src=x onerror=alert(2)>"
     '<img src="https://example.org/remote.png">'
 )
@@ -289,3 +289,72 @@ def assert_previous_report(
         "tutorials",
     }
     assert {p.name for p in project.path.iterdir()} == expected
+
+
+# What HTML must not hold: anything that runs or fetches. Checked by a parser of its own and by
+# a plain scan of the tags, so that a page both read alike is what a browser reads.
+_URL_ATTRIBUTES = {"href", "xlink:href", "src", "action", "formaction", "poster", "background"}
+_DROPPED = {"script", "iframe", "object", "embed", "base", "link", "frame", "animate", "set"}
+
+
+def _remote(url: str) -> bool:
+    url = "".join(c for c in url if c > " " and c != "\x7f").lower().replace("\\", "/")
+    return url.startswith(("http:", "https:", "//", "ftp:", "file:"))
+
+
+def _scheme_runs(url: str) -> bool:
+    url = "".join(c for c in url if c > " " and c != "\x7f").lower()
+    return url.startswith(("javascript:", "vbscript:", "data:text/html"))
+
+
+def live_content(page: str) -> list[str]:
+    """The scripts, event handlers, javascript: URLs and remote resources of an HTML page (a link
+    to follow, `<a href="https://...">`, is neither)."""
+    import re
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.in_style = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag in _DROPPED or (tag == "meta" and any(k == "http-equiv" for k, _ in attrs)):
+                found.append(f"<{tag}>")
+            self.in_style = tag == "style"
+            for name, value in attrs:
+                value = value or ""
+                if name.startswith("on"):
+                    found.append(f"<{tag} {name}>")
+                elif name in _URL_ATTRIBUTES and _scheme_runs(value):
+                    found.append(f"<{tag} {name}={value[:40]}>")
+                elif name in _URL_ATTRIBUTES and _remote(value) and tag not in ("a", "area"):
+                    found.append(f"<{tag} {name}={value[:40]}> (remote)")
+                elif name not in _URL_ATTRIBUTES and re.search(
+                    r"(?<![-\w\\])url\(\s*['\"]?\s*(https?:|//)", value, re.I
+                ):
+                    found.append(f"<{tag} {name}: remote url()>")
+
+        handle_startendtag = handle_starttag
+
+        def handle_data(self, data):
+            if self.in_style and re.search(
+                r"@import|(?<![-\w\\])url\(\s*['\"]?\s*(https?:|//)", data, re.I
+            ):
+                found.append("<style> fetching")
+
+        def handle_endtag(self, tag):
+            self.in_style = False
+
+    reader = Reader()
+    reader.feed(page)
+    reader.close()
+    for tag in re.finditer(r"<([a-zA-Z][^\s/>]*)([^>]*)>", page):
+        unquoted = re.sub(r"=\s*(\"[^\"]*\"|'[^']*')", "=", tag.group(2))
+        if re.search(r"\son[a-z]+\s*=", unquoted, re.I):
+            found.append(f"scan: <{tag.group(1)} ...on...=>")
+        if tag.group(1).lower() in ("script", "iframe", "object", "embed"):
+            found.append(f"scan: <{tag.group(1)}>")
+    return found

@@ -217,7 +217,8 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         contract.validate(results, source=f"results of {stem}")
         (out / "results" / f"{stem}.json").write_text(
             json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-            + "\n"
+            + "\n",
+            encoding="utf-8",
         )
     for fig in results["figures"]:
         if not (out / fig["file"]).is_file():
@@ -339,6 +340,7 @@ def _execute(
         "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),  # kernel connection files
         "JUPYTER_PATH": _this_python_kernel(work),
         "TMPDIR": str((work / "tmp").resolve()),  # the kernel's temporary files, deleted with work
+        "PYTHONUTF8": "1",  # files are read and written as UTF-8 whatever the locale
     }
     # The kernel's connection file (its ports and HMAC key) goes with the work directory too:
     # jupyter_client would otherwise write it to the system's temporary folder, where a killed
