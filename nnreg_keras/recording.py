@@ -183,6 +183,10 @@ class Recorder:
         import matplotlib
         import matplotlib.pyplot as plt
 
+        from nnreg_keras.plots import rasterize_dense
+
+        if fmt == "svg":
+            rasterize_dense(fig)  # thousands of marks as one image: a light page, same picture
         with matplotlib.rc_context(
             {"svg.hashsalt": "nnreg_keras"}
         ):  # stable ids: same bytes each run
