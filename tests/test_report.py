@@ -73,7 +73,8 @@ def test_report_has_every_section_with_its_parts(tmp_path):
         assert f'<section id="{anchor}" aria-labelledby="{anchor}-title">' in html
         assert f'<a href="#{anchor}">{title}</a>' in html  # in the contents
     assert html.count('<blockquote class="question"><p>Why would you use dropout?</p>') == 2
-    assert '<div class="svg" role="img" aria-label="One square."><svg' in html
+    size = 'style="--width: 10px; --ratio: 1.0000"'  # its box, reserved before it is drawn
+    assert f'<div class="svg" role="img" aria-label="One square." {size}><svg' in html
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     assert '<tr><th scope="row">wide</th><td>1,200</td><td>0.912</td></tr>' in html
     assert html.count('<p class="verdict">Measured: 0.9.</p>') == 2
@@ -225,7 +226,7 @@ def test_each_section_links_the_files_its_run_landed(tmp_path):
     first, second = html.split('<section id="02-y"')
     for href in ("notebooks/01_x.html", "notebooks/01_x.ipynb", "results/01_x.json"):
         assert f'href="runs/01_x/{href}"' in first
-    assert first.count('href="runs/01_x/figures/01_x/f.svg"') == 3  # full size, SVG file, the list
+    assert first.count('href="runs/01_x/figures/01_x/f.svg"') == 2  # full size, and the SVG file
     assert 'href="runs/02_y/results/02_y.json"' in second and "02_y.ipynb" not in second
 
 
@@ -271,6 +272,9 @@ PATH_SVG = """<?xml version="1.0"?>
  <metadata>
   <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF>
  </metadata>
+ <defs>
+  <style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style>
+ </defs>
  <g id="figure_1">
   <g id="patch_1">
    <path d="M 1.234567 2.345678
@@ -288,6 +292,8 @@ z" style="fill: #fff"/>
 def test_compact_svg_draws_the_same_with_fewer_bytes():
     svg = render.compact_svg(PATH_SVG)
     assert svg.startswith("<svg") and "metadata" not in svg and "rdf" not in svg
+    assert "<style" not in svg and "<defs" not in svg
+    assert 'stroke-linejoin="round" stroke-linecap="butt"' in svg[: svg.index(">")]
     assert '<path d="M 1.23 2.34 L 3.45 4.56 z" style="fill: #fff" />' in svg
     assert 'width="100.12pt"' in svg and 'id="figure_1"' not in svg and 'id="patch_1"' not in svg
     assert '<g id="text_1" clip-path="url(#p1)">' in svg  # a group that does something stays
