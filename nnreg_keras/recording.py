@@ -189,6 +189,11 @@ class Recorder:
         import matplotlib
         import matplotlib.pyplot as plt
 
+        from nnreg_keras.plots import rasterize_dense
+
+        if fmt == "svg":
+            rasterize_dense(fig)  # thousands of marks as one image: a light page, same picture
+
         relative = Path("figures") / self.notebook / f"{name}.{fmt}"
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
         drawn = io.BytesIO()

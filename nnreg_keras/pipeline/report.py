@@ -2,7 +2,8 @@
 
 No per-tutorial code lives here: every section comes from one results file, so a new notebook that
 writes valid results appears in the report by itself. Figures are inlined (SVG as markup, PNG as
-base64), styles are inline, nothing is fetched from the network.
+base64), styles and the few lines of script are inline, nothing is fetched from the network. Each
+section links the files its run landed (notebook, results, figures) by paths relative to the page.
 """
 
 from __future__ import annotations
@@ -71,26 +72,41 @@ def _without_heading(markdown_text: str) -> str:
     return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
 
 
+def anchor(stem: str) -> str:
+    """The id of a notebook's section in the report: its file stem in lower case, words joined by -."""
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+
+
+def landed_file(reports: Path, relative: str) -> str | None:
+    """A file of a run's directory as a link from the report's page, or None when it is absent."""
+    return f"{RUNS}/{reports.name}/{relative}" if (reports / relative).is_file() else None
+
+
 def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
-    anchor = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
     figures = [
-        {**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])}
+        {
+            **fig,
+            "markup": inline_figure(reports / fig["file"], fig["alt"]),
+            "href": landed_file(reports, fig["file"]),
+        }
         for fig in results["figures"]
     ]
     verdict = results["verdict"]
     stamp = read_stamp(reports)
-    page = f"{RUNS}/{stem}/notebooks/{stem}.html"
     return {
         **results,
-        "anchor": anchor,
+        "anchor": anchor(stem),
+        "figures": figures,
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
         "exercises": _without_heading(results.get("exercises", "")),
-        "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
+        "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
+        "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
+        "results_file": landed_file(reports, f"results/{stem}.json"),
         "run": run_info(notebook),
         "overrides": (stamp or {}).get("overrides", {}),
         "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
@@ -130,6 +146,7 @@ def jinja_environment() -> jinja2.Environment:
         table=_markup(render.table_html),
         figure=_markup(render.figure_html),
         figure_caption=render.figure_caption,
+        figure_links=_markup(render.figure_links),
         finding=_markup(render.finding_html),
         status_class=render.status_class,
     )

@@ -192,17 +192,35 @@ def exercises(executed: Path) -> str | None:
 
 
 def export_html(executed: Path, target: Path) -> None:
-    """The executed notebook as one HTML page with its outputs and figures, fetching nothing."""
+    """The executed notebook as one HTML page with its outputs and figures, fetching nothing; it
+    carries the notebook's title and links back to its section of the report (reports/index.html,
+    three levels up from runs/NN_name/notebooks/) and to its own .ipynb and results."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    from nnreg_keras.pipeline.report import anchor
+
+    stem = executed.stem
+    nb = nbformat.read(str(executed), as_version=4)
+    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    headings = [line.lstrip("#").strip() for line in first.splitlines() if line.startswith("#")]
+    title = headings[0] if headings else stem
+    results = target.parent.parent / "results" / f"{stem}.json"
+    links = {
+        "title": title,
+        "report": f"../../../index.html#{anchor(stem)}",
+        "ipynb": executed.name,
+        "results": f"../results/{stem}.json" if results.is_file() else None,
+    }
     exporter = HTMLExporter(
         template_name="lab",
         extra_template_paths=[str(TEMPLATES)],
         template_file="notebook.html.j2",
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"metadata": {"name": title}, "nnreg": links}
+    )
     target.write_text(sanitize.page(body), encoding="utf-8")  # runs nothing, fetches nothing
 
 
