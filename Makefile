@@ -6,7 +6,18 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# `make report` runs the profile PROFILE names (default: default). A single notebook's target alone
+# (`make reports/runs/NN_name/run.json`) keeps the profile of the last report (reports/.profile), so
+# that one notebook does not make every other one stale.
+ifeq ($(origin PROFILE),undefined)
+ifneq ($(filter reports/runs/%,$(MAKECMDGOALS)),)
+ifeq ($(filter-out reports/runs/%,$(MAKECMDGOALS)),)
+PROFILE := $(or $(shell cat reports/.profile 2>/dev/null),default)
+endif
+endif
+endif
 PROFILE ?= default
+STUDENT ?= student
 BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
@@ -29,18 +40,19 @@ $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profil
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-backends bench lock clean distclean FORCE
+.PHONY: help report student test test-backends bench lock clean distclean FORCE
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
 	@echo "make -j2 report               the same, two notebooks at a time"
-	@echo "make reports/runs/NN_name/run.json   execute one notebook (or: $(PY) -m nnreg_keras run NN)"
+	@echo "make reports/runs/NN_name/run.json   execute one notebook with the last report's profile"
+	@echo "make student [STUDENT=dir]    student editions of every notebook in student/ (solutions blanked)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
 	@echo "make bench                    time the training loops side by side"
 	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.txt"
 	@echo "make clean                    delete reports/ (generated)"
-	@echo "make distclean                also delete .venv"
+	@echo "make distclean                also delete .venv, and build/ and dist/ of pip install ."
 	@echo "profiles: $(basename $(notdir $(wildcard params/*.yaml)))"
 
 # The environment: exactly the versions in requirements.txt (with the dev and jax extras), then
@@ -59,8 +71,22 @@ lock: | $(INSTALLED)
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra jax --universal --quiet \
 		--custom-compile-command "make lock" --output-file requirements.txt
 
-# The profile of the last run; a different PROFILE makes every notebook stale.
-reports/.profile: FORCE
+# Before anything is run or written, `nnreg_keras check` does what a run of every notebook checks
+# first (the profile, each notebook's parameters, KERAS_BACKEND, a reports/ holding only what the
+# package wrote), undoes what killed runs left, and prints the stamps of landed runs that are
+# damaged or incomplete (a results file, a figure, a page) or not the profile's run (a one-off
+# run): those are rerun whatever their files' times say. It runs once, while make reads this
+# file; if it fails, reports/.profile's recipe runs it again to show why, and stops.
+ifneq ($(filter report reports/%,$(MAKECMDGOALS)),)
+STALE := $(shell test -x $(PY) && $(PY) -m nnreg_keras check --profile $(PROFILE) 2>/dev/null \
+  || echo CHECK-FAILED)
+endif
+$(filter reports/%,$(STALE)): FORCE
+
+# The profile of the last run; a different PROFILE makes every notebook stale. It is written only
+# once the profile has passed the check, so a failed PROFILE=bad leaves the last one in place.
+reports/.profile: FORCE | $(INSTALLED)
+	@$(if $(filter CHECK-FAILED,$(STALE)),$(PY) -m nnreg_keras check --profile $(PROFILE) >/dev/null,true)
 	@mkdir -p reports
 	@echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
 
@@ -70,13 +96,18 @@ reports/.notebooks: FORCE
 	@echo "$(NOTEBOOKS)" | cmp -s - $@ || echo "$(NOTEBOOKS)" > $@
 
 reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
-	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all
+	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all --no-report
 
 reports/index.html: $(RUNS) reports/.notebooks $(wildcard templates/*) nnreg_keras/pipeline/report.py nnreg_keras/render.py | $(INSTALLED)
 	@$(PY) -m nnreg_keras report --prune
 
 report: reports/index.html
 	@echo "reports/index.html is up to date (profile $(PROFILE))"
+
+# Student editions: each solution region blanked, outputs stripped, check cells kept (see
+# tutorials/README.md). Only files that are student editions are replaced in $(STUDENT)/.
+student: | $(INSTALLED)
+	@$(PY) -m nnreg_keras student $(STUDENT) --tutorials tutorials
 
 # Lint first (seconds), then the suite. Notebooks are linted but not reformatted: their cells are
 # written compact for reading, and ruff format would stretch many past the 30-line limit of a cell.
@@ -107,4 +138,4 @@ clean:
 	rm -rf reports
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) build dist

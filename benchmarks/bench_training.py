@@ -1,6 +1,10 @@
 """Training speed side by side in one run: `make bench`.
 
-Three measurements, each printed with its ratio:
+Four measurements, each printed with its ratio:
+0. Model-steps per second on a 2-128-128-1 MLP (200 examples, full-batch Adam), without dropout,
+   with `keras.layers.Dropout(0.5)` and with `models.BitsDropout(0.5)`: naive `model.fit` (one epoch
+   per step), `fit_full_batch` one model at a time, and `fit_many` with 1, 8, 16 and 32 models per
+   group, each against a floor: the same step written by hand in `jax.numpy` under `jax.jit`.
 1. Seconds per model for N models of one architecture (2-128-128-1 with dropout, 200 examples,
    1,500 full-batch Adam steps): a new compiled model traced for each (naive) against
    `fit_full_batch`, which reuses the traced training function of the first model of an architecture.
@@ -10,7 +14,8 @@ Both run once per installed Keras backend, each in its own process (`KERAS_BACKE
 3. Wall time of `make report PROFILE=quick` and `make -j2 report PROFILE=quick`, each in a fresh
    temporary copy of the project (the real `reports/` is left alone).
 
-`--models N` sets N; `--skip-report` leaves out 3; `--backends jax,torch` picks the backends.
+`--models N` sets N; `--skip-report` leaves out 3; `--backends jax,torch` picks the backends;
+`--quick` measures 0 with fewer steps and leaves out 1 to 3.
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax", "torch")
 SWEEP_STEPS, SWEEP_RECORD_EVERY = 1500, 150
 COURSE_DIMS, COURSE_M, COURSE_STEPS, COURSE_RECORD_EVERY = [2, 20, 3, 1], 211, 3000, 1000
+SPEED_STEPS, SPEED_QUICK_STEPS, SPEED_RECORD_EVERY = 600, 200, 100
+SPEED_GROUPS = (1, 8, 16, 32)
+SPEED_DROPOUTS = ("none", "keras", "bits")
 COURSE_VARIANTS = {
     "no regularization": {},
     "L2 (lambd 0.7)": {"lambd": 0.7},
@@ -38,11 +48,124 @@ COURSE_VARIANTS = {
 }
 
 
-def measure_backend(n_models: int) -> dict:
-    """Both training measurements on the backend this process runs; plain numbers for the parent."""
+def speed_model(seed: int, dropout: str):
+    """The 2-128-128-1 MLP of measurement 0, compiled with Adam."""
+    from nnreg_keras.models import BitsDropout
+    from nnreg_keras.training import keras, set_seed
+
+    set_seed(seed)
+    layers = [keras.Input((2,))]
+    for _ in range(2):
+        layers.append(keras.layers.Dense(128, activation="relu"))
+        if dropout != "none":
+            layers.append(keras.layers.Dropout(0.5) if dropout == "keras" else BitsDropout(0.5))
+    model = keras.Sequential([*layers, keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    return model
+
+
+def measure_speed(steps: int) -> dict:
+    """Model-steps per second of each way to train on this backend (measurement 0); the first
+    call of each traces and is not timed."""
+    from nnreg_keras.data import make_goalkeeper
+    from nnreg_keras.training import fit_full_batch, fit_many
+
+    data = make_goalkeeper(n_train=200, n_test=10, seed=0)
+    x, y = data.x_train, data.y_train
+    every = min(SPEED_RECORD_EVERY, steps)
+    result: dict[str, dict[str, float]] = {}
+    for dropout in SPEED_DROPOUTS:
+        rows = result[dropout] = {}
+        model = speed_model(0, dropout)
+        model.fit(x, y, batch_size=len(x), epochs=2, verbose=0)
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=len(x), epochs=steps // 4, verbose=0)
+        rows["model.fit"] = (steps // 4) / (time.perf_counter() - start)
+        fit_full_batch(speed_model(0, dropout), x, y, every, every)
+        models = [speed_model(seed, dropout) for seed in range(4)]
+        start = time.perf_counter()
+        for model in models:
+            fit_full_batch(model, x, y, steps, every)
+        rows["fit_full_batch"] = len(models) * steps / (time.perf_counter() - start)
+        for size in SPEED_GROUPS:
+            fit_many([speed_model(s, dropout) for s in range(size)], x, y, every, every)
+            models = [speed_model(100 + s, dropout) for s in range(size)]
+            start = time.perf_counter()
+            fit_many(models, x, y, steps, every, group_size=size)
+            rows[f"fit_many, {size} per group"] = size * steps / (time.perf_counter() - start)
+    return result
+
+
+def measure_floor(steps: int) -> dict[str, float]:
+    """Steps per second of the 2-128-128-1 MLP's Adam step in hand-written `jax.numpy` under
+    `jax.jit` (a `fori_loop` of steps), without and with dropout 0.5 (uniform floats, as Keras)."""
+    import jax
+    import jax.numpy as jnp
+
+    from nnreg_keras.data import make_goalkeeper
+
+    data = make_goalkeeper(n_train=200, n_test=10, seed=0)
+    x = jnp.asarray(data.x_train, "float32")
+    y = jnp.asarray(data.y_train, "float32").reshape(-1, 1)
+    rng = np.random.default_rng(0)
+    sizes = [(2, 128), (128, 128), (128, 1)]
+    params = [
+        (jnp.asarray(rng.normal(size=s) * np.sqrt(2 / s[0]), "float32"), jnp.zeros(s[1]))
+        for s in sizes
+    ]
+
+    def loss(params, key, rate):
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < len(params) - 1:
+                h = jax.nn.relu(h)
+                if rate:
+                    key, sub = jax.random.split(key)
+                    keep = jax.random.uniform(sub, h.shape) >= rate
+                    h = jnp.where(keep, h / (1 - rate), 0)
+        p = jnp.clip(jax.nn.sigmoid(h), 1e-7, 1 - 1e-7)
+        return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log(1 - p))
+
+    def run(rate):
+        @jax.jit
+        def train(params, n):
+            def step(t, carry):
+                params, m, v, key = carry
+                key, sub = jax.random.split(key)
+                grads = jax.grad(loss)(params, sub, rate)
+                m = jax.tree.map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
+                v = jax.tree.map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
+                t = t + 1.0
+                scale = 0.01 * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+                params = jax.tree.map(
+                    lambda p, m, v: p - scale * m / (jnp.sqrt(v) + 1e-7), params, m, v
+                )
+                return params, m, v, key
+
+            zeros = jax.tree.map(jnp.zeros_like, params)
+            return jax.lax.fori_loop(0, n, step, (params, zeros, zeros, jax.random.key(0)))
+
+        jax.block_until_ready(train(params, 10))
+        start = time.perf_counter()
+        jax.block_until_ready(train(params, steps))
+        return steps / (time.perf_counter() - start)
+
+    return {"none": run(0.0), "dropout": run(0.5)}
+
+
+def measure_backend(n_models: int, quick: bool) -> dict:
+    """The training measurements on the backend this process runs; plain numbers for the parent."""
     from nnreg_keras import scratch, twin
     from nnreg_keras.data import make_goalkeeper
-    from nnreg_keras.training import fit_full_batch, keras, set_seed
+    from nnreg_keras.training import BACKEND, fit_full_batch, keras, set_seed
+
+    speed_steps = SPEED_QUICK_STEPS if quick else SPEED_STEPS
+    measured = {"backend": BACKEND, "speed": measure_speed(speed_steps)}
+    if BACKEND == "jax":
+        measured["floor"] = measure_floor(5 * speed_steps)
+    if quick:
+        return measured
 
     can_opt_out = "reuse" in inspect.signature(fit_full_batch).parameters
     sweep_data = make_goalkeeper(n_train=200, n_test=10, seed=0)
@@ -77,7 +200,7 @@ def measure_backend(n_models: int) -> dict:
         return (time.perf_counter() - start) / n_models
 
     result = {
-        "backend": keras.backend.backend(),
+        **measured,
         "naive": seconds_per_model(False),
         "library": seconds_per_model(True),
         "course": {},
@@ -111,7 +234,7 @@ def measure_backend(n_models: int) -> dict:
     return result
 
 
-def run_backend(backend: str, n_models: int) -> dict | str:
+def run_backend(backend: str, n_models: int, quick: bool) -> dict | str:
     """`measure_backend` in a child process with KERAS_BACKEND=backend; the reason when it cannot run."""
     if importlib.util.find_spec(backend) is None:
         return f"{backend} is not installed"
@@ -122,7 +245,8 @@ def run_backend(backend: str, n_models: int) -> dict | str:
         "PYTHONPATH": str(ROOT),
     }
     child = subprocess.run(
-        [sys.executable, __file__, "--worker", "--models", str(n_models)],
+        [sys.executable, __file__, "--worker", "--models", str(n_models)]
+        + (["--quick"] if quick else []),
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -161,6 +285,50 @@ def make_report_seconds(jobs: int) -> float:
             env=env,
         )
         return time.perf_counter() - start
+
+
+def print_speed(results: dict[str, dict | str], quick: bool) -> None:
+    """Measurement 0: model-steps per second, and each row's ratio to the jax.numpy floor."""
+    floor = next(
+        (r["floor"] for r in results.values() if isinstance(r, dict) and "floor" in r), None
+    )
+    steps = SPEED_QUICK_STEPS if quick else SPEED_STEPS
+    print(
+        f"\nModel-steps per second: 2-128-128-1 MLP, 200 examples, full-batch Adam, {steps} steps "
+        f"per model (records every {SPEED_RECORD_EVERY}); / floor: the row over hand-written "
+        "jax.numpy under jax.jit"
+    )
+    names = {"none": "no dropout", "keras": "keras Dropout(0.5)", "bits": "BitsDropout(0.5)"}
+    print(
+        f"  {'backend':<11} {'dropout':<19} {'training':<25} {'model-steps/s':>13} {'/ floor':>8}"
+    )
+    for dropout, name in names.items():
+        for backend, r in results.items():
+            if isinstance(r, str):
+                continue
+            rows = r["speed"][dropout]
+            for row, rate in rows.items():
+                ratio = (
+                    f"{rate / floor['none' if dropout == 'none' else 'dropout']:7.2f}x"
+                    if floor
+                    else ""
+                )
+                print(f"  {backend:<11} {name:<19} {row:<25} {rate:>13,.0f} {ratio:>8}")
+        if floor:
+            key = "none" if dropout == "none" else "dropout"
+            floor_name = "floor: jax.numpy" + (", float masks" if key == "dropout" else "")
+            print(f"  {'jax':<11} {name:<19} {floor_name:<25} {floor[key]:>13,.0f} {1:7.2f}x")
+    for backend, r in results.items():
+        if isinstance(r, str):
+            print(f"  {backend:<11} skipped: {r}")
+            continue
+        speed = r["speed"]
+        base = speed["keras"]["fit_full_batch"]
+        best = max(v for k, v in speed["bits"].items() if k.startswith("fit_many"))
+        print(
+            f"  {backend}: best fit_many with BitsDropout / fit_full_batch with Keras Dropout: "
+            f"{best / base:.2f}x"
+        )
 
 
 def print_table(
@@ -207,15 +375,21 @@ def main() -> None:
         "--backends", default=",".join(BACKENDS), help="comma-separated Keras backends"
     )
     parser.add_argument("--skip-report", action="store_true", help="do not time make report")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer steps; only the model-steps table"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure_backend(args.models)))
+        print(json.dumps(measure_backend(args.models, args.quick)))
         return
     results = {}
     for backend in args.backends.split(","):
         print(f"measuring {backend} ...", flush=True)
-        results[backend] = run_backend(backend, args.models)
+        results[backend] = run_backend(backend, args.models, args.quick)
+    print_speed(results, args.quick)
+    if args.quick:
+        return
     report = None if args.skip_report else {jobs: make_report_seconds(jobs) for jobs in (1, 2)}
     print_table(results, args.models, report)
 

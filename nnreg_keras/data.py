@@ -334,6 +334,9 @@ DATASET_FILE_LAYOUTS = {
     ".npz": "arrays x_train, y_train, x_test, y_test (examples as rows), optionally feature_names",
     ".csv": "a header row, a label column 'y', a column 'split' (train or test) and numeric feature columns",
 }
+# The largest file each format is read from: a CSV is parsed line by line into 8-byte floats, a
+# binary file is loaded whole (and converted), so a larger one would exhaust a laptop's memory.
+DATASET_FILE_BYTES = {".mat": 1 << 30, ".npz": 1 << 30, ".csv": 256 << 20}
 _Part = tuple[
     tuple[str, Any], tuple[str, Any]
 ]  # ((name of x, x), (name of y, y)) as the file calls them
@@ -362,13 +365,28 @@ def load_dataset(path: Any, dtype: str = "float32") -> Dataset:
             f"dataset file {path}: extension {path.suffix or '(none)'!r} is not supported; "
             f"accepted: {', '.join(DATASET_FILE_LAYOUTS)}"
         )
+    if path.exists() and not path.is_file():
+        raise DatasetError(
+            f"dataset file {path} is a directory, FIFO or device, not a file; expected a "
+            f"{suffix} file with {DATASET_FILE_LAYOUTS[suffix]}"
+        )
     if not path.is_file():
         raise DatasetError(
             f"dataset file {path} does not exist (expected a {suffix} file with "
             f"{DATASET_FILE_LAYOUTS[suffix]})"
         )
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise DatasetError(f"dataset file {path} is empty; expected {DATASET_FILE_LAYOUTS[suffix]}")
+    if size > DATASET_FILE_BYTES[suffix]:
+        faster = (
+            ", or save it as .npz (numpy.savez), which reads faster" if suffix == ".csv" else ""
+        )
+        raise DatasetError(
+            f"dataset file {path} holds {size / 2**20:,.0f} MB, more than the "
+            f"{DATASET_FILE_BYTES[suffix] >> 20:,} MB a {suffix} file may hold here; use a sample "
+            f"of it{faster}"
+        )
     reader = {".mat": _read_mat, ".npz": _read_npz, ".csv": _read_csv}[suffix]
     train, test, names = reader(path)
     x_train, y_train = _checked_part(path, *train, dtype=dtype, both_classes=True)
@@ -439,40 +457,71 @@ def _read_npz(path: Any) -> tuple[_Part, _Part, Any]:
 
 
 def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
+    """The file read line by line: each row's values go straight into an array of floats."""
+    import array
     import csv
 
-    with open(path, newline="") as f:
-        rows = [[cell.strip() for cell in row] for row in csv.reader(f) if row]
-    header = rows[0] if rows else []
-    _require(path, header, ("y", "split"))
-    features = [h for h in header if h not in ("y", "split")]
-    if not features:
+    values, is_train = array.array("d"), bytearray()
+    header: list[str] | None = None
+    features: list[str] = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if not row:
+                    continue
+                row = [cell.strip() for cell in row]
+                if header is None:
+                    header = row
+                    _require(path, header, ("y", "split"))
+                    features = [h for h in header if h not in ("y", "split")]
+                    if not features:
+                        raise DatasetError(
+                            f"dataset file {path} has no feature columns; expected "
+                            f"{DATASET_FILE_LAYOUTS['.csv']}"
+                        )
+                    continue
+                line = reader.line_num
+                if len(row) != len(header):
+                    raise DatasetError(
+                        f"dataset file {path}, line {line}: {len(row)} values for "
+                        f"{len(header)} columns"
+                    )
+                record = dict(zip(header, row, strict=True))
+                if record["split"] not in ("train", "test"):
+                    raise DatasetError(
+                        f"dataset file {path}, line {line}: split {record['split'][:40]!r}; "
+                        f"accepted: train, test"
+                    )
+                try:
+                    values.extend(float(record[name]) for name in features + ["y"])
+                except ValueError as err:
+                    raise DatasetError(
+                        f"dataset file {path}, line {line}: {str(err)[:120]}; expected numbers "
+                        f"in every column but 'split'"
+                    ) from None
+                is_train.append(record["split"] == "train")
+    except UnicodeDecodeError as err:
         raise DatasetError(
-            f"dataset file {path} has no feature columns; expected {DATASET_FILE_LAYOUTS['.csv']}"
-        )
-    values, splits = [], []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DatasetError(
-                f"dataset file {path}, line {line}: {len(row)} values for {len(header)} columns"
-            )
-        record = dict(zip(header, row, strict=True))
-        if record["split"] not in ("train", "test"):
-            raise DatasetError(
-                f"dataset file {path}, line {line}: split {record['split']!r}; accepted: train, test"
-            )
-        try:
-            values.append([float(record[name]) for name in features + ["y"]])
-        except ValueError as err:
-            raise DatasetError(
-                f"dataset file {path}, line {line}: {err}; expected numbers in every "
-                f"column but 'split'"
-            ) from None
-        splits.append(record["split"])
-    table, splits = np.array(values).reshape(-1, len(features) + 1), np.array(splits)
+            f"dataset file {path} is not UTF-8 text (byte 0x{err.object[err.start]:02x}); save "
+            f"it as UTF-8 CSV"
+        ) from None
+    except csv.Error as err:
+        raise DatasetError(
+            f"dataset file {path}, line {reader.line_num}: {err}; expected "
+            f"{DATASET_FILE_LAYOUTS['.csv']}"
+        ) from None
+    except MemoryError:
+        raise DatasetError(
+            f"dataset file {path} does not fit in memory; use a sample of it"
+        ) from None
+    if header is None:
+        _require(path, [], ("y", "split"))
+    table = np.frombuffer(values, dtype="float64").reshape(-1, len(features) + 1)
+    train = np.frombuffer(is_train, dtype=bool) if is_train else np.zeros(0, dtype=bool)
     part = {
-        s: ((f"{s} rows", table[splits == s, :-1]), (f"{s} labels 'y'", table[splits == s, -1]))
-        for s in ("train", "test")
+        "train": (("train rows", table[train, :-1]), ("train labels 'y'", table[train, -1])),
+        "test": (("test rows", table[~train, :-1]), ("test labels 'y'", table[~train, -1])),
     }
     return part["train"], part["test"], features
 

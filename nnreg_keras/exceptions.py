@@ -19,6 +19,12 @@ class DatasetError(NnregError, ValueError):
     """A dataset name or a dataset file the user gave cannot be used."""
 
 
+class UsageError(NnregError):
+    """A command looks in a place that does not hold what it needs (no notebooks in the tutorials
+    directory, no runs in the reports directory), or its environment cannot run a notebook (an
+    unknown KERAS_BACKEND)."""
+
+
 class NotebookError(NnregError, RuntimeError):
     """A tutorial notebook failed while it was executed (an error in a cell, a dead kernel, a timeout)."""
 
@@ -38,7 +44,8 @@ class ResultsError(NnregError, ValueError):
 
 
 class OutputError(NnregError, OSError):
-    """An output under reports/ cannot be written (permissions, a full disk)."""
+    """An output under reports/ cannot be written (permissions, a full disk), or reports/ holds
+    files this package did not write (it deletes only what it wrote, so it does not write there)."""
 
     exit_code = 6
 

@@ -11,7 +11,10 @@ import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.rules import check_rate
-from nnreg_keras.training import keras
+from nnreg_keras.training import BACKEND, keras
+
+# Random bits per unit of `BitsDropout`: its keep probability is a multiple of 2**-MASK_BITS.
+MASK_BITS = 32
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")
@@ -36,6 +39,93 @@ class FixedMaskDropout(keras.layers.Layer):
 
     def call(self, inputs):
         return inputs * self.mask / (1.0 - self.rate)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def hash_bits(index: Any, key0: Any, key1: Any) -> Any:
+    """Random-looking uint32 words from uint32 `index` and keys (broadcast against it), on TensorFlow
+    and JAX: MurmurHash3's 32-bit finalizer applied twice, to index·φ + key0 and then with key1.
+
+    A counter-based hash: a few integer operations per unit where Keras's dropout runs a Threefry or
+    Philox round per word and converts it to a float. Its statistics are more than dropout needs
+    (each output bit depends on every input bit); it is not meant for cryptography or Monte Carlo."""
+    if BACKEND == "jax":
+        import jax.numpy as jnp
+
+        def const(value):
+            return jnp.uint32(value)
+
+        xor, shift, mul = jnp.bitwise_xor, jnp.right_shift, jnp.multiply
+    elif BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        def const(value):
+            return tf.constant(value, tf.uint32)
+
+        xor, shift, mul = tf.bitwise.bitwise_xor, tf.bitwise.right_shift, tf.math.multiply
+    else:
+        raise NotImplementedError(f"hash_bits runs on TensorFlow and JAX, not {BACKEND}")
+
+    def finalize(h):
+        h = mul(xor(h, shift(h, const(16))), const(0x85EBCA6B))
+        h = mul(xor(h, shift(h, const(13))), const(0xC2B2AE35))
+        return xor(h, shift(h, const(16)))
+
+    return finalize(xor(finalize(mul(index, const(0x9E3779B9)) + key0), key1))
+
+
+def _keep_mask(inputs: Any, seed: Any, threshold: int) -> Any:
+    """Where `BitsDropout` keeps a unit: the hash of the unit's index and the seed state
+    (SeedGenerator.next()) at least `threshold`."""
+    if BACKEND == "jax":
+        import jax.numpy as jnp
+
+        index = jnp.arange(inputs.size, dtype=jnp.uint32).reshape(inputs.shape)
+        return hash_bits(index, seed[0], seed[1]) >= jnp.uint32(threshold)
+    import tensorflow as tf
+
+    index = tf.reshape(tf.range(tf.size(inputs), dtype=tf.int64), tf.shape(inputs))
+    seed = tf.cast(seed, tf.uint32)
+    bits = hash_bits(tf.cast(index, tf.uint32), seed[0], seed[1])
+    return bits >= tf.constant(threshold, tf.uint32)
+
+
+@keras.saving.register_keras_serializable(package="nnreg_keras")
+class BitsDropout(keras.layers.Layer):
+    """Inverted dropout with cheaper masks: a unit is kept when 32 hashed bits reach a threshold.
+
+    In training, each unit of each example is kept with probability 1 - round(rate·2³²)/2³² (within
+    2⁻³³ of 1 - rate) and kept units are scaled by 1/(1 - rate); at inference it is the identity, as
+    `keras.layers.Dropout`. The bits are `hash_bits` of the unit's index and the layer's seed state,
+    a SeedGenerator variable advanced once per call as in Keras's layer, so models that differ only
+    in their seed share one traced training step. On TensorFlow and JAX the mask costs a few integer
+    operations per unit instead of a random-number generator's rounds and a float conversion; on
+    PyTorch it is Keras's uniform draw against the same threshold.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = check_rate(rate)
+        self.seed = seed
+        self.threshold = min(round(self.rate * 2**MASK_BITS), 2**MASK_BITS - 1)
+        self.scale = float(np.float32(1 / (1 - self.rate)))  # a float32 number, on every backend
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.rate > 0 else None
+        self.supports_masking = True
+
+    def call(self, inputs, training=False):
+        if not training or self.threshold == 0:
+            return inputs
+        if BACKEND in ("jax", "tensorflow"):
+            keep = _keep_mask(inputs, self.seed_generator.next(), self.threshold)
+        else:  # PyTorch: Keras's uniform draw, compared with the same threshold
+            uniform = keras.random.uniform(tuple(inputs.shape), seed=self.seed_generator)
+            keep = keras.ops.greater_equal(uniform, self.threshold / 2**MASK_BITS)
+        return keras.ops.where(keep, inputs * self.scale, keras.ops.zeros_like(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -120,3 +210,50 @@ class AdaptiveL2(keras.regularizers.Regularizer):
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate, "x": self.x.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="nnreg_keras")
+class FeatureDropout(keras.layers.Layer):
+    """Inverted dropout with one rate per input feature, for dropping chosen features only.
+
+    In training, feature j of each example is zeroed with probability `rates[j]` and kept values
+    are scaled by 1/(1 − rates[j]), so every feature keeps its mean; at inference it is the
+    identity. With every rate equal it draws what `keras.layers.Dropout(rate)` draws; with a rate
+    on one feature and 0 elsewhere it hides that feature alone. Like `keras.layers.Dropout`, its
+    random state is a `keras.random.SeedGenerator` (a variable), so models that differ only in
+    their seed share one traced training step, and an explicit `seed` leaves the global random
+    streams (which draw the initial weights of later layers) untouched.
+    """
+
+    def __init__(self, rates: list[float], seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        rates = list(np.ravel(rates))
+        if not rates:
+            raise ParameterError("rates must hold one dropout rate per input feature, got none")
+        self.rates = [check_rate(r, f"rates[{j}]") for j, r in enumerate(rates)]
+        self.seed = seed
+        if any(self.rates):
+            self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if int(input_shape[-1]) != len(self.rates):
+            raise ParameterError(
+                f"FeatureDropout holds {len(self.rates)} rates, one per input feature, but its "
+                f"input has {input_shape[-1]} features"
+            )
+
+    def call(self, inputs, training=None):
+        if not training or not any(self.rates):
+            return inputs
+        keep = keras.ops.convert_to_tensor(1.0 - np.array(self.rates), dtype=inputs.dtype)
+        draw = keras.random.uniform(
+            keras.ops.shape(inputs), seed=self.seed_generator, dtype=inputs.dtype
+        )
+        return keras.ops.where(draw < keep, inputs / keep, keras.ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rates": self.rates, "seed": self.seed}

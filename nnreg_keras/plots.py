@@ -1,9 +1,13 @@
 """Figures: each function takes plain arrays or records and returns a matplotlib Figure.
 
-Nothing here writes files; `results.Recorder.add_figure` saves what these functions return.
+Nothing here writes files; `results.Recorder.add_figure` saves what these functions return (after
+`rasterize_dense`). The style below is every figure's: text stays text in SVG files (selectable,
+findable, and far lighter than glyph outlines), in fonts a reader's browser has or can stand in for.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
@@ -19,15 +23,56 @@ matplotlib.rcParams.update(
         "ytick.labelsize": 8,
         "legend.fontsize": 8,
         "font.size": 9,
+        # Text as <text> elements, not glyph paths; the fonts named in each one fall back from
+        # matplotlib's own DejaVu Sans to fonts as wide or narrower, so no label grows into another.
+        "svg.fonttype": "none",
+        "font.family": "sans-serif",
+        "font.sans-serif": ["DejaVu Sans", "Verdana", "Arial", "Helvetica"],
     }
 )
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.collections import Collection  # noqa: E402
+from matplotlib.contour import ContourSet  # noqa: E402
 
 from nnreg_keras.formatting import number  # noqa: E402
 
+# A collection of more marks than this (scatter points, mesh cells) is drawn as one image.
+DENSE = 20
+
+
+def rasterize_dense(fig: plt.Figure) -> plt.Figure:
+    """Mark the dense layers of a figure to be drawn as images inside its SVG: filled contours, and
+    collections of more than DENSE marks. Lines, bars, axes and text stay vector, so the file stays
+    sharp where it matters and light where a thousand tiny marks would be a thousand elements."""
+    for ax in fig.axes:
+        for artist in ax.get_children():
+            dense = isinstance(artist, ContourSet) and artist.filled
+            dense |= (
+                isinstance(artist, Collection)
+                and not isinstance(artist, ContourSet)
+                and max(len(artist.get_offsets()), len(artist.get_paths())) > DENSE
+            )
+            if dense:
+                artist.set_rasterized(True)
+    return fig
+
+
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c16200")
+
+
+# Type sizes of the figures read on a phone: a 6.5-inch figure shown 390 px wide keeps 10-pt text
+# at about 8 px, the smallest that stays legible.
+READABLE = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+}
+PHONE_WIDTH = 6.5  # inches
 
 
 def color_for(i: int) -> str:
@@ -69,17 +114,6 @@ def decision_boundaries(
     return fig
 
 
-# Text sizes for figures read at a phone's width: 6-7 inch figures, no text under 10 pt.
-READABLE = {
-    "font.size": 11,
-    "axes.titlesize": 11,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-}
-
-
 def stacked_lines(
     x: list[float],
     panels: dict[str, dict[str, np.ndarray]],
@@ -110,28 +144,6 @@ def stacked_lines(
             axes[-1, 0].set_xscale("log", base=2)
             axes[-1, 0].set_xticks(x, [f"{v:g}" for v in x])
             axes[-1, 0].minorticks_off()
-        axes[-1, 0].set_xlabel(xlabel)
-        axes[0, 0].legend(frameon=False)
-        fig.tight_layout()
-    return fig
-
-
-def paired_differences(
-    x: list[float], panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str
-) -> plt.Figure:
-    """Paired differences against a knob, one stacked panel per measure: `panels` maps a measure
-    (the y label) to (mean difference, interval low, interval high), one value per x; the line is
-    the mean, the band its 95% interval, and zero (no difference) is a grey line."""
-    with plt.rc_context(READABLE):
-        fig, axes = plt.subplots(
-            len(panels), 1, figsize=(6.6, 2.7 * len(panels)), squeeze=False, sharex=True
-        )
-        for ax, (measure, (mean, low, high)) in zip(axes[:, 0], panels.items(), strict=True):
-            ax.axhline(0, color="0.5", lw=1)
-            ax.plot(x, mean, marker="o", ms=3, color=PALETTE[0], label="mean over seeds")
-            ax.fill_between(x, low, high, color=PALETTE[0], alpha=0.2, lw=0, label="95% interval")
-            ax.set_ylabel(measure)
-            ax.set_xscale("log")
         axes[-1, 0].set_xlabel(xlabel)
         axes[0, 0].legend(frameon=False)
         fig.tight_layout()
@@ -177,52 +189,63 @@ def boundary_grid(
 
 
 def feature_shares(
-    feature_names: list[str], panels: dict[str, dict[str, np.ndarray]]
+    feature_names: list[str],
+    panels: dict[str, dict[str, np.ndarray]],
+    xlabel: str = "share",
+    reference: float | None = None,
 ) -> plt.Figure:
-    """Grouped bars: for each feature, one bar per model; one panel per measure (e.g. reliance, weights).
+    """Grouped horizontal bars: for each feature (one row, named on the left), one bar per model;
+    one panel per measure, stacked. `panels` maps a panel title to {model: array (seeds, features)};
+    bars show the mean over seeds and the error bars their sd; a model keeps its colour (and its
+    one legend entry) in every panel where it comes at the same place. `reference` draws a dotted line (an
+    even share, 1/features)."""
+    rows = len(feature_names)
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(panels),
+            1,
+            figsize=(PHONE_WIDTH, (0.42 * rows + 1.3) * len(panels)),
+            squeeze=False,
+        )
+        positions = np.arange(rows)[::-1]  # the first feature on top
+        for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
+            bar = 0.84 / len(by_model)
+            for i, (model, values) in enumerate(by_model.items()):
+                v = np.atleast_2d(values)
+                ax.barh(
+                    positions + ((len(by_model) - 1) / 2 - i) * bar,
+                    v.mean(axis=0),
+                    bar,
+                    color=color_for(i),
+                    xerr=v.std(axis=0, ddof=1) if len(v) > 1 else None,
+                    error_kw={"lw": 0.8, "ecolor": "0.35"},
+                    label=model,
+                )
+            if reference is not None:
+                ax.axvline(reference, color="0.3", ls=":", lw=1)
+            ax.set_yticks(positions, feature_names)
+            ax.set_title(title, loc="left")
+            ax.set_xlabel(xlabel)
+        fig.tight_layout()
+        _legend_above(fig, ncol=1)
+    return fig
 
-    `panels` maps a panel title to {model: array (seeds, features)}; bars show the mean over seeds and
-    the error bars the standard deviation."""
-    fig, axes = plt.subplots(
-        len(panels), 1, figsize=(10, 2.9 * len(panels)), squeeze=False, sharex=True
+
+def _legend_above(fig: plt.Figure, ncol: int) -> None:
+    """One legend for the series of every panel (each label once), above the whole figure, where
+    it covers no data: a series keeps its colour from panel to panel."""
+    found: dict[str, Any] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            found.setdefault(label, handle)
+    fig.legend(
+        list(found.values()),
+        list(found),
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=ncol,
+        frameon=False,
     )
-    positions = np.arange(len(feature_names))
-    for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
-        bar = 0.85 / len(by_model)
-        for i, (model, values) in enumerate(by_model.items()):
-            v = np.atleast_2d(values)
-            ax.bar(
-                positions + (i - (len(by_model) - 1) / 2) * bar,
-                v.mean(axis=0),
-                bar,
-                color=color_for(i),
-                yerr=v.std(axis=0, ddof=1) if len(v) > 1 else None,
-                error_kw={"lw": 0.7},
-                label=model,
-            )
-        ax.set_title(title)
-        ax.set_ylabel("share")
-    axes.flat[0].legend(frameon=False, ncol=min(4, len(next(iter(panels.values())))))
-    axes.flat[-1].set_xticks(positions, feature_names, rotation=30, ha="right")
-    fig.tight_layout()
-    return fig
-
-
-def sweep_panels(
-    x: list[float], panels: dict[str, dict[str, np.ndarray]], xlabel: str, log_x: bool = False
-) -> plt.Figure:
-    """Lines against a swept knob (dropout rate, L2 strength), one panel per measure.
-
-    `panels` maps a panel title to {series: array (seeds, len(x))}; the line is the mean over seeds
-    and the band their range. With `log_x`, the axis is logarithmic but keeps 0 (symlog)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False)
-    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
-        _mean_and_range(ax, x, series, log_x)
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 def _mean_and_range(
@@ -238,34 +261,6 @@ def _mean_and_range(
         ax.set_xticks(x, [f"{v:g}" for v in x])
 
 
-def validation_curves(
-    sweeps: dict[str, tuple[list[float], dict[str, dict[str, np.ndarray]]]],
-    chosen: dict[str, float],
-    log_x: tuple[str, ...] = (),
-) -> plt.Figure:
-    """One column per swept knob, one row per measure: `sweeps` maps a knob's label to (its values,
-    {measure: {series: array (seeds, values)}}); lines are means over seeds, bands their range, and a
-    dotted line marks the value `chosen` on validation. Knobs named in `log_x` get a log axis (with 0)."""
-    measures = list(next(iter(sweeps.values()))[1])
-    fig, axes = plt.subplots(
-        len(measures),
-        len(sweeps),
-        figsize=(4.4 * len(sweeps), 2.8 * len(measures)),
-        squeeze=False,
-        sharex="col",
-    )
-    for c, (knob, (x, panels)) in enumerate(sweeps.items()):
-        for r, measure in enumerate(measures):
-            _mean_and_range(axes[r, c], x, panels[measure], knob in log_x)
-            axes[r, c].axvline(chosen[knob], color="0.3", ls=":", lw=1)
-            axes[r, 0].set_ylabel(measure)
-        axes[-1, c].set_xlabel(knob)
-        axes[-1, c].tick_params(axis="x", labelrotation=45 if knob in log_x else 0)
-    axes[0, -1].legend(frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def tradeoff_curves(
     clean: dict[str, np.ndarray],
     panels: dict[str, dict[str, np.ndarray]],
@@ -273,125 +268,133 @@ def tradeoff_curves(
     xlabel: str = "clean test accuracy",
 ) -> plt.Figure:
     """One curve per method through its settings in order of strength: clean accuracy on x, one
-    measure per panel on y. Arrays are (seeds, settings); points are means over seeds, error bars
-    their sd both ways, and each point is labelled with its setting (`point_labels[method]`)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
-    for ax, (title, by_method) in zip(axes.flat, panels.items(), strict=True):
-        for i, (method, values) in enumerate(by_method.items()):
-            x, y = np.atleast_2d(clean[method]), np.atleast_2d(values)
-            sd = (lambda v: v.std(axis=0, ddof=1)) if len(y) > 1 else (lambda v: None)
-            ax.errorbar(
-                x.mean(axis=0),
-                y.mean(axis=0),
-                xerr=sd(x),
-                yerr=sd(y),
-                marker="o",
-                ms=4,
-                lw=1.2,
-                elinewidth=0.6,
-                color=color_for(i),
-                label=method,
-            )
-            for label, px, py in zip(
-                point_labels[method], x.mean(axis=0), y.mean(axis=0), strict=True
-            ):
-                ax.annotate(
-                    label,
-                    (px, py),
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    fontsize=6.5,
+    measure per panel on y, panels stacked. Arrays are (seeds, settings); points are means over
+    seeds, error bars their sd both ways. Each point carries its setting's label
+    (`point_labels[method]`, "" for none), set off up and to the right of the marker; a method with
+    one setting is a lone marker."""
+    markers = "osD^v"
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(panels), 1, figsize=(PHONE_WIDTH, 4.2 * len(panels)), squeeze=False, sharex=True
+        )
+        for ax, (title, by_method) in zip(axes.flat, panels.items(), strict=True):
+            for i, (method, values) in enumerate(by_method.items()):
+                x, y = np.atleast_2d(clean[method]), np.atleast_2d(values)
+                sd = (lambda v: v.std(axis=0, ddof=1)) if len(y) > 1 else (lambda v: None)
+                ax.errorbar(
+                    x.mean(axis=0),
+                    y.mean(axis=0),
+                    xerr=sd(x),
+                    yerr=sd(y),
+                    marker=markers[i % len(markers)],
+                    ms=7,
+                    lw=1.6 if x.shape[1] > 1 else 0,
+                    elinewidth=0.7,
+                    ecolor="0.65",
                     color=color_for(i),
+                    label=method,
                 )
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-    axes.flat[0].legend(frameon=False)
-    fig.tight_layout()
+                for label, px, py in zip(
+                    point_labels[method], x.mean(axis=0), y.mean(axis=0), strict=True
+                ):
+                    if label:
+                        ax.annotate(
+                            label,
+                            (px, py),
+                            xytext=(7, 7),
+                            textcoords="offset points",
+                            fontsize=10,
+                            color=color_for(i),
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+                        )
+            ax.set_title(title, loc="left")
+            ax.margins(x=0.12, y=0.15)
+        axes.flat[-1].set_xlabel(xlabel)
+        fig.tight_layout()
+        _legend_above(fig, ncol=2)
     return fig
 
 
-def weight_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
-    """One step's weight changes as heatmaps: one row per update rule, one column per weight matrix.
-
-    Each matrix is drawn as the course stores it, (units of layer l, units of layer l-1); entries that
-    did not move at all (exactly 0) are grey, so whole still rows and columns stand out. The colour
-    scale is symmetric and shared by the panels of one row."""
-    n_rows, n_cols = len(updates), len(next(iter(updates.values())))
-    widths = [max(1.6, min(6.0, 0.25 * np.shape(m)[1])) for m in next(iter(updates.values()))]
-    fig, axes = plt.subplots(
-        n_rows,
-        n_cols,
-        figsize=(sum(widths) + 1.6, 2.2 * n_rows),
-        squeeze=False,
-        gridspec_kw={"width_ratios": widths},
-    )
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("0.78")
-    for row, (label, mats) in zip(axes, updates.items(), strict=True):
-        scale = max(float(np.max(np.abs(m))) for m in mats) or 1.0
-        for l, (ax, mat) in enumerate(zip(row, mats, strict=True), start=1):
-            still = np.asarray(mat) == 0
+def first_layer_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
+    """Which weights one step moves, around the first hidden layer: one panel per update rule, one
+    column per unit of that layer, its incoming weights (W1 transposed) above its outgoing ones
+    (W2). The colour is the size of the change, log10 |ΔW|, on one scale for every panel; grey
+    cells did not move at all, so a unit left out of the step shows as a grey column."""
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(updates), 1, figsize=(6.5, 1.35 * len(updates) + 0.9), squeeze=False
+        )
+        strips = {
+            label: np.vstack([np.asarray(changes[0]).T, np.asarray(changes[1])])
+            for label, changes in updates.items()
+        }
+        moved = np.concatenate([np.abs(s[s != 0]) for s in strips.values()])
+        low, high = (np.log10(np.quantile(moved, q)) for q in (0.02, 1.0))
+        cmap = plt.get_cmap("viridis").copy()
+        cmap.set_bad("0.82")
+        n_in = np.shape(next(iter(updates.values()))[0])[1]
+        for ax, (label, strip) in zip(axes[:, 0], strips.items(), strict=True):
+            still = strip == 0
             image = ax.imshow(
-                np.ma.masked_where(still, mat),
+                np.ma.masked_where(still, np.log10(np.where(still, 1.0, np.abs(strip)))),
                 cmap=cmap,
-                vmin=-scale,
-                vmax=scale,
+                vmin=low,
+                vmax=high,
                 aspect="auto",
                 interpolation="nearest",
             )
-            ax.set_title(f"ΔW{l}: {still.mean():.0%} exactly 0", fontsize=8)
+            ax.axhline(n_in - 0.5, color="white", lw=2)
+            ax.set_title(f"{label}: {still.mean():.0%} unchanged", loc="left")
+            ax.set_yticks([(n_in - 1) / 2, n_in + (strip.shape[0] - n_in - 1) / 2], ["in", "out"])
             ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(label, fontsize=8)
-        fig.colorbar(image, ax=list(row), shrink=0.85, pad=0.02, format="%.0e")
+        axes[-1, 0].set_xlabel("units of the first hidden layer")
+        fig.tight_layout()
+        fig.colorbar(
+            image, ax=list(axes[:, 0]), orientation="horizontal", fraction=0.05, pad=0.08
+        ).set_label("log10 |change| (grey: exactly 0)")
     return fig
 
 
-def relative_gaps(
-    steps: list[int], panels: dict[str, dict[str, np.ndarray]], threshold: float, ylabel: str
+def agreement_gaps(
+    steps: list[int], gaps: dict[str, np.ndarray], threshold: float, ylabel: str
 ) -> plt.Figure:
-    """How far two runs of the same training drift apart: one panel per pair of implementations,
-    one line per model (arrays of relative gaps, one row per seed; the line is the largest over
-    seeds), on a log scale, with the agreement threshold dashed. Zero gaps sit at the bottom."""
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False, sharey=True
-    )
-    floor = 1e-16
-    for ax, (title, series) in zip(axes.flat, panels.items(), strict=True):
-        for i, (label, gaps) in enumerate(series.items()):
+    """How far runs of the same training drift apart: one line per pair of implementations (the
+    median over seeds, the band from the smallest to the largest seed), on a log scale, with the
+    agreement threshold dashed. `gaps[label]` holds one row of relative gaps per seed."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        floor = 1e-17
+        for i, (label, rows) in enumerate(gaps.items()):
+            rows = np.maximum(np.atleast_2d(rows), floor)
             ax.plot(
-                steps,
-                np.maximum(np.atleast_2d(gaps).max(axis=0), floor),
-                marker="o",
-                ms=3,
-                color=color_for(i),
-                label=label,
+                steps, np.median(rows, axis=0), marker="o", ms=3, color=color_for(i), label=label
             )
-        ax.axhline(threshold, color="0.4", ls="--", lw=0.8)
+            ax.fill_between(
+                steps, rows.min(axis=0), rows.max(axis=0), color=color_for(i), alpha=0.15
+            )
+        ax.axhline(threshold, color="0.3", ls="--", lw=1)
         ax.set_yscale("log")
-        ax.set_title(title)
         ax.set_xlabel("training step")
-        ax.legend(frameon=False, fontsize=7)
-    axes.flat[0].set_ylabel(ylabel)
-    fig.tight_layout()
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1)
+        fig.tight_layout()
     return fig
 
 
 def feature_bars(
     feature_names: list[str],
     panels: dict[str, dict[str, np.ndarray]],
-    ylabel: str,
-    log_y: bool = False,
+    xlabel: str,
+    log_x: bool = False,
 ) -> plt.Figure:
     """`feature_shares` for any per-feature quantity (weights, L2 strengths): grouped bars with the
-    mean over seeds and their sd, labelled `ylabel`, on a log axis with `log_y`."""
-    fig = feature_shares(feature_names, panels)
+    mean over seeds and their sd, along an axis labelled `xlabel`, logarithmic with `log_x`."""
+    fig = feature_shares(feature_names, panels, xlabel)
     for ax in fig.axes:
-        ax.set_ylabel(ylabel)
-        if log_y:
-            ax.set_yscale("log")
+        if log_x:
+            ax.set_xscale("log")
         else:
-            ax.axhline(0, color="0.3", lw=0.6)
+            ax.axvline(0, color="0.3", lw=0.6)
     return fig
 
 
@@ -400,27 +403,37 @@ def prediction_shift(
 ) -> plt.Figure:
     """A grid of scatter plots, one row per change of the data (`after` maps its name to
     {model: predictions}) and one column per model: each test example's predicted probability
-    before (x) and after (y) the change; points off the diagonal are predictions the change moved."""
-    fig, axes = plt.subplots(
-        len(after),
-        len(before),
-        figsize=(2.9 * len(before), 2.9 * len(after)),
-        squeeze=False,
-        sharex=True,
-        sharey=True,
-    )
-    for r, (change, moved) in enumerate(after.items()):
-        for c, (name, p) in enumerate(before.items()):
-            ax, q = axes[r, c], np.ravel(moved[name])
-            ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
-            ax.scatter(np.ravel(p), q, s=4, alpha=0.4, color=color_for(c), edgecolors="none")
-            ax.set_title(
-                f"{name}\nmean |change| {number(np.mean(np.abs(q - np.ravel(p))))}", fontsize=9
-            )
-        axes[r, 0].set_ylabel(f"P(y=1), {change}")
-    for ax in axes[-1]:
-        ax.set_xlabel(xlabel)
-    fig.tight_layout()
+    before (x) and after (y) the change; points off the diagonal are predictions the change moved.
+    The points are rasterized, so the figure stays light in any format."""
+    rows, cols = len(after), len(before)
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            figsize=(PHONE_WIDTH, PHONE_WIDTH / cols * rows + 0.4),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
+        )
+        for r, (change, moved) in enumerate(after.items()):
+            for c, (name, p) in enumerate(before.items()):
+                ax, q = axes[r, c], np.ravel(moved[name])
+                ax.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+                ax.scatter(
+                    np.ravel(p),
+                    q,
+                    s=5,
+                    alpha=0.4,
+                    color=color_for(c),
+                    edgecolors="none",
+                    rasterized=True,
+                )
+                mean_change = number(np.mean(np.abs(q - np.ravel(p))))
+                ax.set_title(f"{name}\nmean |change| {mean_change}", fontsize=11)
+            axes[r, 0].set_ylabel(f"P(y=1), {change}")
+        for ax in axes[-1]:
+            ax.set_xlabel(xlabel)
+        fig.tight_layout()
     return fig
 
 
@@ -431,3 +444,114 @@ def grid(
     lo, hi = x.min(axis=0) - margin, x.max(axis=0) + margin
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
     return xx, yy, np.c_[xx.ravel(), yy.ravel()].astype("float32")
+
+
+def strength_sweeps(
+    sweeps: dict[str, tuple[list[float], dict[str, np.ndarray]]],
+    chosen: dict[str, float],
+    log_x: tuple[str, ...] = (),
+    ylabel: str = "accuracy",
+) -> plt.Figure:
+    """One panel per swept knob, stacked: `sweeps` maps a knob's label to (its values, {series:
+    array (seeds, values)}); lines are means over seeds, bands their range, and a dotted line marks
+    the value `chosen` on validation. Knobs named in `log_x` get a log axis that keeps 0."""
+    with plt.rc_context(READABLE):
+        fig, axes = plt.subplots(
+            len(sweeps), 1, figsize=(PHONE_WIDTH, 3.2 * len(sweeps)), squeeze=False
+        )
+        for ax, (knob, (x, series)) in zip(axes.flat, sweeps.items(), strict=True):
+            _mean_and_range(ax, x, series, knob in log_x)
+            ax.axvline(chosen[knob], color="0.3", ls=":", lw=1.2)
+            ax.set_xlabel(f"{knob} (dotted: chosen on validation)")
+            ax.set_ylabel(ylabel)
+        axes.flat[0].legend(frameon=False, ncol=len(next(iter(sweeps.values()))[1]))
+        fig.tight_layout()
+    return fig
+
+
+def boundary_frame(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    prob: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    title: str,
+    true_boundary: tuple | None = None,
+) -> plt.Figure:
+    """One model's predicted class on a grid, its 0.5 contour, the training points and the true
+    boundary (dashed), in one panel wide enough to read on a phone."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 5.4))
+        grid_prob = prob.reshape(xx.shape)
+        ax.contourf(xx, yy, grid_prob, levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
+        ax.contour(xx, yy, grid_prob, levels=[0.5], colors="k", linewidths=1.5)
+        if true_boundary is not None:
+            ax.plot(*true_boundary, ls="--", color="0.35", lw=1.2, label="true boundary")
+        for label, color in ((0, PALETTE[1]), (1, PALETTE[0])):
+            points = x[np.asarray(y).ravel() == label]
+            ax.scatter(points[:, 0], points[:, 1], s=14, color=color, edgecolors="none")
+        ax.set_title(title)
+        ax.set_xlim(xx.min(), xx.max())
+        ax.set_ylim(yy.min(), yy.max())
+        ax.set_aspect("equal")
+        fig.tight_layout()
+    return fig
+
+
+def width_accuracy(
+    widths: list[int],
+    accuracy: np.ndarray,
+    references: dict[str, np.ndarray],
+    chosen: int,
+) -> plt.Figure:
+    """Test accuracy of unregularized networks against their width (`accuracy`: array (seeds,
+    widths); line: mean, band: range over seeds), the `chosen` width circled, and other models'
+    mean accuracy as dashed lines (`references`: {label: values per seed})."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 4.2))
+        _mean_and_range(ax, widths, {"no regularizer": accuracy}, log_x=False)
+        mean = np.atleast_2d(accuracy).mean(axis=0)
+        ax.plot(chosen, mean[widths.index(chosen)], "o", ms=12, mfc="none", color="k")
+        for i, (label, values) in enumerate(references.items(), start=1):
+            ax.axhline(float(np.mean(values)), ls="--", lw=1.2, color=color_for(i), label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(widths, [str(w) for w in widths])
+        ax.minorticks_off()
+        ax.set_xlabel(f"units per hidden layer (circled: {chosen}, chosen on validation)")
+        ax.set_ylabel("test accuracy")
+        ax.legend(frameon=False, loc="lower right")
+        fig.tight_layout()
+    return fig
+
+
+def paired_differences(
+    labels: list[str],
+    series: dict[str, list[tuple[float, float, float]]],
+    xlabel: str,
+) -> plt.Figure:
+    """A forest plot: one row per situation (`labels`, top to bottom), for each series a point at
+    the mean paired difference and a bar over its 95% interval (`series`: {name: [(difference, low,
+    high)] per row}); the zero line is where a setting does no better than its baseline."""
+    with plt.rc_context(READABLE):
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 1.2 + 0.62 * len(labels)))
+        rows = np.arange(len(labels))[::-1]
+        offset = 0.32 / max(len(series) - 1, 1)
+        for i, (name, values) in enumerate(series.items()):
+            shift = (i - (len(series) - 1) / 2) * offset
+            difference, low, high = (np.array(v, dtype=float) for v in zip(*values, strict=True))
+            ax.errorbar(
+                difference,
+                rows - shift,
+                xerr=[difference - low, high - difference],
+                fmt="o",
+                ms=6,
+                capsize=3,
+                color=color_for(i),
+                label=name,
+            )
+        ax.axvline(0, color="0.4", lw=1)
+        ax.set_yticks(rows, labels)
+        ax.set_xlabel(xlabel)
+        ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(series))
+        fig.tight_layout()
+    return fig

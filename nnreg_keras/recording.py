@@ -7,9 +7,11 @@ with the verdict (the short answer) and
 `write()`, which validates the results against the contract (`nnreg_keras.pipeline.contract`, the
 one pipeline module a lesson reaches, and only when it writes) and writes them as JSON. Training
 loops call `note_progress` once per record. Both talk to the runner through environment variables
-only: `NNREG_OUTPUT_DIR`, `NNREG_NOTEBOOK`, `NNREG_PROFILE` and `NNREG_PROGRESS`. Run by hand, a
-notebook writes into a fresh temporary directory and prints where. The results hold measured values
-only, no clock times, so the same profile and seed give the same bytes.
+only: `NNREG_OUTPUT_DIR`, `NNREG_NOTEBOOK`, `NNREG_PROFILE` and `NNREG_PROGRESS`. Run by hand (in
+Jupyter, Colab, or papermill alone), a notebook writes no file: figures are shown from memory and
+`write()` checks the results against the contract without saving them; set `NNREG_OUTPUT_DIR` (or
+pass `output_dir=`) to keep them. The results hold measured values only, no clock times, so the
+same profile and seed give the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,15 @@ class Recorder:
         questions: list[str],
         parameters: dict[str, Any],
         seeds: list[int],
+        output_dir: str | Path | None = None,
     ):
+        """`output_dir` (or NNREG_OUTPUT_DIR, which the runner sets) is where `write()` and
+        `add_figure` save; without either, nothing is saved (a notebook run by hand)."""
         from nnreg_keras.pipeline.contract import SCHEMA_VERSION
 
         self.notebook = os.environ.get(NOTEBOOK_ENV, notebook)
-        env_dir = os.environ.get(OUTPUT_DIR_ENV)
-        self.output_dir = Path(env_dir) if env_dir else Path(tempfile.mkdtemp(prefix="nnreg_"))
+        chosen = os.environ.get(OUTPUT_DIR_ENV) or output_dir
+        self.output_dir: Path | None = Path(chosen) if chosen else None
         self.data: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "notebook": self.notebook,
@@ -135,7 +139,10 @@ class Recorder:
         self._figure_number = 0  # figures shown so far; the frames of one group share a number
 
     @property
-    def results_path(self) -> Path:
+    def results_path(self) -> Path | None:
+        """Where `write()` saves the results JSON; None when nothing is saved."""
+        if self.output_dir is None:
+            return None
         return self.output_dir / "results" / f"{self.notebook}.json"
 
     def add_metrics(self, **metrics: float) -> None:
@@ -173,21 +180,32 @@ class Recorder:
     ) -> None:
         """Save a matplotlib figure (deterministic bytes), list it with caption and alt text, show
         the saved file inline and close the figure (so it is shown exactly once). Consecutive
-        figures with the same `group` are the frames of one explorable figure, each labelled `frame`."""
+        figures with the same `group` are the frames of one explorable figure, each labelled `frame`.
+        Without an output directory the figure is drawn in memory and shown, not saved."""
         if fmt not in ("svg", "png"):
             raise ValueError(f"fmt must be 'svg' or 'png', got {fmt!r}")
-        relative = Path("figures") / self.notebook / f"{name}.{fmt}"
-        path = self.output_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"Date": None} if fmt == "svg" else {"Software": None}
+        import io
+
         import matplotlib
         import matplotlib.pyplot as plt
 
+        from nnreg_keras.plots import rasterize_dense
+
+        if fmt == "svg":
+            rasterize_dense(fig)  # thousands of marks as one image: a light page, same picture
+
+        relative = Path("figures") / self.notebook / f"{name}.{fmt}"
+        meta = {"Date": None} if fmt == "svg" else {"Software": None}
+        drawn = io.BytesIO()
         with matplotlib.rc_context(
             {"svg.hashsalt": "nnreg_keras"}
         ):  # stable ids: same bytes each run
-            fig.savefig(path, format=fmt, metadata=meta, bbox_inches="tight", dpi=110)
+            fig.savefig(drawn, format=fmt, metadata=meta, bbox_inches="tight", dpi=110)
         plt.close(fig)
+        if self.output_dir is not None:
+            path = self.output_dir / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(drawn.getvalue())
         entry = {"file": relative.as_posix(), "caption": caption, "alt": alt}
         if group is not None:
             entry.update(group=group, frame=frame or name)
@@ -197,11 +215,13 @@ class Recorder:
         self.data["figures"].append(entry)
         label = render.figure_caption(caption, self._figure_number, entry.get("frame"))
         bundle = {
-            "text/html": render.figure_html(render.figure_markup(path, alt), label),
+            "text/html": render.figure_html(
+                render.figure_markup_data(drawn.getvalue(), fmt, alt), label
+            ),
             "text/plain": label,
         }
         if fmt == "svg":  # for a Jupyter that shows an untrusted notebook's images, not its HTML
-            bundle["image/svg+xml"] = path.read_text(encoding="utf-8")
+            bundle["image/svg+xml"] = drawn.getvalue().decode("utf-8")
         _display(bundle)
 
     def compare(
@@ -258,28 +278,17 @@ class Recorder:
         self.data["claims"].append(claim)
         self._show(claim, "finding")
 
-    def verdict(self, text: Any, *earlier: str, **numbers: Any) -> None:
+    def verdict(self, text: str) -> None:
         """The short answer to the thread's question, at most VERDICT_WORDS words, written as one
-        f-string from the conclusive findings (an inconclusive answer is said plainly). The earlier
-        form `verdict(held, text, alternative, **numbers)` is kept while the tutorials move."""
+        f-string from the conclusive findings (an inconclusive answer is said plainly)."""
         from nnreg_keras.pipeline.contract import too_long
 
-        statement = (
-            self._statement("verdict", text, *earlier, numbers) if earlier else {"text": text}
-        )
+        statement = {"text": text}
         problems = too_long("verdict", statement)
         if problems:
             raise ResultsError("; ".join(problems))
         self.data["verdict"] = statement
         self._show(statement, "verdict")
-
-    def claim(self, name: str, held: Any, text: str, alternative: str, **numbers: Any) -> None:
-        """Earlier form of `check`, kept while the tutorials move to `compare` and `check`: two
-        `str.format` wordings formatted with `numbers`; the applicable one becomes the text."""
-        statement = self._statement(f"claim {name!r}", held, text, alternative, numbers)
-        status = stats.HELD if statement["held"] else stats.NOT_HELD
-        self.data["metrics"][f"claim_{name}"] = int(statement["held"])
-        self._add_claim({"name": name, "status": status, **statement})
 
     @staticmethod
     def _show(statement: dict[str, Any], kind: str) -> None:
@@ -290,22 +299,9 @@ class Recorder:
             }
         )
 
-    @staticmethod
-    def _statement(
-        label: str, held: Any, text: str, alternative: str, numbers: dict[str, Any]
-    ) -> dict[str, Any]:
-        numbers = plain(numbers)
-        try:
-            worded = {"text": text.format(**numbers), "alternative": alternative.format(**numbers)}
-        except (KeyError, IndexError, ValueError, TypeError) as err:
-            raise ResultsError(
-                f"{label}: a wording cannot be formatted with the numbers given "
-                f"({type(err).__name__}: {err}); numbers: {', '.join(numbers) or 'none'}"
-            ) from None
-        return {"held": bool(held), **worded, "numbers": numbers}
-
     def write(self) -> None:
-        """Validate and write the results JSON to `results_path` (printed when run by hand)."""
+        """Validate the results and write them as JSON to `results_path`; run by hand, without an
+        output directory, only validate them (a broken contract fails here as in a real run)."""
         if self.data["verdict"] is None:
             raise ResultsError(
                 f"results of {self.notebook}: no verdict; call Recorder.verdict(...) before write()"
@@ -314,8 +310,7 @@ class Recorder:
 
         self.data["environment"] = provenance()
         validate(self.data, source=f"results of {self.notebook}")
-        self.results_path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.data, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-        self.results_path.write_text(text + "\n")
-        if not os.environ.get(OUTPUT_DIR_ENV):
-            print(f"results written to {self.results_path}")
+        if self.results_path is not None:
+            self.results_path.parent.mkdir(parents=True, exist_ok=True)
+            self.results_path.write_text(text + "\n")

@@ -127,9 +127,12 @@ def feature_report(
     report: dict[str, np.ndarray | float] = {
         "accuracy": clean,
         "accuracy_missing": clean - reliance(model, x, y, fill, "accuracy"),
-        "accuracy_shuffled": clean - permutation_importance(model, x, y, repeats, seed, "accuracy"),
+        "accuracy_shuffled": clean
+        - permutation_importance(model, x, y, repeats=repeats, seed=seed, metric="accuracy"),
         "reliance": shares(reliance(model, x, y, fill, metric)),
-        "permutation": shares(permutation_importance(model, x, y, repeats, seed, metric)),
+        "permutation": shares(
+            permutation_importance(model, x, y, repeats=repeats, seed=seed, metric=metric)
+        ),
     }
     if isinstance(model, keras.Model):
         report["weight_norm"] = shares(first_layer_weight_norms(model))
@@ -145,61 +148,13 @@ def per_seed(
     return values if feature is None else values[:, feature]
 
 
-def best_at_clean_accuracy(
-    clean: np.ndarray, values: np.ndarray, floor: float, lower_is_better: bool = False
-) -> int:
-    """Which setting of a sweep has the best `values` among those whose `clean` accuracy is at least
-    `floor`: a comparison of two methods at matched clean accuracy. Arrays hold one mean per setting."""
-    clean, values = np.asarray(clean, dtype="float64"), np.asarray(values, dtype="float64")
-    if clean.shape != values.shape or clean.ndim != 1:
-        raise ParameterError(
-            f"clean and values must be 1-D arrays of the same length, got shapes "
-            f"{clean.shape} and {values.shape}"
-        )
-    allowed = np.flatnonzero(clean >= floor)
-    if not len(allowed):
-        raise ParameterError(
-            f"no setting reaches a clean accuracy of {floor:g} (best: {clean.max():g})"
-        )
-    ranked = values[allowed] if not lower_is_better else -values[allowed]
-    return int(allowed[np.argmax(ranked)])
-
-
-SHORT_NAMES = {
-    "accuracy": "clean",
-    "accuracy_missing": "missing",
-    "accuracy_shuffled": "shuffled",
-    "reliance": "share",
-    "permutation": "permutation",
-    "weight_norm": "weights",
-}
-
-
-def change(
-    before: list[dict[str, np.ndarray | float]],
-    after: list[dict[str, np.ndarray | float]],
-    feature: int,
-) -> dict[str, float | int]:
-    """How one model's measures moved from `before` to `after` (feature reports over the same seeds),
-    for the accuracies and for `feature`'s shares, under `SHORT_NAMES`: `<name>_0` and `<name>_1` (means
-    over seeds), `<name>_gain` (their difference) and on how many seeds it rose (`_up`) or fell (`_down`)."""
-    if len(before) != len(after):
-        raise ParameterError(
-            f"before and after need the same seeds, got {len(before)} and {len(after)} reports"
-        )
-    moved: dict[str, float | int] = {}
-    for key, name in SHORT_NAMES.items():
-        if key not in before[0] or key not in after[0]:
-            continue
-        pick = None if np.ndim(before[0][key]) == 0 else feature
-        a, b = per_seed(before, key, pick), per_seed(after, key, pick)
-        moved.update(
-            {
-                f"{name}_0": float(a.mean()),
-                f"{name}_1": float(b.mean()),
-                f"{name}_gain": float((b - a).mean()),
-                f"{name}_up": int(np.sum(b > a)),
-                f"{name}_down": int(np.sum(b < a)),
-            }
-        )
-    return moved
+def matched_setting(scores: np.ndarray, target: float, tolerance: float) -> tuple[int, bool]:
+    """Which setting of a sweep scores closest to `target` (one mean validation accuracy per
+    setting), and whether it lies within `tolerance` of it: a match named before any result."""
+    scores = np.asarray(scores, dtype="float64")
+    if scores.ndim != 1 or not len(scores):
+        raise ParameterError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
+    if not (np.isfinite(tolerance) and tolerance >= 0):
+        raise ParameterError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    index = int(np.argmin(np.abs(scores - target)))
+    return index, bool(abs(scores[index] - target) <= tolerance)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import html
+import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +39,19 @@ def _value(value: Any) -> str:
     return html.escape(cell(value)).replace(" ± ", " ±\u00a0")
 
 
+def _row(row: list[Any]) -> str:
+    """A body row: its first cell names the row (a row header), the others are its values."""
+    label, *values = row
+    cells = "".join(f"<td>{_value(v)}</td>" for v in values)
+    return f'<tr><th scope="row">{_value(label)}</th>{cells}</tr>\n'
+
+
 def table_html(table: dict[str, Any], index: int) -> str:
-    """Table `index` with its caption, in a labelled region that scrolls when it is too wide."""
+    """Table `index` with its caption, in a labelled region that scrolls when it is too wide; the
+    first column holds row headers, so a screen reader names the row of each value."""
     caption = html.escape(f"Table {index}. {table['caption']}", quote=True)
     head = "".join(f'<th scope="col">{_column(c)}</th>' for c in table["columns"])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_value(v)}</td>" for v in row) + "</tr>\n" for row in table["rows"]
-    )
+    body = "".join(_row(row) for row in table["rows"])
     return (
         f'<div class="table-wrap" role="region" tabindex="0" aria-label="{caption}">\n'
         f"<table>\n<caption>{caption}</caption>\n<thead><tr>{head}</tr></thead>\n"
@@ -61,16 +69,263 @@ def table_text(table: dict[str, Any], index: int) -> str:
     )
 
 
+def compact_png(data: bytes) -> bytes:
+    """A PNG with at most 256 colours (an adaptive palette), when that is smaller: a figure's few
+    colours and their anti-aliasing survive, and the bytes shrink about four times."""
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except OSError:
+        return data
+    if image.mode not in ("RGB", "RGBA"):
+        return data
+    out = io.BytesIO()
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, "PNG", optimize=True)
+    return out.getvalue() if len(out.getvalue()) < len(data) else data
+
+
+SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+HREF = f"{{{XLINK}}}href"
+# Attributes that hold coordinates, which matplotlib writes to 6 decimals of a point.
+GEOMETRY = ("d", "x", "y", "width", "height", "transform", "points", "viewBox")
+_DECIMALS = re.compile(r"(\d+\.\d\d)\d+")
+_UNIVERSAL = re.compile(r"^\s*\*\s*\{([^{}]*)\}\s*$")  # matplotlib's *{stroke-linejoin: round}
+_PATH_TOKEN = re.compile(r"[A-Za-z]|-?\d*\.?\d+(?:e[-+]?\d+)?")
+_REFERENCE = re.compile(r"#([\w.-]+)")
+
+
+def _name(element: Any) -> str:
+    """An element's tag without its namespace."""
+    return element.tag.rsplit("}", 1)[-1]
+
+
+def _style(text: str) -> dict[str, str]:
+    pairs = (item.split(":", 1) for item in text.split(";") if ":" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _moved(d: str, dx: float, dy: float) -> str | None:
+    """Path data `d` moved by (dx, dy), or None for commands other than M, L, Q, C and z (the
+    absolute commands matplotlib writes)."""
+    tokens = _PATH_TOKEN.findall(d)
+    if _PATH_TOKEN.sub("", d).strip(" ,\n") or not set(filter(str.isalpha, tokens)) <= set("MLQCz"):
+        return None
+    out, axis = [], 0
+    for token in tokens:
+        if token.isalpha():
+            out.append(token)
+            axis = 0
+        else:
+            out.append(f"{float(token) + (dy if axis else dx):.2f}")
+            axis ^= 1
+    return " ".join(out)
+
+
+def _only_text(element: Any) -> bool:
+    """Text, or a group of text only (a label in mathtext): it touches none of the marks around it."""
+    names = {_name(e) for e in element.iter()}
+    return "text" in names and names <= {"text", "tspan", "g"}
+
+
+def _restructure(element: Any, root: Any) -> None:
+    """Drop metadata; lift matplotlib's style sheet for every element to the root (inline in a page
+    it would style every element of the page); unwrap groups that only carry a name, or a clip path
+    for one member; merge consecutive groups that only share a clip path."""
+    for child in element:
+        _restructure(child, root)
+    children: list[Any] = []
+    for child in element:
+        name = _name(child)
+        universal = _UNIVERSAL.match(child.text or "") if name == "style" else None
+        if name == "metadata":
+            continue
+        if universal:
+            for key, value in _style(universal[1]).items():
+                root.set(key, value)
+            continue
+        if name == "g" and set(child.attrib) <= {"id"}:
+            children.extend(child)
+        elif (
+            name == "g"
+            and set(child.attrib) == {"clip-path"}
+            and children
+            and _name(children[-1]) == "g"
+            and children[-1].attrib == child.attrib
+        ):
+            children[-1].extend(child)
+        else:
+            children.append(child)
+    for i, child in enumerate(children):
+        lone = len(child) == 1 and not {"clip-path", "transform"} & set(child[0].attrib)
+        if _name(child) == "g" and set(child.attrib) == {"clip-path"} and lone:
+            child[0].set("clip-path", child.get("clip-path"))  # one member clips itself
+            children[i] = child[0]
+    element[:] = children
+
+
+def _merge_marks(element: Any, marks: dict[str, Any]) -> None:
+    """Runs of <use> of one mark in one style (an axis's ticks, a line's markers, the points of a
+    small scatter) as one <path> holding every copy; text between them keeps the run going."""
+    for child in element:
+        _merge_marks(child, marks)
+    children: list[Any] = []
+    run: tuple[tuple, Any] | None = None
+    for child in element:
+        mark = marks.get(child.get(HREF, "#")[1:]) if _name(child) == "use" else None
+        if mark is not None and set(child.attrib) <= {HREF, "x", "y", "style", "clip-path"}:
+            d = _moved(mark.get("d", ""), float(child.get("x", 0)), float(child.get("y", 0)))
+            if d is not None:
+                key = (child.get(HREF), child.get("style"), child.get("clip-path"))
+                if run is not None and run[0] == key:
+                    run[1].set("d", f"{run[1].get('d')} {d}")
+                    continue
+                style = {**_style(child.get("style", "")), **_style(mark.get("style", ""))}
+                path = child.makeelement(f"{{{SVG}}}path", {"d": d})
+                if style:
+                    path.set("style", "; ".join(f"{k}: {v}" for k, v in style.items()))
+                if child.get("clip-path"):
+                    path.set("clip-path", child.get("clip-path"))
+                children.append(path)
+                run = (key, path)
+                continue
+        if not _only_text(child):
+            run = None
+        children.append(child)
+    element[:] = children
+
+
+def _box(d: str) -> tuple[float, float, float, float] | None:
+    """The bounding box of path data's points (a box that holds its curves too), or None when
+    the data has commands other than M, L, Q, C and z."""
+    tokens = _PATH_TOKEN.findall(d)
+    if not set(filter(str.isalpha, tokens)) <= set("MLQCz"):
+        return None
+    numbers = [float(t) for t in tokens if not t.isalpha()]
+    xs, ys = numbers[0::2], numbers[1::2]
+    return (min(xs), min(ys), max(xs), max(ys)) if xs and ys else None
+
+
+def _apart(a: tuple, b: tuple) -> bool:
+    """Whether two boxes share no area (touching edges are apart)."""
+    return a[2] <= b[0] + 0.01 or b[2] <= a[0] + 0.01 or a[3] <= b[1] + 0.01 or b[3] <= a[1] + 0.01
+
+
+def _merge_paths(element: Any) -> None:
+    """Consecutive paths that differ only in their data, drawn in one opaque style, as one path:
+    lines always, filled shapes (bars) only while none overlaps another, so nothing is painted
+    differently."""
+    for child in element:
+        _merge_paths(child)
+    children: list[Any] = []
+    boxes: list[tuple] = []
+    for child in element:
+        previous = children[-1] if children else None
+        same = (
+            previous is not None
+            and _name(child) == _name(previous) == "path"
+            and {k: v for k, v in child.attrib.items() if k != "d"}
+            == {k: v for k, v in previous.attrib.items() if k != "d"}
+            and "id" not in child.attrib
+            and "opacity" not in child.get("style", "")
+        )
+        if same:
+            stroked = _style(child.get("style", "")).get("fill") == "none"
+            box = _box(child.get("d", ""))
+            if stroked or (box is not None and boxes and all(_apart(box, b) for b in boxes)):
+                previous.set("d", f"{previous.get('d')} {child.get('d')}")
+                boxes.append(box)
+                continue
+        children.append(child)
+        boxes = (
+            [b for b in [_box(child.get("d", ""))] if b is not None]
+            if _name(child) == "path"
+            else []
+        )
+    element[:] = children
+
+
+def _finish(element: Any, used: set[str]) -> None:
+    """Drop definitions nothing uses any more and the white space between elements; cut
+    coordinates to 1/100 of a point; give embedded PNGs a palette (`compact_png`)."""
+    for child in element:
+        _finish(child, used)
+    if _name(element) == "defs":
+        element[:] = [c for c in element if c.get("id") is None or c.get("id") in used]
+    element[:] = [c for c in element if not (_name(c) == "defs" and len(c) == 0)]
+    if _name(element) != "text":
+        for child in element:
+            child.tail = None
+        if element.text is not None and not element.text.strip():
+            element.text = None
+    for name in GEOMETRY:
+        if name in element.attrib:
+            element.attrib[name] = " ".join(_DECIMALS.sub(r"\1", element.attrib[name]).split())
+    if _name(element) == "image" and element.get(HREF, "").startswith("data:image/png"):
+        data = compact_png(base64.b64decode("".join(element.get(HREF).split(",", 1)[1].split())))
+        element.set(HREF, "data:image/png;base64," + base64.b64encode(data).decode("ascii"))
+
+
+def compact_svg(svg: str) -> str:
+    """An SVG drawing (as matplotlib writes it) as lighter markup that draws the same: no XML prolog
+    or metadata, no groups that only carry a name, repeated marks (ticks, markers) and runs of
+    paths in one style (lines, bars side by side) as one path each, no white space between elements, coordinates to 1/100 of a point, embedded images with a
+    palette, and matplotlib's style sheet for every element as attributes its elements inherit
+    from the drawing. Text is left as it is: a page keeps about a tenth of the elements."""
+    from xml.etree import ElementTree
+
+    ElementTree.register_namespace("", SVG)
+    ElementTree.register_namespace("xlink", XLINK)
+    try:
+        root = ElementTree.fromstring(svg.encode("utf-8"))
+    except ElementTree.ParseError:  # not matplotlib's: embedded as it is, from <svg on
+        return svg[svg.index("<svg") :]
+    marks = {p.get("id"): p for p in root.iter(f"{{{SVG}}}path") if p.get("id")}
+    _restructure(root, root)
+    _merge_marks(root, marks)
+    _merge_paths(root)
+    used = {
+        ref
+        for e in root.iter()
+        for key, value in e.attrib.items()
+        if key in (HREF, "clip-path", "style", "mask", "filter", "fill", "stroke")
+        for ref in _REFERENCE.findall(value)
+    }
+    _finish(root, used)
+    return ElementTree.tostring(root, encoding="unicode")
+
+
+_LENGTH = re.compile(r'\b(width|height)="([\d.]+)(pt|px)?"')
+
+
+def _size_style(svg: str) -> str:
+    """The drawing's own width in CSS pixels and its height per width, as custom properties, so the page
+    can reserve its box before drawing it (and skip drawing it while it is off screen)."""
+    sizes = {
+        name: float(value) * (4 / 3 if unit == "pt" else 1)
+        for name, value, unit in _LENGTH.findall(svg[: svg.index(">")])
+    }
+    if not sizes.get("width") or not sizes.get("height"):
+        return ""
+    return f' style="--width: {round(sizes["width"])}px; --ratio: {sizes["height"] / sizes["width"]:.4f}"'
+
+
 def figure_markup(path: Path, alt: str) -> str:
-    """A saved figure file as markup to embed, labelled with `alt`: inline SVG, or a PNG data URI."""
+    """A saved figure file as markup to embed, labelled with `alt`: inline SVG (its text stays text,
+    findable and selectable), or a PNG data URI."""
     path = Path(path)
+    return figure_markup_data(path.read_bytes(), path.suffix.lstrip("."), alt)
+
+
+def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
+    """A figure's bytes (`fmt` 'svg' or 'png') as markup to embed, labelled with `alt`."""
     label = html.escape(alt, quote=True)
-    if path.suffix == ".svg":
-        svg = path.read_text(encoding="utf-8")
-        svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE
-        return f'<div class="svg" role="img" aria-label="{label}">{svg}</div>'
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{label}">'
+    if fmt == "svg":
+        svg = compact_svg(data.decode("utf-8"))
+        return f'<div class="svg" role="img" aria-label="{label}"{_size_style(svg)}>{svg}</div>'
+    encoded = base64.b64encode(compact_png(data)).decode("ascii")
+    return f'<img src="data:image/png;base64,{encoded}" alt="{label}">'
 
 
 def figure_caption(caption: str, index: int, frame: str | None = None) -> str:
@@ -79,16 +334,24 @@ def figure_caption(caption: str, index: int, frame: str | None = None) -> str:
     return f"{label}. {caption}"
 
 
-def figure_html(markup: str, label: str) -> str:
-    """A figure block: the embedded file and its caption (`figure_caption` numbers it)."""
-    return f"<figure>\n{markup}\n<figcaption>{html.escape(label)}</figcaption>\n</figure>"
+def figure_links(href: str | None) -> str:
+    """Links to a figure's own file, where there is one: opened full size, or downloaded."""
+    if not href:
+        return ""
+    href = html.escape(href, quote=True)
+    kind = Path(href).suffix.lstrip(".").upper()
+    return (
+        f' <span class="figure-links"><a class="full-size" href="{href}">Full size</a>'
+        f' <a href="{href}" download>{kind} file</a></span>'
+    )
 
 
-def wording(statement: dict[str, Any]) -> str:
-    """A statement's text (the earlier two-wording form: the one that applies)."""
-    if "alternative" in statement and not statement.get("held"):
-        return statement["alternative"]
-    return statement["text"]
+def figure_html(markup: str, label: str, href: str | None = None, ident: str | None = None) -> str:
+    """A figure block: the embedded file and its caption (`figure_caption` numbers it), with an id
+    and links to the figure's file when the page can link it (`href`, relative to the page)."""
+    opening = f'<figure id="{html.escape(ident, quote=True)}">' if ident else "<figure>"
+    caption = html.escape(label) + figure_links(href)
+    return f"{opening}\n{markup}\n<figcaption>{caption}</figcaption>\n</figure>"
 
 
 def status(statement: dict[str, Any]) -> str:
@@ -102,18 +365,18 @@ def status_class(statement: dict[str, Any]) -> str:
 
 
 def finding_html(statement: dict[str, Any]) -> str:
-    """A finding: its status badge and its applicable wording."""
-    return f'<span class="status">{status(statement)}</span> {html.escape(wording(statement))}'
+    """A finding: its status badge and its sentence."""
+    return f'<span class="status">{status(statement)}</span> {html.escape(statement["text"])}'
 
 
 def statement_text(statement: dict[str, Any], kind: str) -> str:
     """A finding or the verdict as one line of plain text."""
     label = "Verdict" if kind == "verdict" else f"Finding ({status(statement)})"
-    return f"{label}: {wording(statement)}"
+    return f"{label}: {statement['text']}"
 
 
 def statement_html(statement: dict[str, Any], kind: str) -> str:
     """A finding or the verdict as a paragraph, as the notebook shows it."""
     if kind == "verdict":
-        return f'<p class="verdict"><strong>Verdict:</strong> {html.escape(wording(statement))}</p>'
+        return f'<p class="verdict"><strong>Verdict:</strong> {html.escape(statement["text"])}</p>'
     return f'<p class="finding {status_class(statement)}">{finding_html(statement)}</p>'

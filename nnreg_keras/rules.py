@@ -14,22 +14,30 @@ name                                        accepted values
 ``label_noise``                             a number in [0, 0.5)
 ``width``, ``steps``, ``n_train``, ...      a positive integer, at most ``LIMITS[name]``
 ``hidden_units``, ``*_units``               a non-empty list of positive integers
-``seeds``                                   a non-empty list of distinct integers >= 0
+``seeds``                                   a non-empty list of distinct integers in
+                                            [0, 2**32 - 1] (numpy's seeds)
 ``dataset``                                 a name in ``nnreg_keras.data.DATASETS``
 ``*_path``                                  "" or an existing file, made absolute from the
                                             directory the run was started in
 =========================================  ==================================================
 
-Numbers must be finite; numbers written as strings (YAML reads ``1e-3`` as a string) are accepted.
+Numbers must be finite; numbers written as strings (YAML reads ``1e-3`` as a string) are accepted,
+and so are lists written as strings (``"[0, 1]"``, as papermill's ``-p seeds "[0, 1]"`` passes one).
 A parameter annotated ``Literal["a", "b"]`` in the notebook accepts only those values; any other
 parameter keeps the type of its annotation or of its default. `steps` must be a multiple of
 `record_every`. Every problem is reported as ``parameter 'name' = value: accepted ...`` in one
 `ParameterError` naming the notebook.
+
+Called from a notebook (``check_parameters(NOTEBOOK, dict(seeds=seeds, ...))``), the check also
+reads the annotations of the notebook's parameters cell and sets the notebook's own variables to
+the converted values, so the cells after it see ``seeds == [0, 1]`` however the value was passed.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +120,20 @@ def integer(low: int = 1, high: int | None = None) -> Check:
     return check
 
 
+def _as_list(v: Any) -> Any:
+    """A list written as a string ("[0, 1]", as papermill's -p passes one), read as YAML like the
+    runner's -p VALUE; any other value as it is."""
+    if not (isinstance(v, str) and v.strip().startswith("[")):
+        return v
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(v)
+    except yaml.YAMLError:
+        return v
+    return parsed if isinstance(parsed, list) else v
+
+
 def list_of(item: Check, distinct: bool = False) -> Check:
     """A non-empty list, each item passing `item` (and all different when `distinct`)."""
     try:
@@ -120,6 +142,7 @@ def list_of(item: Check, distinct: bool = False) -> Check:
         accepted = f"a non-empty list{' of distinct items' if distinct else ''}, each item {err}"
 
     def check(v: Any) -> list:
+        v = _as_list(v)
         if not isinstance(v, list) or not v:
             raise _Rejected(accepted)
         try:
@@ -151,6 +174,8 @@ def _file_path(v: Any) -> str:
     path = Path(v).expanduser().absolute()
     if path.is_dir():
         raise _Rejected(f"{accepted} ({path} is a directory)")
+    if path.exists() and not path.is_file():
+        raise _Rejected(f"{accepted} ({path} is a FIFO, socket or device, not a file)")
     if not path.is_file():
         raise _Rejected(f"{accepted} ({path} does not exist)")
     return str(path)
@@ -179,7 +204,7 @@ _RULES: dict[str, Check] = {
     "keep_prob": in_range(0, 1, low_open=True, high_open=False),
     "learning_rate": in_range(0, low_open=True),
     "label_noise": in_range(0, 0.5),
-    "seeds": list_of(integer(0), distinct=True),
+    "seeds": list_of(integer(0, 2**32 - 1), distinct=True),  # numpy's seeds
     "dataset": _dataset,
     "lambd": _non_negative,
     "lambds": list_of(_non_negative),
@@ -244,8 +269,11 @@ def _type_check(param: Parameter) -> Check | None:
         return None
 
     def check(v: Any) -> Any:
+        if expected is list:
+            v = _as_list(v)
         if type(v) is not expected:
-            raise _Rejected(f"a value of type {kind} like the default {param.default!r}")
+            like = "" if param.default is None else f" like the default {param.default!r}"
+            raise _Rejected(f"a value of type {kind}{like}")
         return v
 
     return check
@@ -304,15 +332,45 @@ def parameter_problems(values: dict[str, Any], defaults: dict[str, Any] | None =
     return converted_parameters(values, defaults)[1]
 
 
+def _annotation(annotation: Any) -> Parameter:
+    """A live annotation (`list[int]`, `Literal["a", "b"]`) as the `Parameter` it declares."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return Parameter(None, "Literal", typing.get_args(annotation))
+    if isinstance(annotation, type):
+        return Parameter(None, annotation.__name__)
+    return Parameter(None, str(annotation).replace("typing.", ""))
+
+
+def _calling_notebook() -> dict[str, Any] | None:
+    """The namespace of the notebook cell that called `check_parameters`, or None elsewhere."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    namespace = shell.user_global_ns
+    return namespace if sys._getframe(2).f_globals is namespace else None
+
+
 def check_parameters(
     notebook: str, values: dict[str, Any], defaults: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Raise ParameterError naming the notebook and every bad parameter; else return the values,
-    converted (numbers from strings, integers where a float is expected, paths made absolute).
+    converted (numbers from strings, lists from strings, integers where a float is expected, paths
+    made absolute).
 
     `defaults` maps names to default values or to `Parameter`s (as `notebook_parameters` reads them);
-    when given, a name it lacks is reported as unknown."""
-    converted, problems = converted_parameters(values, defaults)
+    when given, a name it lacks is reported as unknown. Called from a notebook without `defaults`,
+    the annotations of its parameters cell say each parameter's type, and the notebook's variables
+    that were passed are set to their converted values."""
+    namespace = _calling_notebook()
+    types = defaults
+    if defaults is None and namespace is not None:
+        annotations = namespace.get("__annotations__", {})
+        types = {name: _annotation(annotations[name]) for name in values if name in annotations}
+    converted, problems = converted_parameters(values, types)
     if defaults is not None:
         unknown = sorted(set(values) - set(defaults))
         problems += [
@@ -321,4 +379,7 @@ def check_parameters(
         ]
     if problems:
         raise ParameterError(f"notebook {notebook}: " + "\n  ".join([""] + problems).lstrip())
+    for name, value in converted.items():
+        if namespace is not None and namespace.get(name) is values[name]:
+            namespace[name] = value
     return converted

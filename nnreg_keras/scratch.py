@@ -14,11 +14,14 @@ Everything is float64, except that `train(..., dtype="float32")` repeats a run i
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from nnreg_keras import guards
+from nnreg_keras.data import splits
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.metrics import binary_metrics
 
@@ -330,6 +333,50 @@ def updated_share(before: Parameters, after: Parameters) -> float:
     return float(changed / sum(before[k].size for k in keys))
 
 
+def unchanged_share(changes: list[np.ndarray]) -> float:
+    """Share of the entries of ΔW1, ΔW2, ... (as `step_changes` returns them) that are exactly 0."""
+    return float(np.mean(np.concatenate([np.ravel(c) for c in changes]) == 0))
+
+
+def dropped_unit_weights(parameters: Parameters, masks: list[np.ndarray]) -> list[np.ndarray]:
+    """True at every weight into or out of a hidden unit that the masks drop for every example
+    (one mask per hidden layer, shape (n_l, m) or (n_l, 1)): the weights dropout keeps still."""
+    L = n_layers(parameters)
+    dropped = [~np.asarray(mask, dtype=bool).any(axis=1) for mask in masks]
+    weights = []
+    for l in range(1, L + 1):
+        rows, cols = parameters["W" + str(l)].shape
+        into = dropped[l - 1] if l < L else np.zeros(rows, dtype=bool)
+        out_of = dropped[l - 2] if l > 1 else np.zeros(cols, dtype=bool)
+        weights.append(into[:, None] | out_of[None, :])
+    return weights
+
+
+def silent_share(
+    parameters: Parameters,
+    X: np.ndarray,
+    Y: np.ndarray,
+    keep_prob: float = 1.0,
+    masks: list[np.ndarray] | None = None,
+) -> float:
+    """Share of the (weight, example) pairs that add nothing to a full-batch step. Example i adds
+    dZ[j, i]·A_prev[k, i] / m to W[j, k], which is 0 when unit j passes no gradient back for that
+    example (inactive or dropped) or unit k sent nothing forward (inactive or dropped)."""
+    if masks is None:
+        _, cache = forward_propagation(X, parameters)
+    else:
+        _, cache = forward_propagation_with_dropout(X, parameters, keep_prob, masks=masks)
+    grads = _backward(X, Y, cache, keep_prob=None if masks is None else keep_prob)
+    layers = _layers(cache, with_masks=masks is not None)
+    silent = total = 0
+    for l in range(1, len(layers) + 1):
+        A_prev = X if l == 1 else layers[l - 2]["A"]
+        adds = (grads["dZ" + str(l)] != 0)[:, None, :] & (A_prev != 0)[None, :, :]
+        silent += adds.size - np.count_nonzero(adds)
+        total += adds.size
+    return float(silent / total)
+
+
 def cost_and_gradients(
     parameters: Parameters,
     X: np.ndarray,
@@ -350,35 +397,69 @@ def cost_and_gradients(
     return compute_cost(AL, Y) + l2_penalty(parameters, lambd, Y.shape[1]), grads
 
 
-def gradient_check(
-    parameters: Parameters,
-    X: np.ndarray,
-    Y: np.ndarray,
-    lambd: float = 0.0,
-    keep_prob: float = 1.0,
-    masks: list[np.ndarray] | None = None,
-    epsilon: float = 1e-7,
-) -> float:
-    """Relative error ‖grad − approx‖ / (‖grad‖ + ‖approx‖) between backpropagation and central finite
-    differences (J(θ+ε) − J(θ−ε)) / 2ε of the cost, over every parameter. Below 1e-7: backprop is right.
-
-    With `masks`, the cost is the dropout cost with those masks held fixed. Check away from ReLU kinks:
-    at initialization (b = 0) an example whose previous layer is all zeros has Z = b = 0 exactly, where
-    the finite difference sees half a slope and backpropagation none."""
-    keys = [k + str(l) for l in range(1, n_layers(parameters) + 1) for k in ("W", "b")]
-    _, grads = cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)
-    grad = np.concatenate([grads["d" + k].ravel() for k in keys])
-    approx = []
-    for key in keys:
-        for index in np.ndindex(parameters[key].shape):
+def numerical_gradients(
+    cost: Callable[[Parameters], float], parameters: Parameters, epsilon: float = 1e-7
+) -> dict[str, np.ndarray]:
+    """Central differences (J(θ+ε) − J(θ−ε)) / 2ε of `cost`, one parameter at a time, keyed as
+    backpropagation keys its gradients (dW1, db1, ...)."""
+    approx = {}
+    for key, value in parameters.items():
+        approx["d" + key] = np.zeros_like(value, dtype="float64")
+        for index in np.ndindex(value.shape):
             costs = []
             for sign in (1, -1):
                 shifted = {k: v.copy() for k, v in parameters.items()}
                 shifted[key][index] += sign * epsilon
-                costs.append(cost_and_gradients(shifted, X, Y, lambd, keep_prob, masks)[0])
-            approx.append((costs[0] - costs[1]) / (2 * epsilon))
-    approx = np.array(approx)
-    return float(np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx)))
+                costs.append(cost(shifted))
+            approx["d" + key][index] = (costs[0] - costs[1]) / (2 * epsilon)
+    return approx
+
+
+def gradient_check(
+    cost: Callable[[Parameters], float],
+    parameters: Parameters,
+    grads: dict[str, np.ndarray],
+    epsilon: float = 1e-7,
+) -> float:
+    """The course's gradient checking: the relative error ‖grad − approx‖ / (‖grad‖ + ‖approx‖)
+    between backpropagation's `grads` and `numerical_gradients` of `cost` at `parameters`, over every
+    dW and db. Below 1e-7: backpropagation computes the gradient of that cost.
+
+    Hold dropout masks fixed inside `cost`, and check away from ReLU kinks: at initialization
+    (b = 0) an example whose previous layer is all zeros has Z = b = 0 exactly, where the finite
+    difference sees half a slope and backpropagation none."""
+    approx = numerical_gradients(cost, parameters, epsilon)
+    grad = np.concatenate([np.ravel(grads[k]) for k in approx])
+    flat = np.concatenate([v.ravel() for v in approx.values()])
+    return float(np.linalg.norm(grad - flat) / (np.linalg.norm(grad) + np.linalg.norm(flat)))
+
+
+def gradient_gaps(
+    grads: dict[str, np.ndarray], expected: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """For each dW and db of `expected`: the largest absolute difference from `grads`, inf where
+    `grads` lacks that key or gives it another shape (a check tells which gradients are wrong)."""
+    gaps = {}
+    for key, value in expected.items():
+        if not key.startswith(("dW", "db")):
+            continue
+        got = grads.get(key)
+        same = got is not None and np.shape(got) == np.shape(value)
+        gaps[key] = float(np.max(np.abs(np.asarray(got) - value))) if same else math.inf
+    return gaps
+
+
+def check_case(seed: int = 1) -> tuple[np.ndarray, np.ndarray, Parameters]:
+    """Small fixed inputs for checking one's own forward and backward passes, as the course's test
+    cases give them: X (3, 5), Y (1, 5) and the parameters of a [3, 4, 3, 1] net whose biases are
+    not 0, so that no example sits on a ReLU kink."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(3, 5)
+    Y = np.array([[1.0, 0.0, 1.0, 1.0, 0.0]])
+    parameters = initialize_parameters([3, 4, 3, 1], seed + 1)
+    for l in range(1, 4):
+        parameters["b" + str(l)] = 0.1 * rng.randn(*parameters["b" + str(l)].shape)
+    return X, Y, parameters
 
 
 def train(
@@ -483,34 +564,22 @@ def train(
     return parameters, records
 
 
-def model(
-    X: np.ndarray,
-    Y: np.ndarray,
-    learning_rate: float = 0.3,
-    num_iterations: int = 30000,
-    lambd: float = 0.0,
-    keep_prob: float = 1.0,
-    layer_dims: list[int] | None = None,
-    mask_mode: str = "resample",
-    seed: int = 3,
-) -> Parameters:
+def model(X: np.ndarray, Y: np.ndarray, num_iterations: int = 30000, **settings: Any) -> Parameters:
     """The course's `model()`: the 3-layer net [n_x, 20, 3, 1] by default, trained by full-batch
-    gradient descent; returns the learned parameters. Each iteration computes what the assignment
-    computes, operation for operation, so the course's data and settings (lambd 0.7, or keep_prob 0.86
-    with mask_mode="fixed") should give its published accuracies; `tests/test_scratch.py` checks them
+    gradient descent; returns the learned parameters. `settings` are `train`'s (learning_rate, lambd,
+    keep_prob, layer_dims, mask_mode, seed). Each iteration computes what the assignment computes,
+    operation for operation, so the course's data and settings (lambd 0.7, or keep_prob 0.86 with
+    mask_mode="fixed") should give its published accuracies; `tests/test_scratch.py` checks them
     when the environment variable NNREG_COURSE_DATA names the course's data.mat."""
-    return train(
-        X,
-        Y,
-        learning_rate,
-        num_iterations,
-        lambd,
-        keep_prob,
-        layer_dims,
-        mask_mode,
-        seed,
-        record_every=int(num_iterations),
-    )[0]
+    return train(X, Y, num_iterations=num_iterations, record_every=num_iterations, **settings)[0]
+
+
+def course_splits(data: Any, n_val: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`data.splits` (train, validation, test) in the course's layout: (X, Y), examples as columns."""
+    return {
+        name: (np.asarray(x, dtype="float64").T, np.asarray(y, dtype="float64")[None, :])
+        for name, (x, y) in splits(data, n_val).items()
+    }
 
 
 def from_dataset(data: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

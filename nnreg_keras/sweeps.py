@@ -1,9 +1,10 @@
-"""Sweeps of a regularizer's strength over seeds, the validated choice, and which choice wins where.
+"""Strength sweeps over seeds: tidy records, per-seed scores, and which choice wins where.
 
-Every function takes and returns plain values. A sweep is a list of tidy records, one per trained
-model: `{"strength": 0.001, "seed": 0, "validation_accuracy": 0.85, "test_accuracy": 0.84, ...}` plus any
-fields that name the setting (`regularizer`, `width`, `n_train`, ...). Per-seed scores of one setting
-are `{seed: score}`, so two settings are compared seed by seed on the same data draws.
+A sweep is a list of tidy records, one per trained model: `{"regularizer": "L2", "lambd": 1.0,
+"rate": 0.0, "seed": 0, "validation_accuracy": 0.85, "test_accuracy": 0.84, ...}` (`lambd` is the
+course's λ, `rate` the dropout rate).
+Per-seed scores of one setting are `{seed: score}`, so two settings are compared seed by seed on the
+same data draws and initial weights (`stats.paired`). Every function takes and returns plain values.
 """
 
 from __future__ import annotations
@@ -14,23 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from nnreg_keras import stats
+from nnreg_keras.formatting import dropout_label, l2_label
+
 Record = dict[str, Any]
-TIE = 1e-12  # mean scores closer than this count as equal
-
-
-def sweep(
-    values: Sequence[Any],
-    seeds: Sequence[int],
-    train: Callable[[Any, int], dict[str, float]],
-    knob: str = "strength",
-    **fields: Any,
-) -> list[Record]:
-    """Call `train(value, seed)` for every value of the knob (outer loop) and seed (inner loop); one
-    record per call: `fields`, the knob's value, the seed and the scores `train` returns. Values outer,
-    because models that differ only in their seed share an architecture and so one traced training step."""
-    return [
-        {**fields, knob: v, "seed": int(seed), **train(v, seed)} for v in values for seed in seeds
-    ]
 
 
 def select(records: list[Record], **fields: Any) -> list[Record]:
@@ -39,111 +27,124 @@ def select(records: list[Record], **fields: Any) -> list[Record]:
 
 
 def scores(records: list[Record], key: str = "test_accuracy") -> dict[int, float]:
-    """{seed: score} of the records of one setting; a seed seen twice is an error."""
+    """{seed: score} of the records of one setting, in increasing seed order; a seed seen twice is
+    an error (the records mix two settings)."""
     seeds = [r["seed"] for r in records]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"records of one setting repeat a seed: {sorted(seeds)}")
-    return {int(r["seed"]): float(r[key]) for r in records}
+    return {int(r["seed"]): float(r[key]) for r in sorted(records, key=lambda r: r["seed"])}
 
 
-def curves(records: list[Record], key: str, knob: str = "strength") -> tuple[list[Any], np.ndarray]:
+def per_seed(records: list[Record], key: str = "test_accuracy") -> list[float]:
+    """The scores of one setting as a list in increasing seed order, ready for `stats.paired`."""
+    return list(scores(records, key).values())
+
+
+def curves(records: list[Record], key: str, knob: str = "lambd") -> tuple[list[Any], np.ndarray]:
     """The knob's values in a sweep, increasing, and `key` as an array (seeds, values)."""
     values = sorted({r[knob] for r in records})
     by_value = [scores(select(records, **{knob: v}), key) for v in values]
-    seeds = sorted(by_value[0])
-    if any(sorted(s) != seeds for s in by_value):
+    seeds = list(by_value[0])
+    if any(list(s) != seeds for s in by_value):
         raise ValueError(f"every {knob} of a sweep needs the same seeds")
     return values, np.array([[s[seed] for s in by_value] for seed in seeds])
 
 
 @dataclass(frozen=True)
-class Choice:
-    """The strength (or width, ...) with the best mean validation score, and the test score there."""
+class Tuned:
+    """One situation with each regularizer at the strength chosen on its validation split."""
 
-    strength: float
-    validation_mean: float
-    test_mean: float
-    test_sd: float
-    test_scores: dict[int, float]
+    strengths: dict[str, float]  # {"L2": course λ, "dropout": rate} as validation chose them
+    records: dict[str, list[Record]]  # the records of "none" and of each regularizer at its choice
 
+    def scores(self, key: str = "test_accuracy") -> dict[str, list[float]]:
+        """{"none" / regularizer: per-seed `key`}, seeds in increasing order."""
+        return {name: per_seed(records, key) for name, records in self.records.items()}
 
-def choose_strength(
-    records: list[Record],
-    score: str = "validation_accuracy",
-    report: str = "test_accuracy",
-    higher_is_better: bool = True,
-    knob: str = "strength",
-) -> Choice:
-    """Choose the strength (or another knob's value) on the validation `score` (mean over seeds), never
-    on the test set; report the `report` score there. Equal means go to the smaller value."""
-    strengths, val = curves(records, score, knob)
-    means = val.mean(axis=0) * (1 if higher_is_better else -1)
-    best = strengths[int(np.flatnonzero(means >= means.max() - TIE)[0])]
-    test = scores(select(records, **{knob: best}), report)
-    values = np.array(list(test.values()))
-    return Choice(
-        best,
-        float(val.mean(axis=0)[strengths.index(best)]),
-        float(values.mean()),
-        float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-        test,
-    )
+    @property
+    def best(self) -> str:
+        """The regularizer whose choice scores the higher mean validation accuracy."""
+        validation = self.scores("validation_accuracy")
+        return max(self.strengths, key=lambda name: float(np.mean(validation[name])))
 
+    def gain(self) -> list[float]:
+        """Per-seed test accuracy of the better-validated regularizer minus that of none."""
+        scores = self.scores()
+        return [a - b for a, b in zip(scores[self.best], scores["none"], strict=True)]
 
-@dataclass(frozen=True)
-class Gain:
-    """Per-seed differences of a setting's scores over a baseline's: their mean and sd, and on how
-    many of the seeds the setting scored strictly higher."""
-
-    mean: float
-    sd: float
-    seeds_won: int
-    seeds: int
-
-
-def gain(setting: dict[int, float], baseline: dict[int, float]) -> Gain:
-    """Gain of `setting` over `baseline` ({seed: score} each, with the same seeds), seed by seed."""
-    if sorted(setting) != sorted(baseline):
-        raise ValueError(
-            f"gain needs the same seeds on both sides, got {sorted(setting)} and {sorted(baseline)}"
+    def chosen(self, m: int, *names: str) -> str:
+        """The strengths validation chose (of `names`, or all), as text for m training examples."""
+        return " and ".join(
+            strength_text(name, value, m)
+            for name, value in self.strengths.items()
+            if not names or name in names
         )
-    diff = np.round(
-        [setting[s] - baseline[s] for s in sorted(setting)], 12
-    )  # equal gains, sd exactly 0
-    return Gain(
-        float(diff.mean()),
-        float(diff.std(ddof=1)) if len(diff) > 1 else 0.0,
-        int(np.sum(diff > 0)),
-        len(diff),
-    )
 
 
-def when_to_use_which(situations: dict[str, dict[str, dict[int, float]]]) -> list[Record]:
-    """For each situation, {choice: {seed: score}} in, the choice with the best mean score out, with its
-    margin over the runner-up and the seeds on which it beat the runner-up. Equal means go to the
-    choice named first (list "none" first, so a tie never credits a regularizer)."""
+KNOBS = {"L2": "lambd", "dropout": "rate"}  # the field of a record that holds each one's strength
+
+
+def strength_text(name: str, value: float, m: int) -> str:
+    """A strength as text: L2's course λ as the Keras factor λ/(2m) and λ itself, for m training
+    examples ("L2 0.0025 (course λ 1)"); dropout's rate with its keep_prob."""
+    return l2_label(value / (2 * m), m) if name == "L2" else dropout_label(value)
+
+
+def tune(records: list[Record], choose: Callable[[list[Record], str], float]) -> Tuned:
+    """Each regularizer of the records ("L2", "dropout": whichever are there) at the strength that
+    `choose(its records, knob)` picks on validation, beside "none"."""
+    strengths, chosen = {}, {"none": select(records, regularizer="none")}
+    for name, knob in KNOBS.items():
+        sweep = select(records, regularizer=name)
+        if sweep:
+            strengths[name] = choose(sweep, knob)
+            chosen[name] = select(sweep, **{knob: strengths[name]})
+    return Tuned(strengths, chosen)
+
+
+def one_step_weaker(grid: Sequence[float], chosen: float) -> list[float]:
+    """The chosen strength and the next weaker non-zero one of the grid (zero is left out: combined,
+    both regularizers are on). Two regularizers together add up, so each may need less."""
+    nonzero = sorted({float(v) for v in grid if v > 0})
+    if chosen <= 0:
+        return nonzero[:1]
+    at = nonzero.index(float(chosen))
+    return nonzero[max(at - 1, 0) : at + 1]
+
+
+def winner(comparisons: dict[tuple[str, str], stats.Comparison]) -> str:
+    """The choice that beats every other one (each paired interval excludes zero in its favour), or
+    'tie' with the choices no other choice beats: 'tie (L2, dropout)'; 'tie' when none is beaten."""
+    names = list(dict.fromkeys(name for pair in comparisons for name in pair))
+    beaten = {
+        loser
+        for (a, b), comparison in comparisons.items()
+        if (won := comparison.winner(a, b)) != "tie"
+        for loser in ({a, b} - {won})
+    }
+    unbeaten = [name for name in names if name not in beaten]
+    if len(unbeaten) == 1:
+        return unbeaten[0]
+    return "tie" if len(unbeaten) == len(names) else f"tie ({', '.join(unbeaten)})"
+
+
+def when_to_use_which(
+    situations: dict[str, dict[str, Sequence[float]]],
+    pairs: Sequence[tuple[str, str]] = (("L2", "none"), ("dropout", "none"), ("L2", "dropout")),
+    scale: float = 100.0,
+) -> list[Record]:
+    """For each situation, {choice: per-seed scores} in, the paired comparison of each pair `a − b`
+    (difference and 95% interval, in `scale`·score units) and the winner (see `winner`) out."""
     rows = []
     for situation, choices in situations.items():
-        if len(choices) < 2:
-            raise ValueError(
-                f"situation {situation!r} needs at least two choices, got {list(choices)}"
-            )
-        means = {name: float(np.mean(list(s.values()))) for name, s in choices.items()}
-        order = sorted(
-            means, key=lambda name: -round(means[name] / TIE)
-        )  # stable: ties keep their order
-        winner, runner_up = order[:2]
-        g = gain(choices[winner], choices[runner_up])
+        missing = {name for pair in pairs for name in pair} - set(choices)
+        if missing:
+            raise ValueError(f"situation {situation!r} lacks the choices {sorted(missing)}")
+        comparisons = {
+            (a, b): stats.paired(choices[a], choices[b], scale=scale, unit="points")
+            for a, b in pairs
+        }
         rows.append(
-            {
-                "situation": situation,
-                "winner": winner,
-                "runner_up": runner_up,
-                "margin": g.mean,
-                "margin_sd": g.sd,
-                "seeds_won": g.seeds_won,
-                "seeds": g.seeds,
-                "score": means[winner],
-            }
+            {"situation": situation, "comparisons": comparisons, "winner": winner(comparisons)}
         )
     return rows

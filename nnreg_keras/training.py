@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nnreg_keras import guards
+from nnreg_keras.exceptions import DivergenceError
 from nnreg_keras.metrics import binary_metrics
 from nnreg_keras.quiet import stderr_to
 
@@ -205,6 +206,47 @@ def _new_runner(model: keras.Model) -> _Runner:
     return _Runner(clone)
 
 
+def _chunk(steps: int, record_every: int) -> int:
+    """Steps between two records; ValueError unless `steps` is a positive multiple of it."""
+    if steps < 1 or record_every < 1:
+        raise ValueError(f"steps and record_every must be positive, got {steps} and {record_every}")
+    chunk = min(record_every, steps)
+    if steps % chunk:
+        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({chunk})")
+    return chunk
+
+
+def _check_compiled(model: keras.Model) -> None:
+    """ValueError naming the model unless it is compiled; builds its optimizer."""
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError(
+            f"model {model.name!r} is not compiled: call model.compile(optimizer=..., loss=...) first"
+        )
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+
+
+def _arrays(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype="float32")
+    return x, np.asarray(y, dtype="float32").reshape(len(x), -1)
+
+
+def _record(
+    step: int,
+    fit_loss: float,
+    outputs: Callable[[str, np.ndarray], np.ndarray],
+    eval_sets: dict[str, tuple[np.ndarray, np.ndarray]],
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+) -> dict[str, float]:
+    """One record: `step`, `fit_loss` and `<set>_<metric>` for each evaluation set, from the
+    inference-mode `outputs(set name, inputs)`."""
+    record = {"step": step, "fit_loss": fit_loss}
+    for name, (xs, ys) in eval_sets.items():
+        for key, value in metrics(ys, outputs(name, xs)).items():
+            record[f"{name}_{key}"] = value
+    return record
+
+
 def fit_full_batch(
     model: keras.Model,
     x: np.ndarray,
@@ -224,20 +266,10 @@ def fit_full_batch(
     the same weights, seed states and optimizer state as training the model itself, without tracing;
     `reuse=False` traces the model's own training step.
     """
-    if steps < 1 or record_every < 1:
-        raise ValueError(f"steps and record_every must be positive, got {steps} and {record_every}")
-    chunk = min(record_every, steps)
-    if steps % chunk:
-        raise ValueError(f"steps ({steps}) must be a multiple of record_every ({chunk})")
-    if getattr(model, "optimizer", None) is None:
-        raise ValueError(
-            f"model {model.name!r} is not compiled: call model.compile(optimizer=..., loss=...) first"
-        )
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y, dtype="float32").reshape(len(x), -1)
+    chunk = _chunk(steps, record_every)
+    _check_compiled(model)
+    x, y = _arrays(x, y)
     eval_sets = {"train": (x, y)} if eval_sets is None else eval_sets
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
     signature = _signature(model, x, y) if reuse else None
     if signature is None:
         runner = _Runner(model)
@@ -249,11 +281,10 @@ def fit_full_batch(
     data = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
     records: list[dict[str, float]] = []
     for step in range(chunk, steps + 1, chunk):
-        record = {"step": step, "fit_loss": runner.train(*data, chunk)}
-        for name, (xs, ys) in eval_sets.items():
-            for key, value in metrics(ys, predict(runner.model, xs)).items():
-                record[f"{name}_{key}"] = value
-        records.append(record)
+        loss = runner.train(*data, chunk)
+        records.append(
+            _record(step, loss, lambda _, xs: predict(runner.model, xs), eval_sets, metrics)
+        )
         # The one place for what runs once per record: divergence checks and the progress tick.
         guards.check_record(
             records, model.name, model.optimizer.learning_rate, runner.model.trainable_weights
@@ -263,31 +294,420 @@ def fit_full_batch(
     return records
 
 
+# Models trained side by side in one compiled call, at most this many (measured by `make bench`:
+# more models per call run faster per model up to about 16, then slower as they leave the cache).
+GROUP_SIZE = 16
+
+
+EvalSets = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 def _per_model(value: Any, n: int, name: str) -> list[Any]:
-    """`value` shared by n models, or a list holding one value per model."""
-    if isinstance(value, list) and len(value) == n and n and not np.isscalar(value[0]):
-        if name != "eval_sets" or all(v is None or isinstance(v, dict) for v in value):
-            return value
-    if isinstance(value, list) and name != "eval_sets":
-        raise ValueError(f"{name}: give one array shared by all {n} models, or a list of {n}")
+    """`value` shared by all n models, or a list with one entry per model (each seed's own data)."""
+    if isinstance(value, list):
+        if len(value) != n:
+            raise ValueError(f"{name}: give one value shared by all {n} models, or a list of {n}")
+        return value
     return [value] * n
 
 
 def fit_many(
     models: list[keras.Model],
-    x: Any,
-    y: Any,
+    x: np.ndarray | list[np.ndarray],
+    y: np.ndarray | list[np.ndarray],
     steps: int,
     record_every: int = 100,
-    eval_sets: Any = None,
+    eval_sets: EvalSets | list[EvalSets | None] | None = None,
     metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] = binary_metrics,
+    group_size: int = GROUP_SIZE,
 ) -> list[list[dict[str, float]]]:
-    """Train several compiled models as `fit_full_batch` trains one; return one list of records per
-    model, in the order of `models`. `x`, `y` and `eval_sets` are shared by every model, or lists
-    with one entry per model (each seed's own data draw)."""
+    """Train compiled models as `fit_full_batch` would one at a time; return one list of records
+    per model, in the order of `models`. `x`, `y` and `eval_sets` are shared by every model, or
+    lists with one entry per model (each seed's own data draw, of the same shapes).
+
+    Models of one architecture (the signature `fit_full_batch` reuses runners by) train side by side,
+    up to `group_size` in one compiled call between two records. On JAX that call maps Keras's own
+    training step over the models (`jax.vmap`), which is bit-identical to `fit_full_batch`: the same
+    records, weights, seed states and optimizer state. On TensorFlow, Sequential models of Dense and
+    dropout layers (`keras.layers.Dropout`, `models.BitsDropout`) trained with an element-wise
+    optimizer (SGD, Adam...) and a standard loss run as one stacked model, its kernels with a leading
+    model axis, under XLA unless a `keras.layers.Dropout` is inside; each model keeps its own
+    dropout masks and random state, so results equal `fit_full_batch` up to float rounding.
+    Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
+    architecture met once) goes through `fit_full_batch`.
+
+    Each record is checked by `guards.check_record`. A model that diverges stops being recorded and
+    keeps the state it had before training, as `fit_full_batch` leaves it; the others train to the
+    end. Then one DivergenceError names every model that diverged; its `records` attribute holds
+    the records of all models: a diverged model's up to the record that showed it, none when
+    it trained alone."""
+    chunk = _chunk(steps, record_every)
+    if group_size < 1:
+        raise ValueError(f"group_size must be positive, got {group_size}")
+    if len({id(m) for m in models}) != len(models):
+        raise ValueError("fit_many got the same model twice: pass each model once")
+    for model in models:
+        _check_compiled(model)
     n = len(models)
-    xs, ys, evals = (_per_model(v, n, k) for v, k in ((x, "x"), (y, "y"), (eval_sets, "eval_sets")))
-    return [
-        fit_full_batch(model, xi, yi, steps, record_every, ev, metrics)
-        for model, xi, yi, ev in zip(models, xs, ys, evals, strict=True)
+    if isinstance(x, list) or isinstance(y, list):
+        pairs = zip(_per_model(x, n, "x"), _per_model(y, n, "y"), strict=True)
+        data = [_arrays(xi, yi) for xi, yi in pairs]
+    else:
+        data = [_arrays(x, y)] * n  # one data set, shared
+    evals = [
+        {"train": data[i]} if e is None else e
+        for i, e in enumerate(_per_model(eval_sets, n, "eval_sets"))
     ]
+    groups: dict[Any, list[int]] = {}
+    for i, model in enumerate(models):
+        key = _group_key(model, *data[i])
+        shapes = tuple((name, np.shape(xs)) for name, (xs, _) in evals[i].items())
+        groups.setdefault((*key, shapes) if key else ("alone", i), []).append(i)
+    records: list[list[dict[str, float]]] = [[] for _ in models]
+    problems: dict[int, str] = {}
+    for key, members in groups.items():
+        for start in range(0, len(members), group_size):
+            part = members[start : start + group_size]
+            if len(part) == 1 or key[0] == "alone":
+                for i in part:
+                    try:
+                        records[i] = fit_full_batch(
+                            models[i], *data[i], steps, chunk, evals[i], metrics
+                        )
+                    except DivergenceError as error:
+                        problems[i] = str(error)
+                continue
+            train = _fit_group_jax if BACKEND == "jax" else _fit_group_tf
+            found = train(
+                [models[i] for i in part],
+                key[0],
+                [data[i] for i in part],
+                steps,
+                chunk,
+                [evals[i] for i in part],
+                metrics,
+            )
+            for i, (group_records, problem) in zip(part, found, strict=True):
+                records[i] = group_records
+                if problem:
+                    problems[i] = problem
+    if problems:
+        names = ", ".join(repr(models[i].name) for i in sorted(problems))
+        error = DivergenceError(
+            f"training diverged for {len(problems)} of {len(models)} models ({names}); the others "
+            "trained to the end:\n" + "\n".join(problems[i] for i in sorted(problems))
+        )
+        error.records = records
+        raise error
+    return records
+
+
+def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple | None:
+    """What models must share to train in one call: the signature, and on TensorFlow a stackable
+    architecture and equal optimizer scalars (step count, learning rate); None for none."""
+    if BACKEND not in ("jax", "tensorflow"):
+        return None
+    signature = _signature(model, x, y)
+    if signature is None:
+        return None
+    if BACKEND == "jax":
+        return (signature,)
+    if _stack_plan(model) is None:
+        return None
+    scalars = tuple(
+        keras.ops.convert_to_numpy(v.value).item()
+        for v in model.optimizer.variables
+        if len(v.shape) == 0
+    )
+    return (signature, scalars)
+
+
+def _group_records(
+    models: list[keras.Model],
+    steps: int,
+    chunk: int,
+    train_chunk: Callable[[], list[float]],
+    show: Callable[[int], tuple[Callable[[str, np.ndarray], np.ndarray], list[Any]]],
+    eval_sets: list[EvalSets],
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+) -> list[tuple[list[dict[str, float]], str | None]]:
+    """Records of a group trained together: `train_chunk()` runs `chunk` steps of every model and
+    returns their fit losses; `show(k)` gives model k's inference-mode outputs, as `_record` takes
+    them, and its current weights."""
+    found: list[tuple[list[dict[str, float]], str | None]] = [([], None) for _ in models]
+    for step in range(chunk, steps + 1, chunk):
+        losses = train_chunk()
+        for k, model in enumerate(models):
+            records, problem = found[k]
+            if problem:
+                continue
+            outputs, weights = show(k)
+            records.append(_record(step, losses[k], outputs, eval_sets[k], metrics))
+            try:
+                guards.check_record(records, model.name, model.optimizer.learning_rate, weights)
+            except DivergenceError as error:
+                found[k] = (records, str(error))
+    return found
+
+
+_GROUP_LOOPS: dict[str, Callable] = {}
+
+
+def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics):
+    """`jax.vmap` of the runner's training step over the models' stacked state (see `fit_many`)."""
+    import jax
+    import jax.numpy as jnp
+
+    runner = _RUNNERS.get(signature)
+    if runner is None:
+        runner = _RUNNERS[signature] = _new_runner(models[0])
+    template = runner.model
+    loop = _GROUP_LOOPS.get(signature)
+    if loop is None:
+
+        def one_model(state, xs, ys):
+            return template.train_step(state, (xs, ys))[1]
+
+        @jax.jit
+        def loop(state, xs, ys, n):
+            return jax.lax.fori_loop(0, n, lambda _, s: jax.vmap(one_model)(s, xs, ys), state)
+
+        _GROUP_LOOPS[signature] = loop
+
+    def groups(model):
+        return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
+
+    # Each model gets its own copy of the data: the batched products then round as one model's do.
+    xs, ys = (jnp.stack([jnp.asarray(pair[j]) for pair in data]) for j in (0, 1))
+    state = [
+        [jnp.stack([m_vars[j].value for m_vars in members]) for j in range(len(members[0]))]
+        for members in zip(*(groups(m) for m in models), strict=True)
+    ]
+    template.reset_metrics()
+    zero_metrics = [jnp.stack([v.value] * len(models)) for v in template.metrics_variables]
+    shown_state: list[Any] = []
+
+    def train_chunk():
+        nonlocal state, shown_state
+        *state, metric_values = loop((*state, zero_metrics), xs, ys, chunk)
+        shown_state = [*state[:2], metric_values]
+        losses = []
+        for k in range(len(models)):
+            _assign_slice(template.metrics_variables, metric_values, k)
+            losses.append(float(keras.ops.convert_to_numpy(template.get_metrics_result()["loss"])))
+        return losses
+
+    def show(k):
+        _assign_slice(template.trainable_variables, shown_state[0], k)
+        _assign_slice(template.non_trainable_variables, shown_state[1], k)
+        return (lambda _, xs: predict(template, xs)), template.trainable_weights
+
+    found = _group_records(models, steps, chunk, train_chunk, show, eval_sets, metrics)
+    for k, model in enumerate(models):
+        if found[k][1] is None:
+            for variables, values in zip(groups(model), state, strict=True):
+                _assign_slice(variables, values, k)
+    return found
+
+
+def _assign_slice(variables: list[keras.Variable], stacked: list[Any], k: int) -> None:
+    for variable, values in zip(variables, stacked, strict=True):
+        variable.assign(values[k])
+
+
+# What the TensorFlow stacked model can run: the losses by name, the element-wise optimizers.
+STACKED_LOSSES = ("binary_crossentropy", "mse", "mean_squared_error")
+STACKED_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad", "Adamax", "Nadam")
+
+
+def _stack_plan(model: keras.Model) -> list[tuple[str, keras.Layer]] | None:
+    """The layers of a model the TensorFlow stacked model can train side by side with others of
+    its architecture, as ("dense" | "dropout" | "bits", layer); None for any other model."""
+    from nnreg_keras.models import BitsDropout
+
+    optimizer = model.optimizer
+    config = optimizer.get_config()
+    if (
+        type(model) is not keras.Sequential
+        or model.loss not in STACKED_LOSSES
+        or type(optimizer).__name__ not in STACKED_OPTIMIZERS
+        or type(optimizer).__module__.split(".")[0] != "keras"
+        or any(config.get(k) for k in ("clipnorm", "global_clipnorm", "weight_decay"))
+        or config.get("gradient_accumulation_steps")
+        or config.get("use_ema")
+    ):
+        return None
+    plan, seeds = [], 0
+    for layer in model.layers:
+        if layer.dtype_policy.name != "float32":
+            return None
+        if type(layer) is keras.layers.Dense and not (
+            layer.bias_regularizer
+            or layer.activity_regularizer
+            or layer.kernel_constraint
+            or layer.bias_constraint
+            or layer.lora_enabled
+        ):
+            plan.append(("dense", layer))
+        elif type(layer) is keras.layers.Dropout and layer.noise_shape is None:
+            plan.append(("dropout", layer))
+            seeds += layer.rate > 0
+        elif type(layer) is BitsDropout:
+            plan.append(("bits", layer))
+            seeds += layer.rate > 0
+        else:
+            return None
+    return plan if len(model.non_trainable_variables) == seeds else None
+
+
+class _StackedRunner:
+    """A TensorFlow model of `size` models of one architecture: each kernel, bias, seed state and
+    optimizer slot with a leading model axis. Kept per architecture and size, traced once."""
+
+    def __init__(self, model: keras.Model, size: int):
+        import tensorflow as tf
+
+        self.size, self.plan = size, _stack_plan(model)
+        self.loss = keras.losses.get(model.loss)
+        self.weights = [
+            keras.Variable(np.zeros((size, *v.shape), "float32"), name=f"stacked_{i}")
+            for i, v in enumerate(model.trainable_variables)
+        ]
+        self.seeds = [
+            tf.Variable(np.zeros((size, *v.shape), v.dtype), trainable=False)
+            for v in model.non_trainable_variables
+        ]
+        optimizer = model.optimizer
+        self.optimizer = type(optimizer).from_config(optimizer.get_config())
+        self.optimizer.build(self.weights)
+        self.loss_sum = tf.Variable(np.zeros(size, "float32"), trainable=False)
+
+        # XLA fuses the hashed masks of BitsDropout and the element-wise updates; it draws other
+        # numbers than TensorFlow's own kernels for keras.layers.Dropout, so those run without it.
+        keras_masks = any(kind == "dropout" and layer.rate > 0 for kind, layer in self.plan)
+
+        @tf.function(jit_compile=not keras_masks)
+        def loop(x, y, n):
+            self.loss_sum.assign(tf.zeros_like(self.loss_sum))
+            for _ in tf.range(n):
+                self._step(x, y)
+
+        @tf.function
+        def outputs(x):
+            return self._forward(x, training=False)
+
+        self.loop, self.outputs = loop, outputs
+
+    def _forward(self, x, training):
+        import tensorflow as tf
+
+        from nnreg_keras.models import hash_bits
+
+        h, weights, seeds = x, iter(self.weights), iter(self.seeds)
+        penalties = tf.zeros(self.size)
+        for kind, layer in self.plan:
+            if kind == "dense":
+                kernel = next(weights)
+                subscripts = "mi,kio->kmo" if h.shape.rank == 2 else "kmi,kio->kmo"
+                h = tf.einsum(subscripts, h, kernel)
+                if layer.use_bias:
+                    h = h + next(weights)[:, None, :]
+                h = layer.activation(h)
+                if layer.kernel_regularizer is not None:
+                    penalties += tf.stack(
+                        [layer.kernel_regularizer(kernel[k]) for k in range(self.size)]
+                    )
+                continue
+            if layer.rate == 0:
+                continue
+            seed = next(seeds)
+            if not training or (kind == "bits" and layer.threshold == 0):
+                continue
+            if h.shape.rank == 2:
+                h = tf.tile(h[None], [self.size, 1, 1])
+            if kind == "bits":  # as models.BitsDropout draws it, every model at once
+                index = tf.reshape(tf.range(h.shape[1] * h.shape[2], dtype=tf.int64), h.shape[1:])
+                keys = tf.cast(seed, tf.uint32)[:, None, None, :]
+                bits = hash_bits(tf.cast(index, tf.uint32)[None], keys[..., 0], keys[..., 1])
+                keep = bits >= tf.constant(layer.threshold, tf.uint32)
+                h = tf.where(keep, h * layer.scale, tf.zeros_like(h))
+            else:  # as keras.random.dropout draws it, each model from its own seed state
+                kept = []
+                for k in range(self.size):
+                    state = tf.cast(tf.math.floormod(seed[k], tf.int32.max - 1), "int32")
+                    kept.append(tf.nn.experimental.stateless_dropout(h[k], layer.rate, seed=state))
+                h = tf.stack(kept)
+            seed.assign_add(tf.tile(tf.constant([[0, 1]], seed.dtype), [self.size, 1]))
+        return h, penalties
+
+    def _step(self, x, y):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            outputs, penalties = self._forward(x, training=True)
+            targets = tf.broadcast_to(y if y.shape.rank == 3 else y[None], tf.shape(outputs))
+            losses = tf.reduce_mean(self.loss(targets, outputs), axis=1) + penalties
+            total = tf.reduce_sum(losses)
+        gradients = tape.gradient(total, [w.value for w in self.weights])
+        self.optimizer.apply(gradients, self.weights)
+        self.loss_sum.assign_add(losses)
+
+    def load(self, models: list[keras.Model]) -> None:
+        for i, variable in enumerate(self.weights):
+            variable.assign(np.stack([_numpy(m.trainable_variables[i]) for m in models]))
+        for i, variable in enumerate(self.seeds):
+            variable.assign(np.stack([_numpy(m.non_trainable_variables[i]) for m in models]))
+        for i, variable in enumerate(self.optimizer.variables):
+            values = [_numpy(m.optimizer.variables[i]) for m in models]
+            variable.assign(np.stack(values) if len(variable.shape) > values[0].ndim else values[0])
+
+    def store(self, k: int, model: keras.Model) -> None:
+        for source, target in zip(self.weights, model.trainable_variables, strict=True):
+            target.assign(_numpy(source)[k])
+        for source, target in zip(self.seeds, model.non_trainable_variables, strict=True):
+            target.assign(source.numpy()[k])
+        for source, target in zip(self.optimizer.variables, model.optimizer.variables, strict=True):
+            value = _numpy(source)
+            target.assign(value[k] if value.ndim > len(target.shape) else value)
+
+
+def _numpy(variable: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(getattr(variable, "value", variable)))
+
+
+_STACKED: dict[tuple[str, int], _StackedRunner] = {}
+
+
+def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics):
+    """A stacked model of the group, trained in one `tf.function` loop (see `fit_many`)."""
+    import tensorflow as tf
+
+    runner = _STACKED.get((signature, len(models)))
+    if runner is None:
+        runner = _STACKED[signature, len(models)] = _StackedRunner(models[0], len(models))
+    runner.load(models)
+    shared = all(pair is data[0] for pair in data)  # one data set: the stacked model broadcasts it
+    stacked = [
+        tf.constant(data[0][j] if shared else np.stack([p[j] for p in data])) for j in (0, 1)
+    ]
+    predictions: dict[str, np.ndarray] = {}
+    weights: list[np.ndarray] = []
+
+    def train_chunk():
+        runner.loop(*stacked, tf.constant(chunk))
+        for name in eval_sets[0]:
+            inputs = [np.asarray(sets[name][0], "float32") for sets in eval_sets]
+            same = all(a is inputs[0] or np.array_equal(a, inputs[0]) for a in inputs)
+            batch = tf.constant(inputs[0] if same else np.stack(inputs))
+            predictions[name] = runner.outputs(batch)[0].numpy()
+        weights[:] = [_numpy(w) for w in runner.weights]
+        return [float(v) for v in runner.loss_sum.numpy() / chunk]
+
+    def show(k):
+        return (lambda name, _: predictions[name][k]), [w[k] for w in weights]
+
+    found = _group_records(models, steps, chunk, train_chunk, show, eval_sets, metrics)
+    for k, model in enumerate(models):
+        if found[k][1] is None:
+            runner.store(k, model)
+    return found

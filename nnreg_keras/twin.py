@@ -13,11 +13,14 @@ it by 2m. Keras's `Dropout(rate)` is the course's inverted dropout with `rate = 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.models import MaskedDropout
-from nnreg_keras.scratch import Parameters, cost_and_gradients, n_layers, shrink_then_step
+from nnreg_keras.scratch import Parameters, n_layers, shrink_then_step
 from nnreg_keras.training import BACKEND, fit_full_batch, keras
 
 
@@ -164,19 +167,28 @@ def l2_shrink_gap(
 
 
 def gradient_gap(
-    model: keras.Model,
-    parameters: Parameters,
-    X: np.ndarray,
-    Y: np.ndarray,
-    lambd: float = 0.0,
-    keep_prob: float = 1.0,
-    masks: list[np.ndarray] | None = None,
+    model: keras.Model, X: np.ndarray, Y: np.ndarray, expected: dict[str, np.ndarray]
 ) -> tuple[float, float]:
-    """Compare the model's gradients at `parameters` (already in the model) with the numpy reference's
-    for the same cost (course layout X, Y; the same masks): (largest absolute difference, largest gradient)."""
-    _, expected = cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)
+    """Compare the model's gradients on course-layout X, Y with `expected` (the numpy reference's
+    for the same cost and masks, e.g. `scratch.cost_and_gradients(...)[1]`): (largest absolute
+    difference, largest gradient)."""
     grads = gradients(model, X.T, Y.ravel())
     return (
         float(max(np.max(np.abs(g - expected[k])) for k, g in grads.items())),
         float(max(np.max(np.abs(g)) for g in grads.values())),
     )
+
+
+@contextmanager
+def precision(dtype: str) -> Iterator[None]:
+    """Build, compile and train Keras models in `dtype` inside the block: "float64" repeats a
+    float32 run in numpy's precision, the control for what rounding does. Sets `floatx` and the
+    global dtype policy (which layers read once it exists), and puts both back afterwards."""
+    previous = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(previous[0])
+        keras.config.set_dtype_policy(previous[1])

@@ -1,8 +1,11 @@
 """Bad input and faults, end to end through `python -m nnreg_keras` and `make`.
 
 Every case asserts the exit status, a one-screen message without a traceback, and that reports/
-still holds exactly the previous report: nothing half-landed, no private directories left behind.
-One small notebook (`99_tiny`) serves every case; its `mode` parameter chooses the fault.
+still holds exactly the previous report, with nothing left behind (see tests/faults_kit.py). One
+small notebook (`99_tiny`) serves every case; its `mode` parameter chooses the fault. The other
+fault modules: test_faults_state.py (reports/ corrupt, missing, of the wrong type, left by a kill),
+test_faults_injection.py (hostile strings on the way to HTML), test_faults_inputs.py (huge, special
+or wrongly encoded inputs, other directories and environments).
 """
 
 from __future__ import annotations
@@ -10,163 +13,26 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from nnreg_keras.pipeline import contract, report
-from tests.conftest import ROOT, write_notebook
-
-PARAMS = """from typing import Literal
-
-mode: Literal["ok", "fail", "die", "sleep", "diverge", "data", "bad_results"] = "ok"  # the fault
-learning_rate: float = 0.1  # gradient descent step
-l2: float = 0.0  # unused L2 factor
-steps: int = 40  # gradient steps
-record_every: int = 20  # steps between records
-hidden_units: list[int] = [4]  # hidden layer sizes
-data_path: str = ""  # a data file
-seeds: list[int] = [0]  # seeds"""
-BODY = """import json, os, time
-import numpy as np
-from nnreg_keras import scratch
-from nnreg_keras.data import load_dataset
-from nnreg_keras.recording import Recorder
-if mode == "fail":
-    raise RuntimeError("this notebook was asked to fail")
-if mode == "die":
-    os.kill(os.getpid(), 9)
-if mode == "sleep":
-    print("sleeping", flush=True)
-    time.sleep(120)
-if mode == "data":
-    load_dataset(data_path)
-if mode == "bad_results":
-    os.makedirs(os.environ["NNREG_OUTPUT_DIR"] + "/results")
-    with open(os.environ["NNREG_OUTPUT_DIR"] + "/results/99_tiny.json", "w") as out:
-        json.dump({"schema_version": 2, "notebook": "99_tiny"}, out)
-else:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(2, 60))
-    Y = (X[:1] > 0).astype(float)
-    _, records = scratch.train(X, Y, learning_rate=learning_rate, num_iterations=steps,
-                               layer_dims=[2, *hidden_units, 1], record_every=record_every)
-    rec = Recorder("99_tiny", title="A tiny tutorial", questions=["Does it run?"],
-                   parameters=dict(learning_rate=learning_rate, steps=steps), seeds=seeds)
-    rec.add_metrics(cost=records[-1]["cost"])
-    rec.verdict(f"It ran at {learning_rate}.")
-    rec.write()
-"""
-EXERCISES = (
-    "## Try it\n\n1. Change `learning_rate` to 1e6: predict what happens, then run "
-    "`python -m nnreg_keras run 99 -p learning_rate 1e6`."
-)
-STEM = "99_tiny"
+from tests import faults_kit as kit
+from tests.faults_kit import STEM, assert_one_screen, assert_previous_report, snapshot
 
 
-def make_project(path: Path) -> Path:
-    """A checkout with one tiny tutorial, a quick profile, and the repository's Makefile."""
-    nb = write_notebook(path / "tutorials" / f"{STEM}.ipynb", PARAMS, BODY)
-    import nbformat
-
-    book = nbformat.read(str(nb), as_version=4)
-    cell = nbformat.v4.new_markdown_cell(EXERCISES)
-    cell.metadata["tags"] = ["exercises"]
-    book.cells.append(cell)
-    nbformat.write(book, str(nb))
-    (path / "params").mkdir()
-    (path / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 60\n")
-    shutil.copy2(ROOT / "Makefile", path / "Makefile")
-    for name in ("requirements.txt", "pyproject.toml"):
-        shutil.copy2(ROOT / name, path / name)
-    (path / "nnreg_keras").symlink_to(ROOT / "nnreg_keras")  # make's LIBRARY prerequisites
-    (path / "installed").touch()
-    return path
-
-
-def cli(cwd: Path, *args: str, timeout: float = 240, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "nnreg_keras", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        **kwargs,
-    )
-
-
-def make(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            "make",
-            "-C",
-            str(cwd),
-            *args,
-            f"VENV={ROOT / '.venv'}",
-            f"INSTALLED={cwd / 'installed'}",
-            f"PY={sys.executable}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-
-
-def snapshot(reports: Path) -> dict[str, bytes]:
-    """Every file of reports/ (but the lock files) with its bytes."""
-    return {
-        p.relative_to(reports).as_posix(): p.read_bytes()
-        for p in sorted(reports.rglob("*"))
-        if p.is_file()
-        and ".locks" not in p.parts
-        and p.name != ".profile"
-        and p.name != ".notebooks"
-    }
-
-
-def assert_one_screen(done: subprocess.CompletedProcess, status: int, *parts: str) -> str:
-    err = done.stderr
-    assert done.returncode == status, (done.returncode, err[-2000:])
-    assert "Traceback" not in err and len(err.splitlines()) <= 15, err
-    assert err.lstrip().startswith("error:") or "error:" in err.splitlines()[-1], err
-    for part in parts:
-        assert part in err, (part, err)
-    return err
-
-
-def assert_previous_report(reports: Path, before: dict[str, bytes], failed: bool = False) -> None:
-    after = snapshot(reports)
-    kept = {k for k in after if k.startswith("failed/")}
-    if failed:
-        assert kept == {f"failed/{STEM}.ipynb", f"failed/{STEM}.kernel.log"}, kept
-    assert {k: v for k, v in after.items() if k not in kept} == before
-    assert not [p.name for p in reports.iterdir() if p.name.startswith(".run-")]
-    assert not [p.name for p in (reports / "runs").iterdir() if p.name.startswith(".")]
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory) -> Path:
-    """A project whose report was built once, by make, with the quick profile."""
-    path = make_project(tmp_path_factory.mktemp("baseline"))
-    done = make(path, "report", "PROFILE=quick")
-    assert done.returncode == 0, done.stderr
-    return path
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory):
+    return kit.baseline(tmp_path_factory)
 
 
 @pytest.fixture
-def project(baseline: Path, tmp_path: Path) -> Path:
-    """A copy of the baseline project, its report included, for one case to break."""
-    path = tmp_path / "project"
-    shutil.copytree(baseline, path, symlinks=True)
-    return path
+def project(baseline, tmp_path) -> kit.Project:
+    return kit.copy_project(baseline, tmp_path)
 
 
 # Bad input: stopped before any kernel starts, exit status 2.
@@ -215,15 +81,16 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
 def test_bad_input_is_refused_before_any_kernel_starts(project, args, message):
-    (project / "mydata").mkdir()
-    before = snapshot(project / "reports")
+    (project.path / "mydata").mkdir()
+    before = snapshot(project.reports)
     done = (
-        cli(project, "run", "99", "--profile", "quick", *args)
+        project.cli("run", "99", "--profile", "quick", *args)
         if args[0] != "42"
-        else cli(project, "run", *args, "--profile", "quick")
+        else project.cli("run", *args, "--profile", "quick")
     )
     assert_one_screen(done, 2, message)
-    assert_previous_report(project / "reports", before)
+    (project.path / "mydata").rmdir()
+    assert_previous_report(project, before)
 
 
 @pytest.mark.parametrize(
@@ -241,11 +108,11 @@ def test_bad_input_is_refused_before_any_kernel_starts(project, args, message):
     ],
 )
 def test_a_bad_profile_stops_make_and_keeps_the_report(project, profile, message):
-    (project / "params" / "quick.yaml").write_text(profile)
-    before = snapshot(project / "reports")
-    done = make(project, "report", "PROFILE=quick")
+    (project.path / "params" / "quick.yaml").write_text(profile)
+    before = snapshot(project.reports)
+    done = project.make("report", "PROFILE=quick")
     assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
-    assert_previous_report(project / "reports", before)
+    assert_previous_report(project, before)
 
 
 @pytest.mark.parametrize(
@@ -272,30 +139,38 @@ def test_a_bad_profile_stops_make_and_keeps_the_report(project, profile, message
     ],
 )
 def test_a_failing_kernel_keeps_the_notebook_and_its_log(project, args, status, message):
-    (project / "one_class.csv").write_text("split,y,u\ntrain,1,0.5\ntrain,1,2\ntest,0,-1\n")
-    before = snapshot(project / "reports")
-    done = cli(project, "run", "99", "--profile", "quick", *args)
+    data = project.path / "one_class.csv"
+    data.write_text("split,y,u\ntrain,1,0.5\ntrain,1,2\ntest,0,-1\n")
+    before = snapshot(project.reports)
+    done = project.cli("run", "99", "--profile", "quick", *args)
     err = assert_one_screen(
         done, status, message, "executed notebook kept at reports/failed/99_tiny.ipynb"
     )
     assert "kernel log at reports/failed/99_tiny.kernel.log" in err
-    assert_previous_report(project / "reports", before, failed=True)
-    assert not list((project / "reports").glob(".run-*"))
+    data.unlink()
+    assert_previous_report(project, before, failed=True)
+    log = (project.reports / "failed" / f"{STEM}.kernel.log").read_text()
+    assert log.startswith("# nnreg_keras: kernel log of a failed run of notebook 99_tiny\n")
 
 
 def test_results_that_break_the_contract_are_not_published(project):
-    before = snapshot(project / "reports")
-    done = cli(project, "run", "99", "--profile", "quick", "-p", "mode", "bad_results")
+    before = snapshot(project.reports)
+    done = project.cli("run", "99", "--profile", "quick", "-p", "mode", "bad_results")
     assert_one_screen(done, 5, "breaks the results contract", "'title' is a required property")
-    assert_previous_report(project / "reports", before)
+    assert_previous_report(project, before)
 
 
 def test_a_broken_results_file_stops_the_report_build(project):
-    reports = project / "reports"
+    reports = project.reports
     (reports / "runs" / STEM / "results" / f"{STEM}.json").write_text('{"schema_version": 2}')
     before = snapshot(reports)
-    assert_one_screen(cli(project, "report"), 5, "'verdict' is a required property")
-    assert snapshot(reports) == before
+    assert_one_screen(
+        project.cli("report"),
+        5,
+        "'verdict' is a required property",
+        "rerun the notebook: python -m nnreg_keras run 99 --profile quick",
+    )
+    assert_previous_report(project, before)
 
 
 @pytest.mark.parametrize(
@@ -306,28 +181,9 @@ def test_a_broken_results_file_stops_the_report_build(project):
     ],
 )
 def test_interrupt_and_terminate_leave_no_trace(project, signum, status, message):
-    before = snapshot(project / "reports")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nnreg_keras",
-            "run",
-            "99",
-            "--profile",
-            "quick",
-            "-p",
-            "mode",
-            "sleep",
-        ],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not list((project / "reports").glob(f".run-*/out/notebooks/{STEM}.ipynb")):
+    before = snapshot(project.reports)
+    proc = project.popen("run", "99", "--profile", "quick", "-p", "mode", "sleep")
+    while not list(project.reports.glob(f".run-*/out/notebooks/{STEM}.ipynb")):
         time.sleep(0.2)  # papermill has written the notebook it executes: the kernel runs
     time.sleep(2)
     proc.send_signal(signum)
@@ -335,63 +191,57 @@ def test_interrupt_and_terminate_leave_no_trace(project, signum, status, message
     assert_one_screen(
         subprocess.CompletedProcess(proc.args, proc.returncode, out, err), status, message
     )
-    assert_previous_report(project / "reports", before)
+    assert_previous_report(project, before)
 
 
 def test_an_unwritable_reports_directory_gets_one_line(project):
-    reports = project / "reports"
+    reports = project.reports
     before = snapshot(reports)
     reports.chmod(0o555)
     # root writes anywhere: without the capability to override file modes, it cannot
     args = (
         ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         done = subprocess.run(
             [*args, sys.executable, "-m", "nnreg_keras", "run", "99", "--profile", "quick"],
-            cwd=project,
+            cwd=project.path,
             capture_output=True,
             text=True,
             timeout=120,
-            env=env,
+            env=kit.environment(project.temp),
         )
     finally:
         reports.chmod(0o755)
-    assert_one_screen(done, 6, "error: cannot write reports/.run-99_tiny-", "permission denied")
-    assert snapshot(reports) == before
+    assert_one_screen(
+        done, 6, "error: cannot write reports/.run-99_tiny-", "permission denied", "permissions"
+    )
+    assert_previous_report(project, before)
 
 
 def test_a_held_lock_is_named_or_waited_for(project):
-    reports = project / "reports"
+    reports = project.reports
     before = snapshot(reports)
     with open(reports / ".locks" / f"{STEM}.lock", "w") as handle:
         handle.write("4242")
         handle.flush()
         fcntl.flock(handle, fcntl.LOCK_EX)
-        done = cli(project, "run", "99", "--profile", "quick", "--no-wait")
-    assert_one_screen(done, 7, "another run (pid 4242) holds the lock on 99_tiny")
-    assert snapshot(reports) == before
+        done = project.cli("run", "99", "--profile", "quick", "--no-wait")
+    assert_one_screen(
+        done, 7, "another run (pid 4242) holds the lock on 99_tiny", "without --no-wait"
+    )
+    assert_previous_report(project, before)
 
 
 def test_two_make_reports_at_once_run_each_notebook_once(project):
-    (project / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 80\n")
+    (project.path / "params" / "quick.yaml").write_text(f"{STEM}:\n  steps: 80\n")
     runs = [
         subprocess.Popen(
-            [
-                "make",
-                "-C",
-                str(project),
-                "report",
-                "PROFILE=quick",
-                f"VENV={ROOT / '.venv'}",
-                f"INSTALLED={project / 'installed'}",
-                f"PY={sys.executable}",
-            ],
+            kit.make_command(project.path, "report", "PROFILE=quick"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=kit.environment(project.temp),
         )
         for _ in range(2)
     ]
@@ -400,44 +250,49 @@ def test_two_make_reports_at_once_run_each_notebook_once(project):
     text = "".join(out + err for out, err in outputs)
     assert text.count(f"{STEM} (profile quick) done in") == 1, text
     assert "the other run has just produced it with the same parameters" in text
-    assert (
-        json.loads((project / "reports" / "runs" / STEM / "run.json").read_text())["parameters"][
-            "steps"
-        ]
-        == 80
-    )
-    assert not [
-        p for p in (project / "reports").iterdir() if p.name.startswith((".run-", ".index"))
-    ]
+    stamp = json.loads((project.reports / "runs" / STEM / "run.json").read_text())
+    assert stamp["parameters"]["steps"] == 80
+    assert kit.leftovers(project) == []
 
 
 def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
-    reports = project / "reports"
-    done = cli(project, "run", "99", "--profile", "quick", "-p", "learning_rate", "0.05")
+    reports = project.reports
+    done = project.cli("run", "99", "--profile", "quick", "-p", "learning_rate", "0.05")
     assert done.returncode == 0, done.stderr
     html = report.build(reports).read_text()
     assert "python -m nnreg_keras run 99 --profile quick -p learning_rate 0.05" in html
     assert (
         "one-off run with <code>learning_rate=0.05</code>" in html and "learning_rate=0.05" in html
     )
-    done = make(project, "report", "PROFILE=quick")
+    done = project.make("report", "PROFILE=quick")
     assert f"{STEM} (profile quick) done in" in done.stdout, done.stdout + done.stderr
     stamp = json.loads((reports / "runs" / STEM / "run.json").read_text())
     assert stamp["overrides"] == {} and stamp["parameters"]["learning_rate"] == 0.1
     html = (reports / "index.html").read_text()
     assert "one-off" not in html and "python -m nnreg_keras run 99 --profile quick</code>" in html
-    assert "up to date" in make(project, "report", "PROFILE=quick").stdout
+    assert "up to date" in project.make("report", "PROFILE=quick").stdout
+    assert kit.leftovers(project) == []
 
 
 def test_landing_cleans_up_and_uses_ordinary_modes(project):
-    reports = project / "reports"
-    (reports / ".run-99_tiny-killed").mkdir()  # left by a SIGKILL
-    (reports / "runs" / "05_deleted" / "results").mkdir(parents=True)  # a notebook since deleted
+    reports = project.reports
+    (reports / ".run-99_tiny-killed").mkdir()  # left by a SIGKILL right after it was made
+    (reports / ".run-99_tiny-killed2").mkdir()  # left by a SIGKILL while the kernel ran
+    (reports / ".run-99_tiny-killed2" / ".nnreg-run").touch()
+    (reports / ".run-99_tiny-killed2" / "runtime").mkdir()
+    (reports / ".index.html-abc123").write_text("<!DOCTYPE")  # a report build killed
+    deleted = reports / "runs" / "05_deleted"  # the run of a notebook since deleted
+    deleted.mkdir()
+    (deleted / "run.json").write_text("{}")
     (reports / "failed").mkdir()
-    (reports / "failed" / f"{STEM}.ipynb").write_text("{}")
-    (reports / "failed" / "05_deleted.ipynb").write_text("{}")
+    kept = {"metadata": {"papermill": {}}, "cells": []}
+    (reports / "failed" / f"{STEM}.ipynb").write_text(json.dumps(kept))
+    (reports / "failed" / "05_deleted.ipynb").write_text(json.dumps(kept))
+    (reports / "failed" / "05_deleted.kernel.log").write_text(
+        "# nnreg_keras: kernel log of a failed run of notebook 05_deleted\n"
+    )
     os.umask(0o022)
-    done = cli(project, "run", "99", "--profile", "quick")
+    done = project.cli("run", "99", "--profile", "quick")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in reports.iterdir()) == [
         ".locks",
@@ -452,14 +307,15 @@ def test_landing_cleans_up_and_uses_ordinary_modes(project):
         assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
     assert not (run_dir / "runtime").exists() and not (run_dir / "kernel.log").exists()
     assert report.build(reports).stat().st_mode & 0o777 == 0o644
+    assert kit.leftovers(project) == []
 
 
 def test_the_landed_run_has_an_offline_html_page_and_the_exercises(baseline):
     run_dir = baseline / "reports" / "runs" / STEM
     data = contract.load(run_dir / "results" / f"{STEM}.json")
-    assert data["exercises"] == EXERCISES
+    assert data["exercises"] == kit.EXERCISES
     page = (run_dir / "notebooks" / f"{STEM}.html").read_text()
-    assert "It ran at 0.1." in page
+    assert "It ran at 0.1 with tiny." in page
     import re
 
     resources = re.findall(
@@ -481,10 +337,14 @@ def test_progress_stays_out_of_the_executed_notebook_and_ci_logs(baseline):
 
 
 def test_make_numbers_each_notebook_among_all(project):
+    from tests.conftest import write_notebook
+
     write_notebook(
-        project / "tutorials" / "98_first.ipynb", PARAMS, BODY.replace("99_tiny", "98_first")
+        project.path / "tutorials" / "98_first.ipynb",
+        kit.PARAMS,
+        kit.BODY.replace("99_tiny", "98_first"),
     )
-    done = make(project, "report", "PROFILE=quick")
+    done = project.make("report", "PROFILE=quick")
     assert done.returncode == 0, done.stderr
     assert "[1/2] 98_first (profile quick) ..." in done.stdout and "[2/2]" not in done.stdout
 
@@ -572,5 +432,7 @@ def test_every_schema_valid_results_file_renders(tmp_path, variant):
         (run_dir / fig["file"]).write_text(SVG)
     (run_dir / "results").mkdir(parents=True)
     (run_dir / "results" / f"{stem}.json").write_text(json.dumps(data))
+    stamp = {"notebook": stem, "profile": "quick", "parameters": {}, "overrides": {}}
+    (run_dir / "run.json").write_text(json.dumps(stamp))
     html = report.build(tmp_path).read_text()
     assert f'id="{stem.replace("_", "-")}"' in html and "Not held: &lt;b&gt;" in html

@@ -156,3 +156,23 @@ def test_notebook_and_report_draw_tables_and_number_figures_alike(quick_reports:
         shown = re.findall(r"<figcaption>(Figure \d+)[ .]", "".join(outputs))
         reported = re.findall(r"<figcaption>(Figure \d+)\. ", section)
         assert list(dict.fromkeys(shown)) == reported, stem
+
+
+TF_LOG = re.compile(
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|tensorflow/|oneDNN|TF_ENABLE_ONEDNN_OPTS|absl::", re.M
+)
+
+
+@pytest.mark.notebooks
+def test_executed_notebooks_show_no_tensorflow_start_up_log(quick_reports: Path):
+    for stem in STEMS:
+        nb = nbformat.read(str(landed(quick_reports, stem, "notebooks", ".ipynb")), as_version=4)
+        streams = [
+            o.get("text", "")
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.get("output_type") == "stream"
+        ]
+        logged = [line for text in streams for line in text.splitlines() if TF_LOG.search(line)]
+        assert not logged, f"{stem} shows TensorFlow's log: {logged[:3]}"

@@ -1,5 +1,6 @@
-"""The package as others install it: a wheel that ships its templates and builds a report from any
-directory, and a lock file that pins every dependency pyproject.toml declares."""
+"""The package as others install it: a wheel and an sdist that ship the templates, the lessons and
+the profiles, an installed wheel that builds a report and writes a lesson folder from any directory,
+and a lock file that pins every dependency pyproject.toml declares."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -25,16 +27,20 @@ LOCKED_EXTRAS = (
 )  # what `make lock` resolves and `make` installs; torch stays optional
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The package's wheel, built from a copy of the sources (no build files in the work tree)."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    source = tmp / "source"
-    source.mkdir()
+SHIPPED = ("templates", "tutorials", "params")  # top-level folders the package carries inside it
+
+
+def copy_sources(target: Path) -> Path:
+    """What the repository holds for a build (no build files in the work tree)."""
+    target.mkdir()
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, source / name)
-    for name in ("nnreg_keras", "templates"):
-        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy2(ROOT / name, target / name)
+    for name in ("nnreg_keras", *SHIPPED):
+        shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def build_wheel(source: Path, dist: Path) -> Path:
     subprocess.run(
         [
             sys.executable,
@@ -45,22 +51,41 @@ def wheel(tmp_path_factory) -> Path:
             "--no-deps",
             "--no-build-isolation",
             "--wheel-dir",
-            str(tmp / "dist"),
+            str(dist),
             str(source),
         ],
         check=True,
         capture_output=True,
     )
-    (built,) = (tmp / "dist").glob("nnreg_keras-*.whl")
+    (built,) = dist.glob("nnreg_keras-*.whl")
     return built
 
 
-def test_the_wheel_ships_the_templates_the_css_and_the_command(wheel: Path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The package's wheel, built from a copy of the sources."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    return build_wheel(copy_sources(tmp / "source"), tmp / "dist")
+
+
+def shipped_files() -> list[str]:
+    """Every file of the shipped folders, as `folder/name`."""
+    return sorted(
+        f"{folder}/{p.name}"
+        for folder in SHIPPED
+        for p in (ROOT / folder).iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def test_the_wheel_ships_the_templates_the_lessons_the_profiles_and_the_command(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
+    assert {"tutorials/README.md", "params/quick.yaml", "templates/report.css"} <= set(
+        shipped_files()
+    )
+    assert [n for n in shipped_files() if n.endswith(".ipynb")], "no tutorial found"
     for name in (
-        "nnreg_keras/templates/report.html.j2",
-        "nnreg_keras/templates/report.css",
-        "nnreg_keras/templates/notebook.html.j2",
+        *(f"nnreg_keras/{n}" for n in shipped_files()),
         "nnreg_keras/pipeline/results.schema.json",
         "nnreg_keras/pipeline/report.py",
         "nnreg_keras/metrics.py",
@@ -129,6 +154,65 @@ def test_the_installed_wheel_builds_a_report_from_another_directory(wheel: Path,
     html = (reports / "index.html").read_text()
     assert '<section id="01-first">' in html and "<style>" in html
     assert "<dd><code>0123abcd</code></dd>" in html  # the lock's hash in the provenance
+
+
+def test_the_sdist_ships_them_and_builds_a_wheel_that_does(tmp_path: Path):
+    source = copy_sources(tmp_path / "source")
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+            str(tmp_path / "sdist"),
+        ],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = (tmp_path / "sdist").glob("nnreg_keras-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        top = archive.getnames()[0].split("/")[0]
+        assert {f"{top}/{n}" for n in shipped_files()} <= set(archive.getnames())
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    rebuilt = build_wheel(tmp_path / "unpacked" / top, tmp_path / "dist")
+    names = zipfile.ZipFile(rebuilt).namelist()
+    assert {f"nnreg_keras/{n}" for n in shipped_files()} <= set(names)
+
+
+def test_the_installed_wheel_writes_its_lessons_out_from_any_directory(wheel: Path, tmp_path: Path):
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+        + ["--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = subprocess.run(
+        [sys.executable, "-c", "from nnreg_keras.pipeline import lessons; print(lessons.find())"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"tutorials=PosixPath('{site}/nnreg_keras/tutorials')" in where and "package" in where
+    done = subprocess.run(
+        [sys.executable, "-m", "nnreg_keras", "init", "lessons"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    written = sorted(
+        str(p.relative_to(elsewhere / "lessons")) for p in (elsewhere / "lessons").rglob("*.*")
+    )
+    assert written == sorted(["README.md", *(n for n in shipped_files() if "templates" not in n)])
+    readme = (elsewhere / "lessons" / "README.md").read_text()
+    assert f"    pip install {wheel}\n" in readme  # how this copy was installed, to repeat it
 
 
 def declared_requirements() -> list[Requirement]:

@@ -115,62 +115,51 @@ def test_per_seed_stacks_a_measure_of_one_model():
     assert reliance.per_seed(reports, "reliance", 0) == pytest.approx([0.5, 1.0])
 
 
-def test_best_at_clean_accuracy_ignores_settings_below_the_floor():
-    clean, missing = [0.83, 0.85, 0.78, 0.84], [0.64, 0.79, 0.80, 0.77]
-    assert (
-        reliance.best_at_clean_accuracy(clean, missing, floor=0.83) == 1
-    )  # 0.80 is below the floor
-    assert reliance.best_at_clean_accuracy(clean, missing, floor=0.7) == 2
-    assert (
-        reliance.best_at_clean_accuracy(clean, [0.9, 0.4, 0.1, 0.5], 0.83, lower_is_better=True)
-        == 1
-    )
-    with pytest.raises(ParameterError, match="no setting reaches a clean accuracy of 0.9"):
-        reliance.best_at_clean_accuracy(clean, missing, floor=0.9)
-    with pytest.raises(ParameterError, match="same length"):
-        reliance.best_at_clean_accuracy(clean, missing[:2], floor=0.8)
+def test_matched_setting_is_the_closest_score_and_says_whether_it_is_within_the_tolerance():
+    validation = [0.88, 0.86, 0.845, 0.80]
+    assert reliance.matched_setting(validation, 0.85, tolerance=0.01) == (2, True)
+    assert reliance.matched_setting(validation, 0.70, tolerance=0.02) == (3, False)
+    assert reliance.matched_setting(validation, 0.88, tolerance=0.0) == (0, True)
+    with pytest.raises(ParameterError, match="non-empty 1-D array"):
+        reliance.matched_setting([], 0.8, 0.01)
+    with pytest.raises(ParameterError, match="tolerance must be a finite number >= 0"):
+        reliance.matched_setting(validation, 0.8, -0.01)
 
 
-def test_tradeoff_curves_draw_one_curve_per_method_in_each_panel():
+def test_tradeoff_curves_draw_one_curve_per_method_in_stacked_panels_with_labels_off_the_points():
     from nnreg_keras import plots
 
     clean = {
         "input dropout": np.array([[0.8, 0.85], [0.82, 0.84]]),
         "L2": np.array([[0.8, 0.86], [0.82, 0.85]]),
+        "a control": np.array([[0.9], [0.88]]),
     }
-    missing = {
-        "input dropout": np.array([[0.6, 0.78], [0.62, 0.8]]),
-        "L2": np.array([[0.6, 0.7], [0.62, 0.71]]),
-    }
-    fig = plots.tradeoff_curves(
-        clean,
-        {"missing": missing, "again": missing},
-        {"input dropout": ["none", "rate 0.4"], "L2": ["none", "l2 0.01"]},
-    )
-    assert len(fig.axes) == 2
-    first = fig.axes[0]
-    assert [t.get_text() for t in first.texts] == ["none", "rate 0.4", "none", "l2 0.01"]
+    missing = {k: v - 0.2 for k, v in clean.items()}
+    labels = {"input dropout": ["none", "0.4"], "L2": ["", "0.01"], "a control": [""]}
+    fig = plots.tradeoff_curves(clean, {"missing": missing, "again": missing}, labels)
+    first, second = fig.axes
+    assert first.get_position().y0 > second.get_position().y1  # stacked, one above the other
+    assert [t.get_text() for t in first.texts] == ["none", "0.4", "0.01"]  # no empty labels
+    assert all(t.get_fontsize() >= 10 for t in first.texts)
+    assert all(t.xyann == (7, 7) for t in first.texts)  # set off from the marker, in points
     assert first.get_lines()[0].get_xydata() == pytest.approx(
-        np.array([[0.81, 0.61], [0.845, 0.79]])
+        np.array([[0.81, 0.61], [0.845, 0.645]])
     )
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == list(clean)
+    assert fig.get_figwidth() == pytest.approx(plots.PHONE_WIDTH)
 
 
-def test_change_reports_means_gains_and_seed_counts():
-    before = [
-        {"accuracy": 0.8, "reliance": np.array([0.9, 0.1])},
-        {"accuracy": 0.7, "reliance": np.array([0.8, 0.2])},
-    ]
-    after = [
-        {"accuracy": 0.9, "reliance": np.array([0.5, 0.5])},
-        {"accuracy": 0.6, "reliance": np.array([0.9, 0.1])},
-    ]
-    moved = reliance.change(before, after, feature=0)
-    assert moved["clean_0"] == pytest.approx(0.75) and moved["clean_1"] == pytest.approx(0.75)
-    assert moved["clean_up"] == 1 and moved["clean_down"] == 1
-    assert moved["share_gain"] == pytest.approx(-0.15) and (
-        moved["share_up"],
-        moved["share_down"],
-    ) == (1, 1)
-    assert "weights_0" not in moved  # not measured (a model that is not Keras)
-    with pytest.raises(ParameterError, match="same seeds"):
-        reliance.change(before, after[:1], feature=0)
+def test_feature_shares_name_each_feature_on_its_row_and_draw_the_even_share():
+    from nnreg_keras import plots
+
+    shares = {"a": np.array([[0.7, 0.2, 0.1], [0.5, 0.3, 0.2]]), "b": np.full((2, 3), 1 / 3)}
+    fig = plots.feature_shares(
+        ["height", "arm_span", "pulse"], {"reliance": shares}, reference=1 / 3
+    )
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["height", "arm_span", "pulse"]
+    assert ax.get_yticks()[0] > ax.get_yticks()[-1]  # the first feature on top
+    assert len(ax.patches) == 6 and ax.patches[0].get_width() == pytest.approx(0.6)
+    assert ax.get_lines()[-1].get_xdata()[0] == pytest.approx(1 / 3)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]

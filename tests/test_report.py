@@ -1,8 +1,11 @@
 import json
+import re
 
+import nbformat
 import pytest
 
-from nnreg_keras.exceptions import ResultsError
+from nnreg_keras import render
+from nnreg_keras.exceptions import ResultsError, UsageError
 from nnreg_keras.pipeline import report
 from nnreg_keras.pipeline.contract import SCHEMA_VERSION
 
@@ -60,6 +63,8 @@ def fake_results(reports, stem, title, **extra):
     }
     (reports / "results").mkdir(parents=True, exist_ok=True)
     (reports / "results" / f"{stem}.json").write_text(json.dumps(data))
+    stamp = {"notebook": stem, "profile": data["profile"], "overrides": {}}
+    (reports / "run.json").write_text(json.dumps({**stamp, "parameters": data["parameters"]}))
     return data
 
 
@@ -68,11 +73,13 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     fake_results(tmp_path, "02_second", "Second lesson")
     html = report.build(tmp_path).read_text()
     for anchor, title in (("01-first", "First lesson"), ("02-second", "Second lesson")):
-        assert f'<section id="{anchor}">' in html and f'<a href="#{anchor}">{title}</a>' in html
-    assert html.count("<blockquote>Why would you use dropout?</blockquote>") == 2
-    assert '<div class="svg" role="img" aria-label="One square."><svg' in html
+        assert f'<section id="{anchor}" aria-labelledby="{anchor}-title">' in html
+        assert f'<a href="#{anchor}">{title}</a>' in html  # in the contents
+    assert html.count('<blockquote class="question"><p>Why would you use dropout?</p>') == 2
+    size = 'style="--width: 10px; --ratio: 1.0000"'  # its box, reserved before it is drawn
+    assert f'<div class="svg" role="img" aria-label="One square." {size}><svg' in html
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
-    assert "<td>0.912</td>" in html and "<td>1,200</td>" in html
+    assert '<tr><th scope="row">wide</th><td>1,200</td><td>0.912</td></tr>' in html
     assert html.count('<p class="verdict">Measured: 0.9.</p>') == 2
     assert html.count('<li class="not-held"><span class="status">did not hold</span> Dropout') == 2
     assert (
@@ -111,7 +118,7 @@ def test_png_figures_are_inlined_as_data(tmp_path):
 
 
 def test_errors_leave_the_previous_report_untouched(tmp_path):
-    with pytest.raises(ResultsError, match="no results in"):
+    with pytest.raises(UsageError, match="no runs in"):
         report.build(tmp_path)
     fake_results(tmp_path, "01_x", "X")
     (tmp_path / "index.html").write_text("previous")
@@ -166,7 +173,7 @@ def test_consecutive_figures_of_one_group_are_one_explorable_figure(tmp_path):
     for s in (0.1, 0.2, 0.3):
         assert (
             f'data-frame="L2 {s} | dropout rate {s}"' in block
-            and f"<figcaption>L2 {s} | dropout rate {s}</figcaption>" in block
+            and f"<figcaption>L2 {s} | dropout rate {s} <span" in block
         )
     assert (
         "Figure 1. Before." in html and "Figure 3. After." in html
@@ -203,9 +210,125 @@ def test_a_lead_table_opens_the_section_under_the_verdict(tmp_path):
     marks = (
         'class="verdict"',
         "<caption>Table 1. When to use which",
-        "<h3>Findings",
+        'id="01-x-findings"',
         "<caption>Table 2. Scores",
     )
     positions = [html.index(m) for m in marks]
     assert positions == sorted(positions)
     assert html.count("<caption>Table 1. When to use which") == 1
+
+
+def test_each_section_links_the_files_its_run_landed(tmp_path):
+    fake_results(tmp_path, "01_x", "X")
+    run = tmp_path / "runs" / "01_x"
+    (run / "notebooks").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), str(run / "notebooks" / "01_x.ipynb"))
+    (run / "notebooks" / "01_x.html").write_text("<html></html>")
+    fake_results(tmp_path, "02_y", "Y")  # landed no notebook
+    html = report.build(tmp_path).read_text()
+    first, second = html.split('<section id="02-y"')
+    for href in ("notebooks/01_x.html", "notebooks/01_x.ipynb", "results/01_x.json"):
+        assert f'href="runs/01_x/{href}"' in first
+    assert first.count('href="runs/01_x/figures/01_x/f.svg"') == 2  # full size, and the SVG file
+    assert 'href="runs/02_y/results/02_y.json"' in second and "02_y.ipynb" not in second
+
+
+def test_headings_name_their_section_and_link_to_themselves(tmp_path):
+    fake_results(tmp_path, "01_x", "First", exercises="## Try it\n\n1. Change it.\n")
+    fake_results(tmp_path, "02_y", "Second")
+    html = report.build(tmp_path).read_text()
+    headings = re.findall(r'<h([23]) id="([^"]+)"><a class="self" href="#([^"]+)">(.*?)</a>', html)
+    texts = [re.sub(r"<[^>]+>", "", text) for _, _, _, text in headings]
+    assert len(texts) == len(set(texts)), "two headings say the same"
+    assert "Findings: First" in texts and "Findings: Second" in texts and "Try it: First" in texts
+    assert all(target in (ident, ident.removesuffix("-title")) for _, ident, target, _ in headings)
+
+
+def test_the_notebook_page_carries_its_title_and_links_back_to_its_section(tmp_path):
+    import nbformat
+
+    from nnreg_keras.pipeline.runner import export_html
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Dropout is not a smaller network\n\n> Why?"),
+        nbformat.v4.new_code_cell("x = 1  # " + "a long comment " * 20),
+    ]
+    run = tmp_path / "runs" / "01_dropout_x"
+    (run / "notebooks").mkdir(parents=True)
+    (run / "results").mkdir()
+    (run / "results" / "01_dropout_x.json").write_text("{}")
+    executed = run / "notebooks" / "01_dropout_x.ipynb"
+    nbformat.write(nb, str(executed))
+    export_html(executed, run / "notebooks" / "01_dropout_x.html")
+    page = (run / "notebooks" / "01_dropout_x.html").read_text()
+    assert "<title>Dropout is not a smaller network</title>" in page
+    assert 'href="../../../index.html#01-dropout-x"' in page
+    assert 'href="01_dropout_x.ipynb"' in page and 'href="../results/01_dropout_x.json"' in page
+    assert "white-space: pre-wrap" in page and "<script src" not in page
+    assert len(page) < 100_000, "JupyterLab's 250 KB stylesheet is not needed"
+
+
+PATH_SVG = """<?xml version="1.0"?>
+<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100.123456pt">
+ <metadata>
+  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description/></rdf:RDF>
+ </metadata>
+ <defs>
+  <style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style>
+ </defs>
+ <g id="figure_1">
+  <g id="patch_1">
+   <path d="M 1.234567 2.345678
+L 3.456789 4.567891
+z" style="fill: #fff"/>
+  </g>
+  <g id="text_1" clip-path="url(#p1)">
+   <text x="10.987654" y="5.5" style="font-size: 8px">0.912345 </text>
+  </g>
+ </g>
+</svg>
+"""
+
+
+def test_compact_svg_draws_the_same_with_fewer_bytes():
+    svg = render.compact_svg(PATH_SVG)
+    assert svg.startswith("<svg") and "metadata" not in svg and "rdf" not in svg
+    assert "<style" not in svg and "<defs" not in svg
+    assert 'stroke-linejoin="round" stroke-linecap="butt"' in svg[: svg.index(">")]
+    assert '<path d="M 1.23 2.34 L 3.45 4.56 z" style="fill: #fff" />' in svg
+    assert 'width="100.12pt"' in svg and 'id="figure_1"' not in svg and 'id="patch_1"' not in svg
+    assert '<g id="text_1" clip-path="url(#p1)">' in svg  # a group that does something stays
+    assert '<text x="10.98" y="5.5" style="font-size: 8px">0.912345 </text>' in svg  # text as is
+    assert "\n" not in svg
+
+
+def test_embedded_pngs_get_a_palette_and_stay_the_same_picture():
+    import base64
+    import io
+
+    import matplotlib
+    import numpy as np
+    from PIL import Image
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.contourf(*np.meshgrid(np.arange(9), np.arange(9)), rng.random((9, 9)), levels=[0, 0.5, 1])
+    ax.scatter(*rng.random((2, 300)) * 8, s=6, color="#1b6ca8")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    svg = render.compact_svg(
+        f'<svg xmlns="{render.SVG}" xmlns:xlink="{render.XLINK}">'
+        f'<image xlink:href="data:image/png;base64,\n{data}"/></svg>'
+    )
+    small = base64.b64decode(svg.split("base64,")[1].split('"')[0])
+    assert len(small) < len(buffer.getvalue()) / 2
+    before = np.asarray(Image.open(buffer).convert("RGBA")).astype(int)
+    after = np.asarray(Image.open(io.BytesIO(small)).convert("RGBA")).astype(int)
+    assert np.abs(after - before).mean() < 1  # the same picture to the eye

@@ -1,6 +1,7 @@
 """The numpy implementation: the course's conventions, bit-for-bit agreement with the course's
 step-by-step formulas, gradient checks, the L2 and dropout mechanics, and the course's accuracies."""
 
+import math
 import os
 
 import numpy as np
@@ -137,22 +138,31 @@ def test_resampled_masks_change_every_step_and_keep_about_keep_prob():
     assert [d.shape for d in shared] == [(20, 1), (3, 1)]
 
 
+def reference_check(parameters, lambd=0.0, keep_prob=1.0, masks=None) -> float:
+    """Gradient checking of the reference's own backpropagation."""
+
+    def cost(p):
+        return scratch.cost_and_gradients(p, X, Y, lambd, keep_prob, masks)[0]
+
+    grads = scratch.cost_and_gradients(parameters, X, Y, lambd, keep_prob, masks)[1]
+    return scratch.gradient_check(cost, parameters, grads)
+
+
 @pytest.mark.parametrize("lambd", [0.0, 0.7])
 def test_gradient_check_without_and_with_l2(lambd: float):
-    params = scratch.initialize_parameters(DIMS)
-    assert scratch.gradient_check(params, X, Y, lambd=lambd) < 1e-7
+    assert reference_check(scratch.initialize_parameters(DIMS), lambd=lambd) < 1e-7
 
 
 def test_gradient_check_with_fixed_masks_and_a_deeper_net():
     params = scratch.initialize_parameters(DIMS)
     masks = scratch.dropout_masks([20, 3], M, 0.7, np.random.RandomState(5))
-    assert scratch.gradient_check(params, X, Y, keep_prob=0.7, masks=masks) < 1e-7
+    assert reference_check(params, keep_prob=0.7, masks=masks) < 1e-7
     deep = scratch.initialize_parameters([2, 6, 5, 4, 1], seed=0)
     rng = np.random.default_rng(0)
     deep = {
         k: v + 0.1 * rng.normal(size=v.shape) if k[0] == "b" else v for k, v in deep.items()
     }  # off the ReLU kinks
-    assert scratch.gradient_check(deep, X, Y, lambd=0.5) < 1e-7
+    assert reference_check(deep, lambd=0.5) < 1e-7
     _, cache = scratch.forward_propagation(X, deep)
     grads = scratch.backward_propagation(X, Y, cache)
     assert (
@@ -169,9 +179,38 @@ def test_gradient_check_detects_a_wrong_gradient(monkeypatch):
         "l2_penalty",
         lambda p, lambd, m: lambd / m * sum(np.sum(p[f"W{l}"] ** 2) for l in (1, 2, 3)),
     )
+    assert reference_check(params, lambd=0.7) > 1e-3  # penalty twice too big: ½ dropped
+
+
+def test_numerical_gradients_of_a_known_cost():
+    params = {"W1": np.array([[1.0, -2.0]]), "b1": np.array([[0.5]])}
+    approx = scratch.numerical_gradients(
+        lambda p: float(np.sum(p["W1"] ** 2) + 3 * p["b1"][0, 0]), params
+    )
+    np.testing.assert_allclose(approx["dW1"], [[2.0, -4.0]], atol=1e-6)
+    np.testing.assert_allclose(approx["db1"], [[3.0]], atol=1e-6)
+    assert params["W1"][0, 0] == 1.0  # the parameters are left as they were
+
+
+def test_check_case_is_fixed_and_off_the_relu_kinks():
+    X_case, Y_case, params = scratch.check_case()
+    again = scratch.check_case()
+    assert X_case.shape == (3, 5) and Y_case.shape == (1, 5)
+    assert [params[f"W{l}"].shape for l in (1, 2, 3)] == [(4, 3), (3, 4), (1, 3)]
+    np.testing.assert_array_equal(X_case, again[0])
+    _, cache = scratch.forward_propagation(X_case, params)
+    assert all(np.all(cache[i] != 0) for i in (0, 4))  # no Z exactly 0
+    assert not np.allclose(params["W1"][:, :1].ravel()[:3], X_case[0, :3])  # not the same draws
+
+
+def test_gradient_gaps_name_the_wrong_and_the_missing_gradients():
+    expected = {"dW1": np.ones((2, 2)), "db1": np.zeros((2, 1)), "dZ1": np.ones(3)}
+    gaps = scratch.gradient_gaps({"dW1": np.ones((2, 2)) + 0.5}, expected)
+    assert gaps == {"dW1": 0.5, "db1": math.inf}
     assert (
-        scratch.gradient_check(params, X, Y, lambd=0.7) > 1e-3
-    )  # penalty twice too big: ½ dropped
+        scratch.gradient_gaps({"dW1": np.ones(4), "db1": np.zeros((2, 1))}, expected)["dW1"]
+        == math.inf
+    )
 
 
 def test_l2_cost_and_gradient_terms():
@@ -281,6 +320,39 @@ def test_l2_shrink_gap_and_step_changes():
     assert (
         not dropped[0].any() and not dropped[1].any()
     )  # every first-layer unit dropped: nothing flows
+
+
+def test_unchanged_share_dropped_unit_weights_and_silent_share():
+    params = scratch.model(X, Y, num_iterations=30)
+    masks = [np.array([[True], [False]] * 10), np.array([[True], [False], [True]])]
+    changes = scratch.step_changes(params, X, Y, 0.3, keep_prob=0.5, masks=masks)
+    frozen = scratch.dropped_unit_weights(params, masks)
+    assert [f.shape for f in frozen] == [(20, 2), (3, 20), (1, 3)]
+    assert frozen[0][1].all() and not frozen[0][0].any()  # unit 2 of layer 1 dropped: its row
+    assert frozen[1][:, 1].all() and frozen[1][1].all() and frozen[2][0, 1]
+    assert all(np.all(c[f] == 0) for c, f in zip(changes, frozen, strict=True))
+    total = sum(c.size for c in changes)
+    zeros = sum(int(np.sum(c == 0)) for c in changes)
+    assert scratch.unchanged_share(changes) == zeros / total >= sum(f.sum() for f in frozen) / total
+    per_example = scratch.dropout_masks([20, 3], M, 0.5, np.random.default_rng(0))
+    assert not any(f.any() for f in scratch.dropped_unit_weights(params, per_example))
+    plain = scratch.silent_share(params, X, Y)
+    dropped = scratch.silent_share(params, X, Y, keep_prob=0.5, masks=per_example)
+    assert 0 <= plain < dropped < 1
+    everything = [np.zeros((20, M), dtype=bool), np.zeros((3, M), dtype=bool)]
+    assert scratch.silent_share(params, X, Y, keep_prob=0.5, masks=everything) == 1.0
+
+
+def test_course_splits_put_examples_in_columns():
+    data = make_goalkeeper(n_train=30, n_test=50, label_noise=0.1, seed=0)
+    sets = scratch.course_splits(data, 20)
+    assert {name: xy[0].shape for name, xy in sets.items()} == {
+        "train": (2, 30),
+        "validation": (2, 20),
+        "test": (2, 30),
+    }
+    assert sets["test"][1].shape == (1, 30) and sets["train"][0].dtype == np.float64
+    np.testing.assert_array_equal(sets["validation"][0], data.x_test[:20].T)
 
 
 def test_predict_and_accuracy():

@@ -1,116 +1,151 @@
-"""Strength sweeps, the validated choice, gains over a baseline and the "when to use which" table,
-checked on small hand-made records."""
+"""Per-seed scores of a sweep, the combined grid and the "when to use which" winners, checked on
+small hand-made records."""
 
 import numpy as np
 import pytest
 
-from nnreg_keras import sweeps
+from nnreg_keras import stats, sweeps
 
 
-def record(strength, seed, val, test, **fields):
+def record(lambd, seed, val, test, **fields):
     return {
         **fields,
-        "strength": strength,
+        "lambd": lambd,
         "seed": seed,
         "validation_accuracy": val,
         "test_accuracy": test,
     }
 
 
-# Validation prefers 0.01; the test set would prefer 0.1 (where validation is worst).
+# Seeds listed out of order on purpose: scores come back in increasing seed order.
 SWEEP = [
-    record(0.0, 0, 0.80, 0.70),
     record(0.0, 1, 0.82, 0.72),
-    record(0.01, 0, 0.90, 0.75),
-    record(0.01, 1, 0.88, 0.77),
-    record(0.1, 0, 0.70, 0.95),
-    record(0.1, 1, 0.72, 0.97),
+    record(0.0, 0, 0.80, 0.70),
+    record(1.0, 0, 0.90, 0.75),
+    record(1.0, 1, 0.88, 0.77),
+    record(3.0, 0, 0.70, 0.95),
+    record(3.0, 1, 0.72, 0.97),
 ]
 
 
-def test_sweep_loops_strength_outer_seed_inner_and_keeps_fields():
-    calls = []
-
-    def train(strength, seed):
-        calls.append((strength, seed))
-        return {"test_accuracy": strength + seed}
-
-    records = sweeps.sweep([0.1, 0.2], [3, 4], train, regularizer="L2")
-    assert calls == [(0.1, 3), (0.1, 4), (0.2, 3), (0.2, 4)]
-    assert records[1] == {"regularizer": "L2", "strength": 0.1, "seed": 4, "test_accuracy": 4.1}
-    widths = sweeps.sweep([8, 2], [0], lambda w, seed: {"test_accuracy": w / 10}, knob="width")
-    assert sweeps.curves(widths, "test_accuracy", knob="width")[0] == [2, 8]
-
-
-def test_the_validated_choice_ignores_the_test_scores():
-    choice = sweeps.choose_strength(SWEEP)
-    assert choice.strength == 0.01
-    assert choice.validation_mean == pytest.approx(0.89)
-    assert choice.test_scores == {0: 0.75, 1: 0.77}
-    assert choice.test_mean == pytest.approx(0.76) and choice.test_sd == pytest.approx(
-        np.std([0.75, 0.77], ddof=1)
-    )
-    changed_test = [dict(r, test_accuracy=1.0 - r["test_accuracy"]) for r in SWEEP]
-    assert sweeps.choose_strength(changed_test).strength == 0.01
-
-
-def test_a_loss_is_minimised_and_ties_go_to_the_weaker_strength():
-    tied = [record(s, seed, 0.9, 0.5) for s in (0.3, 0.1, 0.2) for seed in (0, 1)]
-    assert sweeps.choose_strength(tied).strength == 0.1
-    losses = [dict(r, validation_loss=1 - r["validation_accuracy"]) for r in SWEEP]
-    assert (
-        sweeps.choose_strength(losses, score="validation_loss", higher_is_better=False).strength
-        == 0.01
-    )
-    widths = [dict(r, width=int(1000 * r.pop("strength")) + 4) for r in map(dict, SWEEP)]
-    assert sweeps.choose_strength(widths, knob="width").strength == 14  # 0.01 -> 14 units
-
-
-def test_curves_are_seeds_by_strengths_and_need_the_same_seeds():
-    strengths, values = sweeps.curves(SWEEP, "test_accuracy")
-    assert strengths == [0.0, 0.01, 0.1]
-    np.testing.assert_allclose(values, [[0.70, 0.75, 0.95], [0.72, 0.77, 0.97]])
-    with pytest.raises(ValueError, match="same seeds"):
-        sweeps.curves(SWEEP[:-1], "test_accuracy")
-
-
-def test_gain_is_seed_by_seed_and_counts_seeds_won():
-    g = sweeps.gain({0: 0.8, 1: 0.7, 2: 0.9}, {0: 0.7, 1: 0.7, 2: 0.85})
-    assert g.mean == pytest.approx(0.05) and g.sd == pytest.approx(np.std([0.1, 0.0, 0.05], ddof=1))
-    assert (g.seeds_won, g.seeds) == (2, 3)  # an equal score is not a win
-    with pytest.raises(ValueError, match="same seeds"):
-        sweeps.gain({0: 0.8}, {1: 0.7})
-
-
-def test_scores_refuse_a_repeated_seed():
-    assert sweeps.scores(sweeps.select(SWEEP, strength=0.1)) == {0: 0.95, 1: 0.97}
+def test_scores_are_in_seed_order_and_refuse_a_repeated_seed():
+    assert sweeps.scores(sweeps.select(SWEEP, lambd=0.0)) == {0: 0.70, 1: 0.72}
+    assert list(sweeps.scores(sweeps.select(SWEEP, lambd=0.0))) == [0, 1]
+    assert sweeps.per_seed(sweeps.select(SWEEP, lambd=3.0), "validation_accuracy") == [0.70, 0.72]
     with pytest.raises(ValueError, match="repeat a seed"):
         sweeps.scores(SWEEP)
 
 
-def test_when_to_use_which_names_winner_margin_and_seeds_won():
+def test_curves_are_seeds_by_values_and_need_the_same_seeds():
+    values, accuracy = sweeps.curves(SWEEP, "test_accuracy")
+    assert values == [0.0, 1.0, 3.0]
+    np.testing.assert_allclose(accuracy, [[0.70, 0.75, 0.95], [0.72, 0.77, 0.97]])
+    rates = [dict(r, rate=r.pop("lambd") / 10) for r in map(dict, SWEEP)]
+    assert sweeps.curves(rates, "test_accuracy", knob="rate")[0] == [0.0, 0.1, 0.3]
+    with pytest.raises(ValueError, match="same seeds"):
+        sweeps.curves(SWEEP[:-1], "test_accuracy")
+
+
+def test_one_step_weaker_keeps_the_choice_and_its_weaker_neighbour_never_zero():
+    grid = [0.0, 0.3, 1.0, 3.0]
+    assert sweeps.one_step_weaker(grid, 1.0) == [0.3, 1.0]
+    assert sweeps.one_step_weaker(grid, 0.3) == [0.3]  # the weakest has no weaker neighbour
+    assert sweeps.one_step_weaker(grid, 0.0) == [0.3]  # validation chose none: the weakest
+    with pytest.raises(ValueError):
+        sweeps.one_step_weaker(grid, 2.0)  # not a value of the grid
+
+
+def comparisons(**pairs):
+    """{(a, b): Comparison} from per-seed differences a − b."""
+    return {
+        tuple(name.split("_minus_")): stats.paired(diff, [0.0] * len(diff))
+        for name, diff in pairs.items()
+    }
+
+
+def test_the_winner_beats_every_other_choice_else_the_unbeaten_tie():
+    clear = comparisons(
+        L2_minus_none=[3, 4, 5], dropout_minus_none=[3, 4, 5], L2_minus_dropout=[2, 2.5, 3]
+    )
+    assert sweeps.winner(clear) == "L2"
+    tied = comparisons(
+        L2_minus_none=[3, 4, 5], dropout_minus_none=[3, 4, 5], L2_minus_dropout=[-1, 1, 0.5]
+    )
+    assert sweeps.winner(tied) == "tie (L2, dropout)"
+    noise = comparisons(
+        L2_minus_none=[-1, 1, 0], dropout_minus_none=[1, -1, 0], L2_minus_dropout=[-2, 2, 0]
+    )
+    assert sweeps.winner(noise) == "tie"
+    none_best = comparisons(
+        L2_minus_none=[-3, -4, -5], dropout_minus_none=[-3, -4, -5], L2_minus_dropout=[1, -1, 0]
+    )
+    assert sweeps.winner(none_best) == "none"
+
+
+def test_when_to_use_which_compares_each_pair_seed_by_seed():
     rows = sweeps.when_to_use_which(
         {
             "little data": {
-                "none": {0: 0.70, 1: 0.72},
-                "dropout": {0: 0.80, 1: 0.71},
-                "L2": {0: 0.75, 1: 0.74},
+                "none": [0.70, 0.72, 0.71],
+                "dropout": [0.80, 0.81, 0.79],
+                "L2": [0.75, 0.74, 0.76],
             },
-            "much data": {"none": {0: 0.9, 1: 0.9}, "dropout": {0: 0.9, 1: 0.9}},
+            "much data": {
+                "none": [0.9, 0.9, 0.9],
+                "dropout": [0.9, 0.91, 0.89],
+                "L2": [0.9, 0.9, 0.9],
+            },
         }
     )
     assert [r["situation"] for r in rows] == ["little data", "much data"]
     little, much = rows
-    assert (little["winner"], little["runner_up"]) == ("dropout", "L2")
-    assert (
-        little["margin"] == pytest.approx(0.755 - 0.745)
-        and little["seeds_won"] == 1
-        and little["seeds"] == 2
-    )
-    assert (much["winner"], much["margin"], much["seeds_won"]) == (
-        "none",
-        0.0,
-        0,
-    )  # a tie credits "none"
-    with pytest.raises(ValueError, match="at least two choices"):
-        sweeps.when_to_use_which({"alone": {"none": {0: 0.5}}})
+    l2_dropout = little["comparisons"][("L2", "dropout")]
+    assert l2_dropout.difference * l2_dropout.scale == pytest.approx(-5.0)
+    assert l2_dropout.cell().startswith("−5.00 (") and l2_dropout.unit == "points"
+    assert little["winner"] == "dropout" and much["winner"] == "tie"
+    with pytest.raises(ValueError, match="lacks the choices"):
+        sweeps.when_to_use_which({"alone": {"none": [0.5, 0.6]}})
+
+
+def choose_best_mean_validation(records, knob):
+    values, accuracy = sweeps.curves(records, "validation_accuracy", knob)
+    return values[int(np.argmax(accuracy.mean(axis=0)))]
+
+
+def situation():
+    """none, two λ and two rates over two seeds; validation prefers λ 1 and rate 0.3."""
+    rows = []
+    for name, lambd, rate, val, test in (
+        ("none", 0.0, 0.0, 0.80, 0.70),
+        ("L2", 1.0, 0.0, 0.90, 0.80),
+        ("L2", 3.0, 0.0, 0.85, 0.95),
+        ("dropout", 0.0, 0.3, 0.88, 0.76),
+        ("dropout", 0.0, 0.5, 0.70, 0.90),
+    ):
+        for seed in (0, 1):
+            rows.append(
+                dict(record(lambd, seed, val, test + seed / 100), regularizer=name, rate=rate)
+            )
+    return rows
+
+
+def test_tune_keeps_each_regularizer_at_its_validated_strength_beside_none():
+    tuned = sweeps.tune(situation(), choose_best_mean_validation)
+    assert tuned.strengths == {"L2": 1.0, "dropout": 0.3}
+    assert tuned.scores() == {
+        "none": [0.70, 0.71],
+        "L2": [0.80, 0.81],
+        "dropout": pytest.approx([0.76, 0.77]),
+    }
+    assert tuned.best == "L2"  # validation 0.90 against 0.88, whatever the test set says
+    assert tuned.gain() == pytest.approx([0.10, 0.10])
+    assert tuned.chosen(200) == "L2 0.0025 (course λ 1) and dropout rate 0.3 (keep_prob 0.7)"
+    assert tuned.chosen(200, "dropout") == "dropout rate 0.3 (keep_prob 0.7)"
+    no_dropout = [r for r in situation() if r["regularizer"] != "dropout"]
+    assert list(sweeps.tune(no_dropout, choose_best_mean_validation).scores()) == ["none", "L2"]
+
+
+def test_strength_text_gives_keras_factor_and_course_lambda_for_each_m():
+    assert sweeps.strength_text("L2", 1.0, 200) == "L2 0.0025 (course λ 1)"
+    assert sweeps.strength_text("L2", 1.0, 2000) == "L2 0.00025 (course λ 1)"
+    assert sweeps.strength_text("dropout", 0.5, 200) == "dropout rate 0.5 (keep_prob 0.5)"

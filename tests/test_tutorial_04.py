@@ -1,18 +1,33 @@
-"""Tutorial 04 (dropout as adaptive L2) on the quick profile: its findings, and the wording rules of
-issue 9 (items 1, 7, 8 and 10) that keep its sentences within what it measures."""
+"""Tutorial 04 (dropout as adaptive L2): its structure, the student's penalty formula and its
+check, and its findings on the quick profile, with the verdict kept to what the notebook tests."""
 
 import re
 
 import nbformat
+import numpy as np
 import pytest
 
 from nnreg_keras import render
 from nnreg_keras.pipeline.contract import load
+from nnreg_keras.pipeline.profiles import notebook_defaults
 from tests.conftest import ROOT, landed
 
 STEM = "04_dropout_as_adaptive_l2"
+NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
 ZERO = re.compile(r"^[-−]?0\.0+$")  # "0.000": a small value hidden by too few decimals
-pytestmark = pytest.mark.notebooks
+CHECKS = {
+    "quadratic_penalty",
+    "each_ignores_its_change",
+    "standardising_removes_both",
+    "equal_per_sd_at_zero",
+    "linear_is_ridge",
+}
+COMPARISONS = {
+    "dropout_learns_the_adaptive_penalty",
+    "rescaling_moves_l2_more",
+    "shifting_moves_dropout_more",
+    "uncertainty_weighting_at_the_fit",
+}
 
 
 @pytest.fixture(scope="module")
@@ -20,66 +35,125 @@ def results(quick_reports):
     return load(landed(quick_reports, STEM))
 
 
+def cells():
+    return nbformat.read(str(NOTEBOOK), as_version=4).cells
+
+
 def claim(results, name):
     return next(c for c in results["claims"] if c["name"] == name)
 
 
-def wordings(results):
-    return [s[k] for s in (results["verdict"], *results["claims"]) for k in ("text", "alternative")]
+def prose() -> str:
+    return " ".join(" ".join(c.source.split()) for c in cells() if c.cell_type == "markdown")
 
 
-def test_the_quadratic_penalty_the_learned_weights_and_the_linear_equivalence(results):
+def test_the_notebook_says_what_l2_and_dropout_depend_on_and_what_it_does_not_test():
+    text = prose()
+    assert "Gaussian prior" in text and "(1 − lr·λ/m)" in text and "Goodfellow" in text
+    assert "depends on the data" in text and "uncertainty" in text and "changes as training" in text
+    assert "Wager, Wang and Liang 2013" in text
+    assert "this notebook does not test that case" in text  # hidden-unit dropout
+    assert "Adam is not plain gradient descent" in text and "does not hold" in text
+    for stated in ("(10%)", "`tolerance` (0.01", "at most 1e-4", "within 5%"):
+        assert stated in text, f"the tolerance {stated} is named before any result"
+
+
+def test_style_rules_and_exercises():
+    code = "\n".join(c.source for c in cells() if c.cell_type == "code")
+    assert not re.search(r"^\s*import keras\b", code, re.M)
+    assert max(len(line) for line in code.splitlines()) <= 100
+    exercises = cells()[-1]
+    assert "exercises" in exercises.metadata.get("tags", [])
+    commands = re.findall(r"`nnreg-keras run 04 -p (\w+) [^`]+`", exercises.source)
+    assert len(commands) >= 4 and set(commands) <= set(notebook_defaults(NOTEBOOK))
+    assert "python -m nnreg_keras" not in exercises.source
+
+
+def student_pieces() -> tuple[str, str]:
+    everything = cells()
+    at = next(i for i, c in enumerate(everything) if "### BEGIN SOLUTION" in c.source)
+    assert everything[at].cell_type == "code"
+    check = everything[at + 1]
+    assert "check" in check.metadata.get("tags", []) and check.source.count("assert ") >= 4
+    return everything[at].source, check.source
+
+
+def run_check(solution: str, check: str) -> None:
+    from nnreg_keras import adaptive
+    from nnreg_keras.training import keras
+
+    namespace = {"np": np, "keras": keras, "ad": adaptive}
+    exec(solution, namespace)
+    exec(check, namespace)
+
+
+def test_the_check_cell_passes_the_formula_and_catches_a_wrong_one():
+    solution, check = student_pieces()
+    run_check(solution, check)
+    without_half = solution.replace("0.5 * rate", "rate")
+    assert without_half != solution
+    with pytest.raises(AssertionError, match="Monte Carlo"):
+        run_check(without_half, check)
+    keep_prob_for_rate = solution.replace("rate / (1.0 - rate)", "(1.0 - rate) / rate")
+    with pytest.raises(AssertionError):
+        run_check(keep_prob_for_rate, check)
+
+
+def test_the_experiment_uses_the_students_formula():
+    source = "\n".join(c.source for c in cells() if c.cell_type == "code")
+    assert "quad[s, r] = quadratic_dropout_penalty(" in source
+
+
+@pytest.mark.notebooks
+def test_claims_are_checks_or_paired_comparisons_decided_by_their_intervals(results):
+    found = {c["name"]: c for c in results["claims"]}
+    assert set(found) == CHECKS | COMPARISONS
+    for name in CHECKS:
+        assert "interval" not in found[name]
+    for name in COMPARISONS:
+        low, high = found[name]["interval"]
+        side = low > 0 if found[name]["expect"] == "higher" else high < 0
+        assert (found[name]["status"] == "held") == side, name
+        assert found[name]["seeds"] == len(results["seeds"])
+    assert all(c["status"] == "held" for c in found.values()), [
+        c["text"] for c in found.values() if c["status"] != "held"
+    ]
+
+
+@pytest.mark.notebooks
+def test_the_approximation_error_is_stated_with_its_numbers(results):
     m = results["metrics"]
-    assert claim(results, "quadratic_penalty")["held"] and 0 < m["penalty_max_abs_error_pct"] <= 10
-    assert m["distance_dropout_adaptive"] < 0.5 * m["distance_dropout_l2"]
-    assert m["linear_gap_trained"] < 0.05 < m["linear_gap_least_squares"]
+    assert 0.01 < m["approximation_error"] <= results["parameters"]["approximation_tolerance"]
+    text = claim(results, "quadratic_penalty")["text"]
+    assert len(re.findall(r"[+-]\d+\.\d% at rate", text)) == len(
+        results["parameters"]["penalty_rates"]
+    )
+    verdict = results["verdict"]["text"]
+    assert re.search(r"off by up to \d+%", verdict)
+    assert verdict.startswith("For one sigmoid unit with input dropout")
+    assert "Hidden-unit dropout is not tested here" in verdict
+    assert "only the p(1 − p) weighting differs" not in verdict
+    assert len(verdict.split()) <= 60
 
 
-def test_item_1_each_method_is_invariant_to_the_transformation_the_measurements_say(results):
+@pytest.mark.notebooks
+def test_each_method_ignores_the_change_its_penalty_says_it_ignores(results):
     m, tolerance = results["metrics"], results["parameters"]["tolerance"]
     assert m["change_dropout_rescaled"] <= tolerance < m["change_dropout_shifted"]
     assert m["change_L2_shifted"] <= tolerance < m["change_L2_rescaled"]
     for method in ("dropout_std", "L2_std"):
         assert m[f"change_{method}_rescaled"] < 1e-4 and m[f"change_{method}_shifted"] < 1e-4
-    invariance = claim(results, "invariance")
-    assert invariance["held"]
-    for wording in (invariance["text"], invariance["alternative"]):
-        assert "rescal" in wording and "shift" in wording, (
-            "the sentence must name both transformations"
-        )
-    # the old sentence, true for rescaling only, must not come back
-    assert not any("invariant to the units" in w for w in wordings(results))
+    note = claim(results, "uncertainty_weighting_at_the_fit")["text"]
+    low, high = map(float, re.search(r"was ([\d.]+) to ([\d.]+) times", note).groups())
+    assert 0.5 < low <= high < 1  # p(1 − p) ≤ ¼: the penalty weakens as the model grows sure
 
 
-def test_item_1_what_standardising_leaves_is_the_dependence_on_uncertainty(results):
-    m = results["metrics"]
-    leaves = claim(results, "standardising_leaves_uncertainty")
-    assert leaves["held"] and "p(1 − p)" in leaves["text"]
-    assert (
-        m["strength_span_sd_zero"]
-        < 1.05
-        < m["strength_span_sd_fit"]
-        < m["strength_span_unit"] / 100
-    )
-
-
-def test_item_7_the_notebook_says_adam_is_not_plain_gradient_descent():
-    nb = nbformat.read(str(ROOT / "tutorials" / f"{STEM}.ipynb"), as_version=4)
-    prose = [" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown"]
-    said = [text for text in prose if "Adam is not plain gradient descent" in text]
-    assert said and "does not hold" in said[0] and r"\lambda/m" in said[0]
-
-
-def test_item_8_dropout_and_l2_are_labelled_in_both_conventions(results):
+@pytest.mark.notebooks
+def test_labels_give_both_conventions_and_no_table_shows_a_small_value_as_zero(results):
     text = " ".join(
         t["caption"] + " " + " ".join(map(str, sum(t["rows"], []))) for t in results["tables"]
     )
     assert "dropout rate 0.5 (keep_prob 0.5)" in text
-    assert re.search(r"L2 [\d.e-]+ \(course λ [\d.]+\)", text)
-    assert "dropout 0.5" not in text.replace("dropout rate 0.5", "")
-
-
-def test_item_10_no_table_shows_a_small_value_as_zero(results):
     for table in results["tables"]:
         for row in table["rows"]:
             for value in row:
@@ -90,8 +164,6 @@ def test_item_10_no_table_shows_a_small_value_as_zero(results):
                     )
                 elif isinstance(value, float) and value != 0:
                     assert not ZERO.match(render.cell(value)), f"{table['caption']!r}: {value!r}"
-    errors = next(t for t in results["tables"] if "its standard error" in t["columns"])
-    column = errors["columns"].index("its standard error")
-    assert all(
-        0 < float(row[column]) < 0.01 for row in errors["rows"]
-    )  # 1e-4 or so, written as such
+    figures = [f["file"].rsplit("/", 1)[-1] for f in results["figures"]]
+    assert figures == ["coefficients.svg", "unit_and_origin_change.png", "effective_strengths.svg"]
+    assert all(re.search(r"\d\.\d", f["alt"]) for f in results["figures"])

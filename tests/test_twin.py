@@ -156,10 +156,31 @@ def test_build_twin_arguments():
 
 
 def test_gradient_gap_against_the_numpy_reference():
+    expected = scratch.cost_and_gradients(INIT, X, Y, lambd=0.7)[1]
     set_seed(0)
     gap, largest = twin.gradient_gap(
-        twin.build_twin(DIMS, lambd=0.7, m=M, parameters=INIT), INIT, X, Y, lambd=0.7
+        twin.build_twin(DIMS, lambd=0.7, m=M, parameters=INIT), X, Y, expected
     )
     assert gap < 1e-6 < largest
-    wrong, _ = twin.gradient_gap(twin.build_twin(DIMS, parameters=INIT), INIT, X, Y, lambd=0.7)
+    wrong, _ = twin.gradient_gap(twin.build_twin(DIMS, parameters=INIT), X, Y, expected)
     assert wrong > 1e-4  # a model without the L2 term does not compute the L2 cost's gradients
+
+
+def test_precision_builds_and_trains_float64_models_and_restores_float32():
+    twin.build_twin(DIMS)  # a float32 model first: Keras keeps the dtype policy it made for it
+    with twin.precision("float64"):
+        set_seed(0)
+        model = twin.build_twin(DIMS, parameters=INIT)
+        records = fit_full_batch(model, DATA.x_train, DATA.y_train, steps=200, record_every=100)
+    assert keras.config.floatx() == "float32"
+    assert all(str(v.dtype) == "float64" for v in model.trainable_variables)
+    assert all(str(v.dtype) == "float32" for v in twin.build_twin(DIMS).trainable_variables)
+    _, numpy_records = scratch.train(
+        X, Y, num_iterations=200, record_every=100, eval_sets={"train": (X, Y)}
+    )
+    np.testing.assert_allclose(
+        [r["train_loss"] for r in records], [r["train_loss"] for r in numpy_records], rtol=1e-9
+    )
+    with pytest.raises(ValueError), twin.precision("float64"):
+        raise ValueError("the previous precision comes back after an error too")
+    assert keras.config.floatx() == "float32"

@@ -1,9 +1,17 @@
-"""Command line: `python -m nnreg_keras run [NOTEBOOK ...]` and `python -m nnreg_keras report`.
+"""Command line: `nnreg-keras run [NOTEBOOK ...]`, `report`, `init DIR` and `student DIR` (also
+`python -m nnreg_keras ...`).
 
-Exit status: 0 done; 2 bad input (a parameter, a profile, a data file); 3 a notebook failed (an
-error in a cell, a dead kernel, a cell timeout); 4 training diverged; 5 a results file breaks the
-contract; 6 reports/ cannot be written; 7 another run holds a notebook's lock (with --no-wait);
-130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short message on stderr.
+`run` and `student` work on the lessons of the current directory (`tutorials/`, or the notebooks
+here), else on the copy installed with the package (see `nnreg_keras.pipeline.lessons`); reports go
+to `reports/` here. `run` rebuilds the report after its notebooks.
+
+Exit status: 0 done; 2 bad input (a parameter, a profile, a data file, a directory without
+notebooks or runs, an unknown KERAS_BACKEND); 3 a notebook failed (an error in a cell, a dead
+kernel, a cell timeout); 4 training diverged; 5 a landed run is damaged or its results break the
+contract (the message names the `run` that repairs it); 6 reports/ cannot be written (permissions,
+a full disk) or holds files this package did not write; 7 another run holds a notebook's lock
+(with --no-wait); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Every error is one short
+message on stderr that names the cause and the fix.
 """
 
 from __future__ import annotations
@@ -13,8 +21,6 @@ import logging
 import signal
 import sys
 from pathlib import Path
-
-import yaml
 
 from nnreg_keras.exceptions import NnregError
 
@@ -35,9 +41,18 @@ def _quiet_abandoned_tasks() -> None:
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
+def missing_module(err: ModuleNotFoundError) -> str:
+    """One line for a dependency missing from the Python that runs the command."""
+    return (
+        f"{err.name} is not installed for {sys.executable}, so nnreg_keras cannot run there: use "
+        "the nnreg-keras command of the environment it is installed in, or install it in this "
+        "one (pip install nnreg_keras, or pip install -e . in a checkout)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m nnreg_keras",
+        prog="nnreg-keras",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -45,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute tutorial notebooks through papermill")
     run.add_argument("notebooks", nargs="*", help="number (01), stem or path; default: all")
     run.add_argument(
-        "--profile", default="default", help="parameter profile in params/ (default: default)"
+        "--profile",
+        default=None,
+        help="parameter profile in params/ (default: the last full report's, else default)",
     )
     run.add_argument(
         "-p",
@@ -74,18 +91,52 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="number notebooks by their place among all tutorials ([2/4]), as make does",
     )
+    run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not rebuild reports/index.html after the run (make builds it once at the end)",
+    )
     report = sub.add_parser("report", help="build reports/index.html from reports/runs/*/")
-    for p in (run, report):
-        p.add_argument("--reports", type=Path, default=Path("reports"), help="output directory")
+    student = sub.add_parser(
+        "student", help="write student editions (solution regions blanked, outputs stripped)"
+    )
+    for p in (run, report, student):
+        if p is not student:
+            p.add_argument(
+                "--reports", type=Path, default=None, help="output directory (default: reports)"
+            )
         p.add_argument(
-            "--tutorials", type=Path, default=Path("tutorials"), help="notebook directory"
+            "--tutorials",
+            type=Path,
+            default=None,
+            help="notebook directory (default: tutorials/ here, the notebooks here, else the "
+            "package's own lessons)",
         )
     report.add_argument(
         "--prune",
         action="store_true",
         help="first drop the outputs of notebooks no longer in --tutorials",
     )
-    run.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
+    run.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        help="profile directory (default: params/ here, else the package's)",
+    )
+    student.add_argument("directory", type=Path, help="where the editions go (created)")
+    init = sub.add_parser(
+        "init", help="write a lesson folder: the notebooks, the profiles and a README"
+    )
+    init.add_argument("directory", type=Path, help="a new directory (nothing is overwritten)")
+    check = sub.add_parser(
+        "check",
+        help="check a profile, the environment and reports/ as a run of every notebook does, "
+        "and print the stamps of landed runs to redo (make's first step)",
+    )
+    check.add_argument("--profile", default="default", help="parameter profile in params/")
+    check.add_argument("--params", type=Path, default=Path("params"), help="profile directory")
+    check.add_argument("--reports", type=Path, default=Path("reports"), help="output directory")
+    check.add_argument("--tutorials", type=Path, default=Path("tutorials"), help="notebooks")
     return parser
 
 
@@ -98,27 +149,74 @@ def _values_kept(argv: list[str]) -> list[str]:
     return argv
 
 
+def _lessons(args: argparse.Namespace):  # -> lessons.Lessons
+    from nnreg_keras.pipeline import lessons
+
+    found = lessons.find(
+        args.tutorials, getattr(args, "params", None), getattr(args, "reports", None)
+    )
+    if found.note():
+        print(found.note(), flush=True)
+    return found
+
+
+def _run(args: argparse.Namespace) -> None:
+    from nnreg_keras.pipeline import lessons
+    from nnreg_keras.pipeline.profiles import override_values
+    from nnreg_keras.pipeline.report import build
+    from nnreg_keras.pipeline.runner import Layout, run
+
+    where = _lessons(args)
+    profile = args.profile or lessons.last_profile(where.reports, where.params)
+    extra = override_values(args.parameter)
+    if not args.notebooks and not extra and where.params.joinpath(f"{profile}.yaml").is_file():
+        lessons.remember_profile(where.reports, profile)  # a full report of this profile
+    run(
+        args.notebooks,
+        profile,
+        Layout(where.tutorials, where.params, where.reports),
+        extra,
+        wait=not args.no_wait,
+        cell_timeout=args.cell_timeout,
+        number_among_all=args.number_among_all,
+    )
+    if not args.no_report:
+        print(f"report written to {build(where.reports)}")
+
+
 def _main(args: argparse.Namespace) -> None:
     if args.command == "run":
-        from nnreg_keras.pipeline.runner import Layout, run
+        _run(args)
+    elif args.command == "init":
+        from nnreg_keras.pipeline import lessons
 
-        extra = {name: yaml.safe_load(value) for name, value in args.parameter}
-        run(
-            args.notebooks,
-            args.profile,
-            Layout(args.tutorials, args.params, args.reports),
-            extra,
-            wait=not args.no_wait,
-            cell_timeout=args.cell_timeout,
-            number_among_all=args.number_among_all,
+        written = lessons.init(args.directory)
+        notebooks = [p for p in written if p.suffix == ".ipynb"]
+        print(
+            f"wrote {args.directory}/: {len(notebooks)} notebooks and the teachers' guide in "
+            f"tutorials/, the profiles in params/, README.md\n"
+            f"next: cd {args.directory} && nnreg-keras run --profile quick"
         )
+    elif args.command == "student":
+        from nnreg_keras.pipeline import student
+
+        where = _lessons(args)
+        written = student.write_editions(where.tutorials, args.directory)
+        print(f"wrote {len(written)} student editions to {args.directory}/")
+    elif args.command == "check":
+        from nnreg_keras.pipeline.runner import Layout, stale
+
+        for stamp in stale(args.profile, Layout(args.tutorials, args.params, args.reports)):
+            print(stamp)
     else:
         from nnreg_keras.pipeline.report import build
         from nnreg_keras.pipeline.runner import Layout, discover, prune
 
+        reports = args.reports or Path("reports")
         if args.prune:
-            prune(Layout(tutorials=args.tutorials, reports=args.reports), discover(args.tutorials))
-        print(f"report written to {build(args.reports)}")
+            where = _lessons(args)
+            prune(Layout(tutorials=where.tutorials, reports=reports), discover(where.tutorials))
+        print(f"report written to {build(reports)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     except NnregError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except ModuleNotFoundError as err:
+        if (err.name or "").startswith("nnreg_keras"):
+            raise
+        print(f"error: {missing_module(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         _quiet_abandoned_tasks()
         print(f"\nerror: interrupted; {UNCHANGED}", file=sys.stderr)
@@ -141,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         reason = err.strerror.lower() if err.strerror else str(err)
         print(
-            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}",
+            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}\n"
+            f"check the permissions and the free space there, then run again",
             file=sys.stderr,
         )
         return 6

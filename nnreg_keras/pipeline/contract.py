@@ -20,11 +20,13 @@ from nnreg_keras.exceptions import ResultsError
 
 SCHEMA_VERSION = 3
 VERDICT_WORDS = 60
+PROBLEMS_SHOWN = 8  # a message lists at most this many of a file's problems
+RESULTS_BYTES = 64 << 20  # a results file holds measured numbers, tables and short texts
 
 
 def too_long(label: str, statement: dict[str, Any]) -> list[str]:
     """A verdict longer than VERDICT_WORDS words."""
-    words = max(len(statement[k].split()) for k in ("text", "alternative") if k in statement)
+    words = len(statement["text"].split())
     return [f"{label} has {words} words; at most {VERDICT_WORDS} are accepted"][
         : words > VERDICT_WORDS
     ]
@@ -59,24 +61,28 @@ def _where(path: Any) -> str:
     )
 
 
-def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]:
-    """Raise ResultsError listing every way `results` breaks the contract; return it unchanged.
+def validate(
+    results: dict[str, Any], source: str = "results", fix: str | None = None
+) -> dict[str, Any]:
+    """Raise ResultsError listing the ways `results` breaks the contract (the first
+    `PROBLEMS_SHOWN`, so the message fits a screen) and `fix`; return it unchanged.
 
     The contract is `results.schema.json`; beyond what a schema can say, metrics and numbers must be
     finite and the verdict has at most VERDICT_WORDS words."""
     import jsonschema
 
+    fix = fix or f"its notebook writes it with nnreg_keras.recording.Recorder ({SCHEMA_PATH.name})"
     if not isinstance(results, dict):
-        raise ResultsError(f"{source}: expected a JSON object, got {type(results).__name__}")
+        raise ResultsError(f"{source}: expected a JSON object, got {type(results).__name__}; {fix}")
     problems = []
     if results.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
         problems.append(
-            f"schema_version is {results['schema_version']}, this package reads {SCHEMA_VERSION}"
+            f"schema_version is {results['schema_version']!r}, this package reads {SCHEMA_VERSION}"
         )
         results = {**results, "schema_version": SCHEMA_VERSION}  # list the other problems too
     validator = jsonschema.Draft202012Validator(schema())
     problems += [
-        f"{_where(e.absolute_path)}: {e.message}"
+        f"{_where(e.absolute_path)}: {_short(e.message)}"
         for e in sorted(
             validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path))
         )
@@ -89,7 +95,7 @@ def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]
         ):
             if any(isinstance(r, list) and len(r) != len(table["columns"]) for r in table["rows"]):
                 problems.append(
-                    f"tables[{i}] ({table.get('caption')!r}): every row needs "
+                    f"tables[{i}] ({_short(repr(table.get('caption')))}): every row needs "
                     f"{len(table['columns'])} cells"
                 )
     if not problems:
@@ -109,15 +115,31 @@ def validate(results: dict[str, Any], source: str = "results") -> dict[str, Any]
             if isinstance(v, float) and not math.isfinite(v)
         ]
     if problems:
-        raise ResultsError(f"{source} breaks the results contract:\n  " + "\n  ".join(problems))
+        shown = [_short(p) for p in problems[:PROBLEMS_SHOWN]]
+        if len(problems) > PROBLEMS_SHOWN:
+            shown.append(f"... and {len(problems) - PROBLEMS_SHOWN} more")
+        raise ResultsError(
+            f"{source} breaks the results contract:\n  " + "\n  ".join(shown) + f"\n{fix}"
+        )
     return results
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Load and validate one results file."""
+def _short(text: str, limit: int = 160) -> str:
+    """One line of at most `limit` characters (a schema message quotes the whole bad value)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load(path: Path, fix: str | None = None) -> dict[str, Any]:
+    """Load and validate one results file; ResultsError naming it and `fix` when it cannot be read
+    (missing, not a file, too large, not UTF-8, not JSON) or breaks the contract."""
+    from nnreg_keras.pipeline.landing import read_text
+
     path = Path(path)
+    fix = fix or "rerun the notebook that writes it"
+    text = read_text(path, "results file", ResultsError, fix, RESULTS_BYTES)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ResultsError(f"results file {path} cannot be read: {err}") from None
-    return validate(data, source=f"results file {path}")
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ResultsError(f"results file {path} is not valid JSON ({err}); {fix}") from None
+    return validate(data, source=f"results file {path}", fix=fix)

@@ -20,12 +20,12 @@ from typing import TextIO
 def latest(path: Path) -> tuple[int, str, int]:
     """Models started, the current model's name and its last recorded step."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return 0, "", 0
-    ticks = [line.split("\t", 2) for line in lines if line.count("\t") == 2]
+    ticks = [t for t in (line.split("\t", 2) for line in lines) if len(t) == 3 and t[1].isdigit()]
     if not ticks:
-        return 0, "", 0
+        return 0, "", 0  # a model's name may hold anything: lines that do not parse are skipped
     first, step, model = ticks[-1]
     return sum(t[0] == "1" for t in ticks), model, int(step)
 

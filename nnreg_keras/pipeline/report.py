@@ -2,12 +2,14 @@
 
 No per-tutorial code lives here: every section comes from one results file, so a new notebook that
 writes valid results appears in the report by itself. Figures are inlined (SVG as markup, PNG as
-base64), styles are inline, nothing is fetched from the network.
+base64), styles and the few lines of script are inline, nothing is fetched from the network. Each
+section links the files its run landed (notebook, results, figures) by paths relative to the page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import shlex
@@ -18,8 +20,8 @@ import jinja2
 from markupsafe import Markup
 
 from nnreg_keras import render
-from nnreg_keras.exceptions import ResultsError
-from nnreg_keras.pipeline import contract
+from nnreg_keras.exceptions import ResultsError, UsageError
+from nnreg_keras.pipeline import landing, sanitize
 from nnreg_keras.pipeline.landing import RUNS, lock, read_stamp, write_text
 from nnreg_keras.pipeline.shipped import TEMPLATES
 
@@ -28,7 +30,7 @@ def inline_figure(path: Path, alt: str) -> Markup:
     """A figure file as markup to embed (`render.figure_markup`); a missing file names its fix."""
     if not path.is_file():
         raise ResultsError(f"figure file {path} is missing; rerun the notebook that lists it")
-    return Markup(render.figure_markup(path, alt))
+    return Markup(sanitize.fragment(render.figure_markup(path, alt)))  # an SVG runs nothing
 
 
 def figure_blocks(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,26 +72,41 @@ def _without_heading(markdown_text: str) -> str:
     return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
 
 
+def anchor(stem: str) -> str:
+    """The id of a notebook's section in the report: its file stem in lower case, words joined by -."""
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+
+
+def landed_file(reports: Path, relative: str) -> str | None:
+    """A file of a run's directory as a link from the report's page, or None when it is absent."""
+    return f"{RUNS}/{reports.name}/{relative}" if (reports / relative).is_file() else None
+
+
 def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
-    anchor = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
     figures = [
-        {**fig, "markup": inline_figure(reports / fig["file"], fig["alt"])}
+        {
+            **fig,
+            "markup": inline_figure(reports / fig["file"], fig["alt"]),
+            "href": landed_file(reports, fig["file"]),
+        }
         for fig in results["figures"]
     ]
     verdict = results["verdict"]
     stamp = read_stamp(reports)
-    page = f"{RUNS}/{stem}/notebooks/{stem}.html"
     return {
         **results,
-        "anchor": anchor,
+        "anchor": anchor(stem),
+        "figures": figures,
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
-        "verdict_text": render.wording(verdict),
+        "verdict_text": verdict["text"],
         "exercises": _without_heading(results.get("exercises", "")),
-        "notebook_link": page if (reports / "notebooks" / f"{stem}.html").is_file() else None,
+        "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
+        "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
+        "results_file": landed_file(reports, f"results/{stem}.json"),
         "run": run_info(notebook),
         "overrides": (stamp or {}).get("overrides", {}),
         "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
@@ -98,10 +115,16 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
 
 
 def markdown(text: str) -> Markup:
-    """Markdown (a notebook's exercises cell) as HTML; raw HTML in it is escaped, not passed through."""
+    """Markdown (a notebook's exercises cell) as HTML that runs and fetches nothing: raw HTML in it
+    is escaped, not passed through, and an image becomes a link to it (the page works offline)."""
     import mistune
 
-    return Markup(mistune.create_markdown(escape=True)(text))
+    class Offline(mistune.HTMLRenderer):
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            return self.link(text or html.escape(url), url, title)
+
+    rendered = mistune.create_markdown(renderer=Offline(escape=True))(text)
+    return Markup(sanitize.fragment(rendered))
 
 
 def _markup(function: Any) -> Any:
@@ -123,6 +146,7 @@ def jinja_environment() -> jinja2.Environment:
         table=_markup(render.table_html),
         figure=_markup(render.figure_html),
         figure_caption=render.figure_caption,
+        figure_links=_markup(render.figure_links),
         finding=_markup(render.finding_html),
         status_class=render.status_class,
     )
@@ -130,21 +154,37 @@ def jinja_environment() -> jinja2.Environment:
 
 
 def build(reports: Path = Path("reports")) -> Path:
-    """Render reports/index.html from reports/runs/*/results/*.json; write it in one step."""
+    """Render reports/index.html from reports/runs/*/, each run checked whole first
+    (`landing.check_run`: a damaged run names the command that repairs it); write it in one step.
+    A reports directory holding files this package did not write is refused, and what killed
+    runs left is undone first."""
     reports = Path(reports)
-    with lock(reports, "index"), lock(reports, "landing", shared=True):
-        runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
-        if not runs:
-            raise ResultsError(f"no results in {reports / RUNS}; run `make report` first")
-        sections = [
-            section(contract.load(run / "results" / f"{run.name}.json"), run) for run in runs
-        ]
-        html = (
-            jinja_environment()
-            .get_template("report.html.j2")
-            .render(
-                sections=sections,
-                generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            )
+    if not reports.exists() and not reports.is_symlink():
+        raise UsageError(
+            f"no report in {reports} ({reports.absolute()} does not exist); build it from the "
+            f"project's directory, or give --reports DIR; a new report starts with `make report` "
+            f"or `python -m nnreg_keras run`"
         )
-        return write_text(reports / "index.html", html)
+    landing.check_reports(reports)
+    no_runs = UsageError(
+        f"no runs in {reports / RUNS} ({reports.absolute()}): run the notebooks first "
+        f"(`make report`, or `python -m nnreg_keras run`), or give --reports DIR of a report"
+    )
+    if not any((reports / RUNS).glob("*")):
+        raise no_runs  # and nothing is written there, not even a lock
+    with lock(reports, "index"):
+        landing.recover(reports, holding_index=True)
+        with lock(reports, "landing", shared=True):
+            runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
+            if not runs:
+                raise no_runs
+            sections = [section(landing.check_run(run)[0], run) for run in runs]
+            html_text = (
+                jinja_environment()
+                .get_template("report.html.j2")
+                .render(
+                    sections=sections,
+                    generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                )
+            )
+            return write_text(reports / "index.html", html_text)

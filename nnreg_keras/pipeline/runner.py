@@ -12,8 +12,12 @@ outputs untouched and keeps the failed notebook and its kernel log in `reports/f
 from __future__ import annotations
 
 import contextlib
+import errno
+import importlib.util
 import json
 import os
+import re
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,10 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from nnreg_keras import exceptions, recording, rules
-from nnreg_keras.exceptions import NnregError, NotebookError, ParameterError
-from nnreg_keras.pipeline import contract, landing, profiles
+from nnreg_keras.exceptions import (
+    NnregError,
+    NotebookError,
+    OutputError,
+    ParameterError,
+    ResultsError,
+    UsageError,
+)
+from nnreg_keras.pipeline import contract, landing, profiles, sanitize
 from nnreg_keras.pipeline import progress as progress_mod
-from nnreg_keras.pipeline.shipped import TEMPLATES
+from nnreg_keras.pipeline.shipped import TEMPLATES, lesson_stems
 from nnreg_keras.quiet import stderr_to
 
 
@@ -66,6 +77,39 @@ class Plan:
 def discover(tutorials: Path) -> list[Path]:
     """The tutorial notebooks, in file-name order."""
     return sorted(p for p in Path(tutorials).glob("*.ipynb") if not p.name.startswith("."))
+
+
+def notebooks_in(tutorials: Path) -> list[Path]:
+    """The tutorial notebooks; UsageError naming the directory looked in when there are none."""
+    found = discover(tutorials)
+    if not found:
+        where = Path(tutorials).absolute()
+        state = "holds no .ipynb file" if where.is_dir() else "does not exist"
+        raise UsageError(
+            f"no notebooks in {tutorials} ({where} {state}); run from the directory that holds "
+            f"tutorials/ (the project's), or give --tutorials DIR"
+        )
+    return found
+
+
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
+
+def check_environment() -> None:
+    """Refuse a KERAS_BACKEND that Keras cannot load, before a kernel starts and fails on it."""
+    backend = os.environ.get("KERAS_BACKEND", "")
+    if not backend:
+        return
+    if backend not in KERAS_BACKENDS:
+        raise UsageError(
+            f"KERAS_BACKEND={backend!r} is not a Keras backend; accepted: "
+            f"{', '.join(KERAS_BACKENDS)}; set one (KERAS_BACKEND=jax), or unset it for tensorflow"
+        )
+    if importlib.util.find_spec(backend) is None:
+        raise UsageError(
+            f"KERAS_BACKEND={backend}: {backend} is not installed for {sys.executable}; install "
+            f"it (pip install {backend}), or choose another backend"
+        )
 
 
 def pick(notebooks: list[Path], selectors: list[str]) -> list[Path]:
@@ -148,18 +192,36 @@ def exercises(executed: Path) -> str | None:
 
 
 def export_html(executed: Path, target: Path) -> None:
-    """The executed notebook as one HTML page with its outputs and figures, fetching nothing."""
+    """The executed notebook as one HTML page with its outputs and figures, fetching nothing; it
+    carries the notebook's title and links back to its section of the report (reports/index.html,
+    three levels up from runs/NN_name/notebooks/) and to its own .ipynb and results."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    from nnreg_keras.pipeline.report import anchor
+
+    stem = executed.stem
+    nb = nbformat.read(str(executed), as_version=4)
+    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    headings = [line.lstrip("#").strip() for line in first.splitlines() if line.startswith("#")]
+    title = headings[0] if headings else stem
+    results = target.parent.parent / "results" / f"{stem}.json"
+    links = {
+        "title": title,
+        "report": f"../../../index.html#{anchor(stem)}",
+        "ipynb": executed.name,
+        "results": f"../results/{stem}.json" if results.is_file() else None,
+    }
     exporter = HTMLExporter(
         template_name="lab",
         extra_template_paths=[str(TEMPLATES)],
         template_file="notebook.html.j2",
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(str(executed), as_version=4))
-    target.write_text(body, encoding="utf-8")
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"metadata": {"name": title}, "nnreg": links}
+    )
+    target.write_text(sanitize.page(body), encoding="utf-8")  # runs nothing, fetches nothing
 
 
 def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any]:
@@ -173,7 +235,8 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         contract.validate(results, source=f"results of {stem}")
         (out / "results" / f"{stem}.json").write_text(
             json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-            + "\n"
+            + "\n",
+            encoding="utf-8",
         )
     for fig in results["figures"]:
         if not (out / fig["file"]).is_file():
@@ -193,14 +256,38 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
     return results
 
 
-def _failure(
-    err: BaseException, stem: str, kept: Path, log: Path, cell_timeout: float | None
-) -> NnregError:
+_FULL = {
+    errno.ENOSPC: "free some space on the disk that holds {reports}, or give --reports a "
+    "directory on another disk",
+    errno.EDQUOT: "free some of your disk quota, or give --reports a directory elsewhere",
+    errno.EFBIG: "raise the file size limit (ulimit -f), or make the notebook write less",
+    errno.EROFS: "give --reports a directory on a writable file system",
+}
+
+
+def _output_failure(
+    err: Any, stem: str, out: Path, reports: Path, where: str
+) -> OutputError | None:
+    """A kernel that could not write its outputs (a full disk, a quota, a read-only file system):
+    the reports directory's fault, not the notebook's (exit status 6, as for the runner's writes)."""
+    found = re.match(r"\[Errno (\d+)\] ([^:]+)(?:: '(.*)')?", str(err.evalue))
+    if not (err.ename in ("OSError", "IOError") and found and int(found[1]) in _FULL):
+        return None
+    path = found[3] or ""
+    inside = str(out.resolve()) + os.sep
+    what = path.removeprefix(inside) if path.startswith(inside) else (path or "its outputs")
+    return OutputError(
+        f"notebook {stem}, cell {err.exec_count}: cannot write {what} into {reports}: "
+        f"{found[2].lower()}; {_FULL[int(found[1])].format(reports=reports)}, then run again"
+        f"{where}"
+    )
+
+
+def _failure(err: BaseException, stem: str, where: str, cell_timeout: float | None) -> NnregError:
     """One message for each way a kernel can fail; an error of this package keeps its own type."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    where = f"\n  executed notebook kept at {kept}; kernel log at {log}"
     if isinstance(err, PapermillExecutionError):
         kind = getattr(exceptions, err.ename, None)
         if isinstance(kind, type) and issubclass(kind, NnregError):
@@ -221,6 +308,33 @@ def _failure(
     raise err
 
 
+def _this_python_kernel(work: Path) -> str:
+    """A `python3` kernel spec in `work` that runs this very Python, and JUPYTER_PATH with it
+    first: another `python3` spec (a system Jupyter's, another environment's) would start a
+    kernel without this environment's packages."""
+    spec = work / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return os.pathsep.join(
+        [str((work / "jupyter").resolve()), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+    )
+
+
+def _keep_failed(job: Plan, layout: Layout, work: Path, executed: Path) -> str:
+    """Keep the failed notebook and its kernel log in failed/; say where (or why they could not
+    be kept: the notebook's own error is the one to report)."""
+    kept, log = layout.failed(job.stem, ".ipynb"), layout.failed(job.stem, ".kernel.log")
+    try:
+        if executed.exists():
+            landing.move_file(executed, kept)
+        landing.keep_log(work / "kernel.log", log, job.stem)
+    except OutputError as err:
+        return f"\n  the executed notebook and its kernel log could not be kept: {err}"
+    return f"\n  executed notebook kept at {kept}; kernel log at {log}"
+
+
 def _execute(
     job: Plan, layout: Layout, work: Path, label: str, cell_timeout: float | None
 ) -> float:
@@ -232,7 +346,8 @@ def _execute(
     out = work / "out"
     executed = out / "notebooks" / f"{job.stem}.ipynb"
     executed.parent.mkdir(parents=True)
-    (work / "runtime").mkdir()
+    for private in ("runtime", "tmp"):
+        (work / private).mkdir()
     env = {
         recording.OUTPUT_DIR_ENV: str(out.resolve()),
         recording.NOTEBOOK_ENV: job.stem,
@@ -240,8 +355,18 @@ def _execute(
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "MPLBACKEND": "agg",
         recording.PROGRESS_ENV: str((work / "progress").resolve()),
-        "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),
-    }  # kernel connection files
+        "JUPYTER_RUNTIME_DIR": str((work / "runtime").resolve()),  # kernel connection files
+        "JUPYTER_PATH": _this_python_kernel(work),
+        "TMPDIR": str((work / "tmp").resolve()),  # the kernel's temporary files, deleted with work
+        "PYTHONUTF8": "1",  # files are read and written as UTF-8 whatever the locale
+    }
+    # The kernel's connection file (its ports and HMAC key) goes with the work directory too:
+    # jupyter_client would otherwise write it to the system's temporary folder, where a killed
+    # run leaves it.
+    from traitlets.config import Config
+
+    connection_file = str((work / "runtime" / "kernel.json").resolve())
+    connection = Config({"KernelManager": {"connection_file": connection_file}})
     start = time.perf_counter()
     previous = landing.read_stamp(layout.run_dir(job.stem))
     try:
@@ -259,13 +384,16 @@ def _execute(
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=cell_timeout,
+                config=connection,
             )
     except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
-        kept, log = layout.failed(job.stem, ".ipynb"), layout.failed(job.stem, ".kernel.log")
-        if executed.exists():
-            landing.move_file(executed, kept)
-        landing.move_file(work / "kernel.log", log)
-        raise _failure(err, job.stem, kept, log, cell_timeout) from None
+        where = _keep_failed(job, layout, work, executed)
+        full = (
+            _output_failure(err, job.stem, out, layout.reports, where)
+            if isinstance(err, PapermillExecutionError)
+            else None
+        )
+        raise (full or _failure(err, job.stem, where, cell_timeout)) from None
     return time.perf_counter() - start
 
 
@@ -314,12 +442,20 @@ def run_notebook(
 
 
 def prune(layout: Layout, notebooks: list[Path]) -> None:
-    """Drop outputs of notebooks no longer in tutorials/, and private directories of killed runs."""
+    """Drop outputs of notebooks no longer in tutorials/, and undo what killed runs left; refuse a
+    reports directory holding anything this package did not write (it deletes only its own)."""
     stems = {nb.stem for nb in notebooks}
     reports = layout.reports
+    landing.check_reports(reports)
     if not reports.is_dir():
         return
-    landing.clean_stale(reports)
+    if not stems:
+        raise UsageError(
+            f"no notebooks in {layout.tutorials} ({Path(layout.tutorials).absolute()}): pruning "
+            f"would drop every run in {reports}; run from the project's directory, or give "
+            f"--tutorials DIR"
+        )
+    landing.recover(reports)
     for run_dir in (reports / landing.RUNS).glob("*"):
         if (
             run_dir.name not in stems
@@ -327,9 +463,40 @@ def prune(layout: Layout, notebooks: list[Path]) -> None:
             and not landing.is_locked(reports, run_dir.name)
         ):
             landing.remove(run_dir)
-    for failed in (reports / "failed").glob("*"):
+    for failed in (reports / landing.FAILED).glob("*"):
         if failed.name.split(".")[0] not in stems:
             landing.remove(failed)
+
+
+def stale(profile: str, layout: Layout = Layout()) -> list[Path]:
+    """What `make report` must redo for `profile`, after the checks a run of every notebook makes
+    first (the profile, each notebook's parameters, the environment, the reports directory): the
+    stamps of landed runs that are damaged or incomplete, or are not this profile's run with its
+    parameters (a one-off run), whatever their files' times say. Killed runs are undone first."""
+    notebooks = notebooks_in(layout.tutorials)
+    values = profiles.load_profile(layout.profile_path(profile), [nb.stem for nb in notebooks])
+    jobs = [plan(nb, profile, values.get(nb.stem, {}), {}) for nb in notebooks]
+    check_environment()
+    landing.check_reports(layout.reports)
+    landing.recover(layout.reports)
+    redo = []
+    for job in jobs:
+        run_dir = layout.run_dir(job.stem)
+        if not os.path.lexists(run_dir):
+            continue  # make runs it: its stamp is missing
+        try:
+            _, found = landing.check_run(run_dir, complete=True)
+        except ResultsError as err:
+            why = str(err).split("; rerun")[0]
+        else:
+            same = json.loads(json.dumps(job.parameters)) == found["parameters"]
+            if found["profile"] == profile and not found["overrides"] and same:
+                continue
+            why = f"{run_dir} is not the profile's run (profile {found['profile']}"
+            why += f", one-off values {found['overrides']})" if found["overrides"] else ")"
+        print(f"note: {why}; make reruns it", file=sys.stderr)
+        redo.append(run_dir / landing.STAMP)
+    return redo
 
 
 def run(
@@ -346,13 +513,26 @@ def run(
 
     `number_among_all` numbers each notebook by its place among all notebooks (`[2/4]`), for make,
     which runs one notebook per process."""
-    notebooks = discover(layout.tutorials)
+    notebooks = notebooks_in(layout.tutorials)
     chosen = pick(notebooks, selectors)
+    stems = [nb.stem for nb in notebooks]
+    # A profile may name lessons the package ships that this folder does not hold (a teacher
+    # keeps the lessons of one class); any other name is a mistake the profile check reports,
+    # except in a run of some notebooks only, which notes it.
+    absent = [stem for stem in lesson_stems() if stem not in stems]
     profile_values = profiles.load_profile(
-        layout.profile_path(profile), [nb.stem for nb in notebooks]
+        layout.profile_path(profile), stems, absent, allow_unknown=bool(selectors)
     )
+    unknown = sorted(set(profile_values) - set(stems))
+    if unknown:
+        print(
+            f"note: profile {layout.profile_path(profile)} has sections for notebooks not in "
+            f"{layout.tutorials} ({', '.join(unknown)}); a run of every notebook stops on them",
+            file=sys.stderr,
+        )
     started = time.time()
     jobs = [plan(nb, profile, profile_values.get(nb.stem, {}), extra or {}) for nb in chosen]
+    check_environment()
     prune(layout, notebooks)
     all_results = []
     for i, job in enumerate(jobs, 1):

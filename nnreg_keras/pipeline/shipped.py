@@ -1,7 +1,10 @@
 """Files the package ships beside its code, found in a source checkout and in an installed wheel.
 
-The report's templates and CSS have one copy, the top-level `templates/` of the repository; the
-wheel carries it as `nnreg_keras/templates/` (see `[tool.setuptools.package-dir]` in pyproject.toml).
+The report's templates and CSS, the tutorial notebooks (with the teachers' guide) and the parameter
+profiles each have one copy, at the top of the repository: `templates/`, `tutorials/`, `params/`.
+The wheel and the sdist carry them as `nnreg_keras/templates/`, `nnreg_keras/tutorials/` and
+`nnreg_keras/params/` (see `[tool.setuptools.package-dir]` in pyproject.toml), so the installed
+package can build a report, run its own lessons and write them out (`nnreg-keras init DIR`).
 """
 
 from __future__ import annotations
@@ -18,3 +21,10 @@ def _shipped(name: str) -> Path:
 
 
 TEMPLATES = _shipped("templates")
+TUTORIALS = _shipped("tutorials")  # the lessons: NN_name.ipynb, and README.md, the teachers' guide
+PARAMS = _shipped("params")  # the profiles: default.yaml, quick.yaml
+
+
+def lesson_stems() -> list[str]:
+    """The stems of the notebooks the package ships, in file-name order."""
+    return sorted(p.stem for p in TUTORIALS.glob("*.ipynb") if not p.name.startswith("."))

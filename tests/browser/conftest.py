@@ -2,7 +2,8 @@
 
 The tests run when a Chromium and the Playwright bindings are installed and skip otherwise, saying
 which one is missing; with NNREG_REQUIRE_BROWSER=1 (as in CI) a missing browser fails instead.
-Set NNREG_CHROMIUM to use a Chromium other than the one on PATH.
+Set NNREG_CHROMIUM to use a Chromium other than the one on PATH, and NNREG_BROWSER_REPORTS=DIR to
+check a reports directory already built (its index.html is rebuilt) instead of running the notebooks.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from nnreg_keras.pipeline import report
 from tests.conftest import ROOT
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
-# The two screens the report is checked on: a phone (touch, overlay scrollbars) and a desktop.
+# The screens the report is checked on: a phone and a tablet (touch, overlay scrollbars), a laptop.
 VIEWS = {
     "phone": {"width": 390, "height": 844, "mobile": True},
-    "desktop": {"width": 1280, "height": 900},
+    "tablet": {"width": 768, "height": 1024, "mobile": True},
+    "desktop": {"width": 1280, "height": 800},
 }
 # A4 with 15 mm margins, in CSS pixels (96 per inch): the width and height a printed page lays out in.
 PRINT_MARGIN_MM = 15
@@ -79,9 +81,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def report_file(browser, quick_reports: Path) -> Path:
-    """reports/index.html of the quick run (after the browser, so a missing one skips before the run)."""
-    return report.build(quick_reports)
+def report_file(browser, request) -> Path:
+    """index.html of the quick run (after the browser, so a missing one skips before the run), or of
+    the reports directory NNREG_BROWSER_REPORTS names (one already built, e.g. the default profile's)."""
+    given = os.environ.get("NNREG_BROWSER_REPORTS")
+    return report.build(Path(given) if given else request.getfixturevalue("quick_reports"))
 
 
 @dataclass
@@ -98,22 +102,29 @@ class OpenedPage:
 
 
 @pytest.fixture(scope="session")
-def open_report(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage]]:
-    """Opens the report at a viewport width, in screen or print media; blocks every other request."""
+def open_page(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage]]:
+    """Opens a page of the report's directory (the report itself by default) at a viewport width,
+    in screen or print media and a light or dark colour scheme; blocks every other request."""
     contexts = []
 
     def opener(
-        width: int, media: str = "screen", height: int = 900, mobile: bool = False
+        width: int,
+        media: str = "screen",
+        height: int = 900,
+        mobile: bool = False,
+        scheme: str = "light",
+        path: Path | None = None,
     ) -> OpenedPage:
         context = browser.new_context(
             viewport={"width": width, "height": height},
             is_mobile=mobile,
             has_touch=mobile,
+            color_scheme=scheme,
             service_workers="block",
         )
         contexts.append(context)
         page = context.new_page()
-        opened = OpenedPage(page, report_file.as_uri())
+        opened = OpenedPage(page, (path or report_file).as_uri())
         page.on(
             "console",
             lambda msg: opened.console_errors.append(msg.text) if msg.type == "error" else None,
@@ -141,10 +152,60 @@ def open_report(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage
 
 
 @pytest.fixture(scope="session")
+def open_report(open_page) -> Callable[..., OpenedPage]:
+    """Opens the report (see `open_page`)."""
+    return lambda *args, **kwargs: open_page(*args, path=None, **kwargs)
+
+
+@pytest.fixture(scope="session")
 def desktop(open_report) -> OpenedPage:
     return open_report(**VIEWS["desktop"])
 
 
 @pytest.fixture(scope="session")
+def tablet(open_report) -> OpenedPage:
+    return open_report(**VIEWS["tablet"])
+
+
+@pytest.fixture(scope="session")
 def phone(open_report) -> OpenedPage:
     return open_report(**VIEWS["phone"])
+
+
+@pytest.fixture(scope="session")
+def printed(open_report) -> OpenedPage:
+    """The report laid out as on A4 paper (print media, the printed page's width)."""
+    return open_report(round(PRINT_WIDTH), media="print", height=round(PRINT_HEIGHT))
+
+
+@dataclass
+class Printout:
+    """The report printed to A4: the PDF's bytes, and the text of each of its pages."""
+
+    pdf: bytes
+    pages: list[str]
+
+
+@pytest.fixture(scope="session")
+def printout(printed) -> Printout:
+    """The report printed to A4 with 15 mm margins, saved as reports/screenshots/report.pdf."""
+    import io
+
+    from pypdf import PdfReader
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    margin = f"{PRINT_MARGIN_MM}mm"
+    pdf = printed.page.pdf(
+        path=SCREENSHOTS / "report.pdf",
+        format="A4",
+        margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
+    )
+    return Printout(pdf, [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages])
+
+
+@pytest.fixture(scope="session")
+def notebook_pages(report_file: Path) -> list[Path]:
+    """The executed notebooks' HTML pages that the report links."""
+    pages = sorted(report_file.parent.glob("runs/*/notebooks/*.html"))
+    assert pages, "the run wrote no executed-notebook page"
+    return pages

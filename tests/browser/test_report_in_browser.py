@@ -1,13 +1,16 @@
-"""The quick-profile report as a reader sees it in Chromium: on a phone, on a desktop, in print, to axe.
+"""The quick-profile report as a reader sees it in Chromium: on a phone, a tablet and a laptop, on
+paper, and to axe.
 
-The checks read the page's structure generically (figures, tables, links, table-of-contents anchors),
-so they hold for any section layout the template chooses.
+The checks read the page's structure generically (figures, tables, links, headings, landmarks), so
+they hold for any section layout the template chooses.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import unicodedata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -17,10 +20,15 @@ from nnreg_keras.exceptions import NnregError
 from nnreg_keras.pipeline import cli
 from nnreg_keras.pipeline.profiles import notebook_defaults
 from nnreg_keras.pipeline.runner import Layout, discover, pick
-from tests.browser.conftest import PRINT_HEIGHT, PRINT_MARGIN_MM, PRINT_WIDTH, SCREENSHOTS, VIEWS
+from tests.browser.conftest import PRINT_HEIGHT, PRINT_WIDTH, SCREENSHOTS, VIEWS
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
+
+# The smallest text a figure may show on screen, in CSS pixels, where it is drawn or at full size.
+READABLE_PX = 10
+# What the default profile's report is held to (the quick report is smaller still).
+MAX_BYTES, MAX_ELEMENTS = 1_000_000, 3_000
 
 # A short CSS-like name for an element, to say which one broke a rule.
 DESCRIBE = """el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
@@ -80,8 +88,58 @@ FIGURES = f"""() => Array.from(document.querySelectorAll('figure')).map(figure =
              breakInside: getComputedStyle(figure).breakInside}};
 }})"""
 
-ANCHOR_TARGETS = """() => Array.from(document.querySelectorAll('nav a[href^="#"]'))
+# The smallest text of a drawing as rendered, in CSS pixels (font size times the drawing's scale);
+# for a PNG, which has no text elements, how large it is drawn against its own pixels.
+SMALLEST_TEXT = """graphic => {
+    const svg = graphic.querySelector('svg');
+    if (!svg) return {svg: false, scale: graphic.getBoundingClientRect().width / graphic.naturalWidth};
+    let least = Infinity;
+    for (const text of svg.querySelectorAll('text')) {
+        const matrix = text.getScreenCTM(), size = parseFloat(getComputedStyle(text).fontSize);
+        if (text.textContent.trim() && matrix && text.getBBox().width > 0)
+            least = Math.min(least, size * Math.hypot(matrix.a, matrix.b));
+    }
+    return {svg: true, least: least};
+}"""
+
+SHOWN_FIGURES = f"""() => Array.from(document.querySelectorAll('main figure:not(.explorable)'))
+    .map(figure => ({{figure, graphic: figure.querySelector(':scope > .svg, :scope > img')}}))
+    .filter(f => f.graphic && f.graphic.checkVisibility())
+    .map(f => ({{id: f.figure.id || ({DESCRIBE})(f.figure), ...({SMALLEST_TEXT})(f.graphic),
+                index: Array.from(document.querySelectorAll('main figure:not(.explorable)')).indexOf(f.figure)}}))"""
+
+IN_VIEWER = f"""() => {{
+    const dialog = document.querySelector('dialog.viewer');
+    const graphic = dialog.querySelector('.viewer-stage > .svg, .viewer-stage > img');
+    return {{open: dialog.open, ...(graphic ? ({SMALLEST_TEXT})(graphic) : {{}}),
+             focus: document.activeElement.className}};
+}}"""
+
+# Pairs of text elements whose boxes overlap by more than a pixel each way, in each drawing
+# (measured at the drawing's own size: box sizes divided by the scale it is drawn at).
+OVERLAPS = f"""() => Array.from(document.querySelectorAll('main figure .svg > svg')).map(svg => {{
+    const figure = svg.closest('figure'), scale = svg.getBoundingClientRect().width / svg.width.baseVal.value;
+    const boxes = Array.from(svg.querySelectorAll('text')).filter(t => t.textContent.trim())
+        .map(t => ({{text: t.textContent.trim(), r: t.getBoundingClientRect()}}));
+    const pairs = [];
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {{
+        const a = boxes[i].r, b = boxes[j].r;
+        const w = (Math.min(a.right, b.right) - Math.max(a.left, b.left)) / scale;
+        const h = (Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top)) / scale;
+        if (w > 1 && h > 1) pairs.push([boxes[i].text, boxes[j].text]);
+    }}
+    return {{figure: figure.id || ({DESCRIBE})(figure), texts: boxes.length, pairs}};
+}})"""
+
+ANCHOR_TARGETS = """() => Array.from(document.querySelectorAll('nav#contents a[href^="#"]'))
     .map(a => decodeURIComponent(a.getAttribute('href').slice(1)))"""
+
+
+def results_of(report_file: Path) -> list[dict]:
+    """The results JSON of every run the report shows, in the report's order."""
+    return [
+        json.loads(p.read_text()) for p in sorted(report_file.parent.glob("runs/*/results/*.json"))
+    ]
 
 
 def test_page_loads_without_console_errors_or_requests(desktop):
@@ -90,12 +148,109 @@ def test_page_loads_without_console_errors_or_requests(desktop):
     assert desktop.other_requests == [], "the report must be self-contained"
 
 
+def test_the_page_is_light(desktop, report_file: Path):
+    size = report_file.stat().st_size
+    elements = desktop.js("() => document.getElementsByTagName('*').length")
+    in_drawings = desktop.js("() => document.querySelectorAll('svg *').length")
+    print(f"\nindex.html: {size / 1e6:.2f} MB, {elements:,} elements ({in_drawings:,} in drawings)")
+    assert size < MAX_BYTES and elements < MAX_ELEMENTS
+
+
 def test_every_figure_is_drawn_with_a_size(desktop):
     figures = [fig for fig in desktop.js(FIGURES) if not fig["hidden"]]
     assert figures, "the report shows no figure"
     for fig in figures:
         assert fig["width"] > 0 and fig["height"] > 0, fig
         assert fig["graphics"] >= 1, f"no drawn image in {fig['figure']}"
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_figure_text_is_readable_where_drawn_or_one_press_away(request, view):
+    """Text of at least 10 px in the page, or at full size: the figure's "Full size" button (a tap,
+    a click, or Enter from the keyboard) opens a viewer that draws it so large. PNG figures are saved
+    at 110 dpi, where their smallest (8 pt) text is 12 px: the viewer draws them at their own size."""
+    opened = request.getfixturevalue(view)
+    page, small, shown_before = opened.page, [], opened.js(SHOWN_FIGURES)
+    for fig in shown_before:
+        if fig["svg"] and fig["least"] >= READABLE_PX:
+            continue
+        small.append(fig["id"])
+        button = page.locator("main figure:not(.explorable)").nth(fig["index"])
+        button = button.locator(":scope > figcaption button.full-size")
+        button.focus()
+        page.keyboard.press("Enter")
+        shown = opened.js(IN_VIEWER)
+        assert shown["open"], f"{fig['id']}: Enter on its Full size button opened nothing"
+        if shown["svg"]:
+            assert shown["least"] >= READABLE_PX, f"{fig['id']} at full size: {shown}"
+        else:
+            assert shown["scale"] >= 1, f"{fig['id']} is drawn below its own size: {shown}"
+        page.keyboard.press("Escape")
+        assert not opened.js("() => document.querySelector('dialog.viewer').open")
+        assert opened.js("() => document.activeElement.classList.contains('full-size')")
+    assert [f["id"] for f in opened.js(SHOWN_FIGURES)] == [f["id"] for f in shown_before]
+    print(f"\n{view}: {len(small)} figures open full size to be read: {', '.join(small)}")
+
+
+def test_a_tap_on_a_figure_opens_it_full_size_and_the_backdrop_or_close_button_closes_it(phone):
+    page = phone.page
+    figure = page.locator("main figure:not(.explorable)").first
+    figure.locator(":scope > .svg, :scope > img").tap()
+    assert phone.js(IN_VIEWER)["open"]
+    page.locator("dialog.viewer .viewer-close").tap()
+    assert not phone.js(IN_VIEWER)["open"]
+    assert figure.locator(":scope > .svg, :scope > img").is_visible(), (
+        "the figure did not come back"
+    )
+
+
+def test_no_text_in_a_figure_overlaps_another(printed):
+    """Every drawing, every frame of an explorable figure included (print shows them all)."""
+    figures = printed.js(OVERLAPS)
+    assert figures and all(f["texts"] > 0 for f in figures), (
+        "figure text is not text (svg.fonttype)"
+    )
+    overlapping = {f["figure"]: f["pairs"][:3] for f in figures if f["pairs"]}
+    assert overlapping == {}
+
+
+def test_the_first_phone_screen_holds_the_first_question_and_its_short_answer(phone):
+    page = phone.page
+    page.evaluate("window.scrollTo(0, 0)")
+    first = phone.js(
+        """() => { const section = document.querySelector('main section');
+        const box = el => el.getBoundingClientRect();
+        return {question: box(section.querySelector('blockquote')).bottom,
+                answer: box(section.querySelector('.verdict')).bottom, height: window.innerHeight,
+                contents: box(document.querySelector('a.to-contents')).bottom}; }"""
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "390px-first-screen.png")
+    assert first["question"] <= first["height"] and first["answer"] <= first["height"], first
+    assert first["contents"] <= first["height"], "the Contents button is not on the first screen"
+
+
+@pytest.mark.parametrize("view", ["phone", "tablet"])
+def test_the_contents_are_one_tap_away_anywhere_on_the_page(request, view):
+    opened = request.getfixturevalue(view)
+    page, targets = opened.page, opened.js(ANCHOR_TARGETS)
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight * 0.6)")
+    button = page.locator("a.to-contents")
+    assert button.is_visible() and button.bounding_box()["y"] >= 0
+    button.tap()
+    links = page.locator("nav#contents a[href^='#']")
+    assert links.count() == len(targets) and all(
+        links.nth(i).is_visible() for i in range(links.count())
+    )
+    boxes = [links.nth(i).bounding_box() for i in range(links.count())]
+    height = opened.js("window.innerHeight")
+    assert all(0 <= b["y"] and b["y"] + b["height"] <= height for b in boxes), boxes
+    links.nth(len(targets) - 2).tap()  # the last section
+    top = opened.js(f"() => document.getElementById('{targets[-2]}').getBoundingClientRect().top")
+    assert abs(top) <= 2 and not page.locator("nav#contents").is_visible()
+    button.tap()
+    page.keyboard.press("Escape")
+    assert not page.locator("nav#contents").is_visible()
 
 
 def test_every_table_of_contents_link_scrolls_to_its_section(desktop):
@@ -111,6 +266,7 @@ def test_every_table_of_contents_link_scrolls_to_its_section(desktop):
             target,
         )
         assert abs(top) <= 2 or (at_bottom and 0 <= top < height), f"#{target} is at {top:.0f} px"
+        assert page.locator("nav#contents").is_visible(), "the contents left the screen"
 
 
 def test_every_local_link_and_anchor_resolves(desktop, report_file: Path):
@@ -129,6 +285,42 @@ def test_every_local_link_and_anchor_resolves(desktop, report_file: Path):
             )
         elif url.fragment:
             assert unquote(url.fragment) in ids, f"link {href} points to no element"
+
+
+def test_each_section_links_its_notebook_results_and_figure_files(desktop, report_file: Path):
+    for results in results_of(report_file):
+        stem = results["notebook"]
+        hrefs = set(
+            desktop.js(
+                """stem => Array.from(document.querySelectorAll(`section[id^="${stem.slice(0, 2)}"] a[href]`))
+                .map(a => a.getAttribute('href'))""",
+                stem,
+            )
+        )
+        expected = {
+            f"runs/{stem}/notebooks/{stem}.html",
+            f"runs/{stem}/notebooks/{stem}.ipynb",
+            f"runs/{stem}/results/{stem}.json",
+            *(f"runs/{stem}/{fig['file']}" for fig in results["figures"]),
+        }
+        assert expected <= hrefs, f"{stem}: no link to {sorted(expected - hrefs)}"
+
+
+def test_headings_and_landmarks_name_their_section(desktop):
+    found = desktop.js(
+        """() => ({
+        headings: Array.from(document.querySelectorAll('h1, h2, h3, h4')).map(h => h.textContent.trim()),
+        sections: Array.from(document.querySelectorAll('main section')).map(s => {
+            const label = document.getElementById(s.getAttribute('aria-labelledby') || '');
+            return label ? label.tagName + ' ' + label.textContent.trim() : null; }),
+        landmarks: Array.from(document.querySelectorAll('nav, footer, main section')).map(l =>
+            l.getAttribute('aria-label')
+            || (document.getElementById(l.getAttribute('aria-labelledby') || '') || {}).textContent)})"""
+    )
+    repeated = sorted({h for h in found["headings"] if found["headings"].count(h) > 1})
+    assert repeated == [], "headings that say the same"
+    assert found["sections"] and all(s and s.startswith("H2 ") for s in found["sections"])
+    assert all(found["landmarks"]), found["landmarks"]
 
 
 def rerun_problem(command: str) -> str | None:
@@ -167,11 +359,13 @@ def test_every_rerun_command_names_a_notebook_profile_and_parameters_that_exist(
     assert {c: p for c, p in problems.items() if p} == {}
 
 
-def test_phone_width_has_no_sideways_overflow_and_readable_text(phone):
-    layout = phone.js(OVERFLOWING)
+@pytest.mark.parametrize("view", ["phone", "tablet"])
+def test_narrow_screens_have_no_sideways_overflow_and_readable_text(request, view):
+    opened = request.getfixturevalue(view)
+    layout = opened.js(OVERFLOWING)
     assert layout["elements"] == [] and layout["pageWidth"] <= layout["viewport"], layout
-    small = sorted({(where, size) for where, size in phone.js(TEXT_SIZES) if size < 14})
-    assert small == [], "text below 14 px at 390 px width"
+    small = sorted({(where, size) for where, size in opened.js(TEXT_SIZES) if size < 14})
+    assert small == [], f"text below 14 px at {VIEWS[view]['width']} px width"
 
 
 @pytest.mark.parametrize("view", VIEWS)
@@ -184,8 +378,30 @@ def test_tables_fit_their_column_or_visibly_scroll(request, view):
             )
 
 
-def test_print_keeps_every_column_and_figure_on_the_page(open_report):
-    printed = open_report(round(PRINT_WIDTH), media="print", height=round(PRINT_HEIGHT))
+def test_every_table_row_has_a_row_header(desktop):
+    rows = desktop.js(
+        """() => Array.from(document.querySelectorAll('tbody tr')).map(tr =>
+        tr.firstElementChild.tagName + ' ' + tr.firstElementChild.getAttribute('scope'))"""
+    )
+    assert rows and set(rows) == {"TH row"}
+
+
+def test_a_table_scrolled_sideways_keeps_its_caption_and_row_headers_in_view(phone):
+    moved = phone.js(
+        """() => Array.from(document.querySelectorAll('.table-wrap'))
+        .filter(box => box.scrollWidth > box.clientWidth + 1).map(box => {
+            box.scrollLeft = box.scrollWidth;
+            const room = box.getBoundingClientRect(), caption = box.querySelector('caption').getBoundingClientRect();
+            const headers = Array.from(box.querySelectorAll('tbody th')).map(th => th.getBoundingClientRect().left);
+            const result = {caption: caption.left >= room.left - 0.5 && caption.right <= room.right + 0.5,
+                            headers: headers.every(left => Math.abs(left - room.left) <= 1)};
+            box.scrollLeft = 0;
+            return result; })"""
+    )
+    assert all(m["caption"] and m["headers"] for m in moved), moved
+
+
+def test_print_keeps_every_column_and_figure_on_the_page(printed, printout):
     for table in printed.js(TABLES):
         assert not table["scrolls"], f"{table['table']} scrolls in print, so columns are lost"
         assert max(table["right"], table["cellsRight"]) <= PRINT_WIDTH + 0.5, table
@@ -196,42 +412,79 @@ def test_print_keeps_every_column_and_figure_on_the_page(open_report):
             continue
         assert max(fig["right"], fig["graphicsRight"]) <= PRINT_WIDTH + 0.5, fig
         assert fig["height"] <= PRINT_HEIGHT and fig["breakInside"] == "avoid", fig
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    margin = f"{PRINT_MARGIN_MM}mm"
-    pdf = printed.page.pdf(
-        path=SCREENSHOTS / "report.pdf",
-        format="A4",
-        margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
+    print(f"\nreport.pdf: {len(printout.pages)} A4 pages")
+    assert len(printout.pages) >= len(printed.js(ANCHOR_TARGETS))  # sections start new pages
+
+
+def _squeezed(text: str) -> str:
+    """Text without any white space or ligatures (fi), to compare what a PDF's lines broke
+    differently."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def test_the_printed_report_has_every_exercise(printed, printout):
+    exercises = printed.js(
+        """() => Array.from(document.querySelectorAll('details.exercises li, details.exercises > p'))
+        .map(el => el.textContent)"""
     )
-    pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf))
-    print(f"\nreport.pdf: {pages} A4 pages")
-    assert pages >= len(printed.js(ANCHOR_TARGETS))  # every section starts on a page of its own
+    assert exercises, "no exercises on the page"
+    text = _squeezed("".join(printout.pages))
+    missing = [e.strip()[:60] for e in exercises if _squeezed(e) not in text]
+    assert missing == [], "exercises missing from the printed report"
 
 
-@pytest.mark.parametrize("view", VIEWS)
-def test_axe_finds_no_serious_or_critical_violation(open_report, view):
+def test_the_first_printed_page_holds_the_first_question_and_answer(printed, printout):
+    first = printed.js(
+        """() => { const s = document.querySelector('main section');
+        return [s.querySelector('blockquote').textContent, s.querySelector('.verdict').textContent]; }"""
+    )
+    page = _squeezed(printout.pages[0])
+    assert all(_squeezed(text)[:80] in page for text in first)
+
+
+def test_no_printed_page_ends_with_a_heading_or_holds_almost_nothing(printed, printout):
+    headings = set(
+        printed.js(
+            """() => Array.from(document.querySelectorAll('h1, h2, h3, summary'))
+            .map(h => h.innerText.trim()).filter(Boolean)"""
+        )
+    )
+    ends = {}
+    for number, text in enumerate(printout.pages[:-1], 1):
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        assert len(lines) >= 5, f"page {number} holds only {lines}"
+        if lines[-1] in headings:
+            ends[number] = lines[-1]
+    assert ends == {}, "pages that end with a heading"
+
+
+@pytest.mark.parametrize(
+    "view,scheme", [(v, "light") for v in VIEWS] + [("phone", "dark"), ("desktop", "dark")]
+)
+def test_axe_finds_no_violation(open_report, view, scheme):
+    opened = open_report(**VIEWS[view], scheme=scheme)
+    violations = axe_violations(opened)
+    assert violations == {}
+
+
+def axe_violations(opened) -> dict[str, list]:
+    """axe-core's violations on an opened page, any impact, with up to three elements each."""
     from axe_playwright_python.sync_playwright import Axe
 
-    opened = open_report(**VIEWS[view])
     # A drawing inside a labelled role="img" is presentational (the label speaks for it); emptied, it
-    # no longer makes axe walk its tens of thousands of nodes.
+    # no longer makes axe walk its nodes.
     opened.js(
         "() => document.querySelectorAll('[role=img] > svg').forEach(svg => svg.replaceChildren())"
     )
     violations = Axe().run(opened.page).response["violations"]
-    serious = {
-        v["id"]: [n["target"] for n in v["nodes"][:3]]
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    }
     print(
-        f"\naxe on {view}: "
+        f"\naxe on {opened.url}: "
         + (
             ", ".join(f"{v['id']} ({v['impact']}, {len(v['nodes'])})" for v in violations)
             or "no violation"
         )
     )
-    assert serious == {}
+    return {v["id"]: [n["target"] for n in v["nodes"][:3]] for v in violations}
 
 
 @pytest.mark.parametrize("view", VIEWS)
@@ -252,7 +505,7 @@ EXPLORABLE = """() => Array.from(document.querySelectorAll('figure.explorable'))
     frames: Array.from(figure.querySelectorAll('figure.frame')).map(frame => frame.dataset.frame)}))"""
 
 
-def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(open_report):
+def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(open_report, printed):
     screen = open_report(**VIEWS["desktop"])
     figures = screen.js(EXPLORABLE)
     if not figures:
@@ -265,8 +518,40 @@ def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(ope
         moved = next(f for f in screen.js(EXPLORABLE) if f["id"] == fig["id"])
         assert moved["shown"] == [False] * (len(fig["frames"]) - 1) + [True]
         assert moved["label"].endswith(fig["frames"][-1])
-    printed = open_report(round(PRINT_WIDTH), media="print", height=round(PRINT_HEIGHT))
     for fig in printed.js(EXPLORABLE):
         assert all(fig["shown"]), f"print hides a frame of {fig['id']}"
         controls = f"document.getElementById('{fig['id']}').querySelector('.frame-controls')"
         assert printed.js(f"() => getComputedStyle({controls}).display") == "none"
+
+
+def test_each_compacted_drawing_looks_like_its_file(browser, report_file: Path):
+    """The page's lighter markup of each SVG figure (`render.compact_svg`) draws what the file
+    draws: screenshots of both, at the file's own size, differ in almost no pixel."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from nnreg_keras import render
+
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    differences = {}
+    try:
+        for path in sorted(report_file.parent.glob("runs/*/figures/*/*.svg")):
+            svg = path.read_text(encoding="utf-8")
+            shots = []
+            for markup in (svg[svg.index("<svg") :], render.compact_svg(svg)):
+                page.set_content(f"<!DOCTYPE html><body style='margin: 0'>{markup}</body>")
+                shot = Image.open(io.BytesIO(page.locator("svg").first.screenshot()))
+                shots.append(np.asarray(shot.convert("RGB")).astype(int))
+            assert shots[0].shape == shots[1].shape, path.name
+            gap = np.abs(shots[0] - shots[1]).max(axis=2)
+            differences[path.name] = (
+                round(float(gap.mean()), 2),
+                round(float(np.mean(gap > 40)), 4),
+            )
+    finally:
+        page.close()
+    assert differences, "no SVG figure"
+    print(f"\nmean difference, share of pixels off by more than 40 of 255: {differences}")
+    assert all(mean < 2 and off < 0.01 for mean, off in differences.values()), differences

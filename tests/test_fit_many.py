@@ -1,0 +1,234 @@
+"""`training.fit_many` against `fit_full_batch` one model at a time, and `models.BitsDropout`."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nnreg_keras import training
+from nnreg_keras.data import make_goalkeeper
+from nnreg_keras.exceptions import DivergenceError, ParameterError
+from nnreg_keras.models import BitsDropout, FixedMaskDropout
+from nnreg_keras.training import BACKEND, fit_full_batch, fit_many, keras, set_seed
+
+DATA = make_goalkeeper(n_train=64, n_test=32, seed=1)
+EVAL_SETS = {"train": (DATA.x_train, DATA.y_train), "test": (DATA.x_test, DATA.y_test)}
+GROUPS = BACKEND in ("jax", "tensorflow")
+
+
+def mlp(seed: int, dropout: str = "none", optimizer: str = "adam", l2: float = 0.0) -> keras.Model:
+    """2-16-16-1 with optional dropout ("keras", "bits", "fixed") and L2 on the kernels."""
+    set_seed(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    layers = [keras.Input((2,))]
+    for _ in range(2):
+        layers.append(keras.layers.Dense(16, activation="relu", kernel_regularizer=regularizer))
+        if dropout == "keras":
+            layers.append(keras.layers.Dropout(0.5))
+        elif dropout == "bits":
+            layers.append(BitsDropout(0.5))
+        elif dropout == "fixed":
+            layers.append(FixedMaskDropout(0.5, seed=seed))
+    model = keras.Sequential(
+        layers + [keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer)]
+    )
+    opt = keras.optimizers.Adam(0.02) if optimizer == "adam" else keras.optimizers.SGD(0.1, 0.9)
+    model.compile(optimizer=opt, loss="binary_crossentropy")
+    return model
+
+
+def state(model: keras.Model) -> list[np.ndarray]:
+    """Weights, seed states and optimizer state."""
+    return [keras.ops.convert_to_numpy(v.value) for v in training._state(model)]
+
+
+def one_at_a_time(build, seeds, steps=30, record_every=10):
+    models = [build(seed) for seed in seeds]
+    records = [
+        fit_full_batch(m, DATA.x_train, DATA.y_train, steps, record_every, EVAL_SETS)
+        for m in models
+    ]
+    return models, records
+
+
+def together(build, seeds, steps=30, record_every=10, **options):
+    models = [build(seed) for seed in seeds]
+    records = fit_many(
+        models, DATA.x_train, DATA.y_train, steps, record_every, EVAL_SETS, **options
+    )
+    return models, records
+
+
+BUILDS = {
+    "keras dropout, Adam": lambda seed: mlp(seed, "keras"),
+    "bits dropout, SGD with momentum": lambda seed: mlp(seed, "bits", "sgd"),
+    "no dropout, L2": lambda seed: mlp(seed, l2=0.01),
+}
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="bit-identical on JAX only")
+@pytest.mark.parametrize("kind", list(BUILDS))
+def test_jax_groups_are_bit_identical_to_one_model_at_a_time(kind):
+    seeds = [3, 4, 5]
+    alone, alone_records = one_at_a_time(BUILDS[kind], seeds)
+    grouped, grouped_records = together(BUILDS[kind], seeds)
+    assert grouped_records == alone_records
+    for a, b in zip(alone, grouped, strict=True):
+        for va, vb in zip(state(a), state(b), strict=True):
+            np.testing.assert_array_equal(va, vb)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+@pytest.mark.parametrize("kind", list(BUILDS))
+def test_tensorflow_groups_match_one_model_at_a_time(kind):
+    """Same masks (each model's own seed state), so only float rounding differs."""
+    seeds = [3, 4, 5]
+    alone, alone_records = one_at_a_time(BUILDS[kind], seeds)
+    grouped, grouped_records = together(BUILDS[kind], seeds)
+    for ra, rb in zip(alone_records, grouped_records, strict=True):
+        assert [r.keys() for r in ra] == [r.keys() for r in rb]
+        for a, b in zip(ra, rb, strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    for a, b in zip(alone, grouped, strict=True):
+        for va, vb in zip(state(a), state(b), strict=True):
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not GROUPS, reason="groups train on TensorFlow and JAX")
+@pytest.mark.parametrize("dropout", ["keras", "bits"])
+def test_same_seeds_same_records_with_dropout(dropout):
+    runs = [together(lambda seed: mlp(seed, dropout), [1, 2, 3, 4])[1] for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert runs[0][0] != runs[0][1]  # different seeds, different models
+
+
+def test_records_come_back_in_input_order_and_format():
+    """Two architectures interleaved, a group cap of 2, and one model that groups with none."""
+    builds = [
+        lambda: mlp(0, "keras"),
+        lambda: mlp(1),
+        lambda: mlp(2, "keras"),
+        lambda: mlp(3, "fixed"),
+        lambda: mlp(4, "keras"),
+        lambda: mlp(5),
+    ]
+    grouped = fit_many([b() for b in builds], DATA.x_train, DATA.y_train, 20, 10, group_size=2)
+    alone = [fit_full_batch(b(), DATA.x_train, DATA.y_train, 20, 10) for b in builds]
+    assert len(grouped) == len(builds)
+    for ra, rb in zip(alone, grouped, strict=True):
+        assert [r["step"] for r in rb] == [10, 20]
+        assert set(rb[0]) == {"step", "fit_loss", "train_loss", "train_accuracy"}
+        for a, b in zip(ra, rb, strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+
+
+def test_a_diverging_model_is_named_and_the_others_finish():
+    """Same architecture, so one group; model 2 starts with exploded weights."""
+    models = [mlp(seed) for seed in (1, 2, 3)]
+    models[1].set_weights([1e4 * w for w in models[1].get_weights()])
+    before = models[1].get_weights()
+    with pytest.raises(DivergenceError, match="1 of 3 models") as caught:
+        fit_many(models, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS)
+    assert f"model {models[1].name!r}" in str(caught.value)
+    records = caught.value.records
+    assert [len(r) for r in records] == [3, 1, 3]
+    _, healthy = one_at_a_time(lambda seed: mlp(seed), [1, 3])
+    for a, b in zip(healthy, [records[0], records[2]], strict=True):
+        for ra, rb in zip(a, b, strict=True):
+            assert ra == pytest.approx(rb, rel=1e-4, abs=1e-5)
+    for a, b in zip(before, models[1].get_weights(), strict=True):  # left as before training
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_model_twice_and_bad_counts():
+    model = mlp(0)
+    with pytest.raises(ValueError, match="the same model twice"):
+        fit_many([model, model], DATA.x_train, DATA.y_train, 10, 10)
+    with pytest.raises(ValueError, match="multiple of record_every"):
+        fit_many([mlp(1)], DATA.x_train, DATA.y_train, 25, 10)
+    uncompiled = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="plain")
+    with pytest.raises(ValueError, match="model 'plain' is not compiled"):
+        fit_many([mlp(2), uncompiled], DATA.x_train, DATA.y_train, 10, 10)
+
+
+# BitsDropout
+
+
+def draw(layer: BitsDropout, x: np.ndarray, training: bool = True) -> np.ndarray:
+    return keras.ops.convert_to_numpy(layer(x, training=training))
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
+def test_bits_dropout_keeps_one_minus_rate(rate):
+    set_seed(0)
+    layer = BitsDropout(rate, seed=7)
+    kept = draw(layer, np.ones((400, 250), "float32")) != 0
+    n, keep = kept.size, 1 - rate
+    assert abs(kept.mean() - keep) < 4 * math.sqrt(keep * rate / n)  # four standard errors
+
+
+def test_bits_dropout_masks_differ_between_steps_and_examples():
+    set_seed(0)
+    layer = BitsDropout(0.5, seed=1)
+    x = np.ones((8, 64), "float32")
+    first, second = draw(layer, x), draw(layer, x)
+    assert not np.array_equal(first, second)
+    assert len({row.tobytes() for row in first}) == len(first)
+
+
+def test_bits_dropout_scaling_and_inference():
+    set_seed(0)
+    layer = BitsDropout(0.3, seed=2)
+    x = np.random.default_rng(0).normal(size=(50, 40)).astype("float32")
+    out = draw(layer, x)
+    kept = out != 0
+    np.testing.assert_array_equal(out[kept], x[kept] * np.float32(1 / 0.7))
+    np.testing.assert_array_equal(draw(layer, x, training=False), x)
+    np.testing.assert_array_equal(draw(BitsDropout(0.0), x), x)
+
+
+@pytest.mark.parametrize("rate", [1.0, -0.1, "0.5", True])
+def test_bits_dropout_bad_rate(rate):
+    with pytest.raises(ParameterError, match=r"rate must be a dropout rate in \[0, 1\)"):
+        BitsDropout(rate)
+
+
+def test_bits_dropout_models_share_a_runner_and_train_like_keras_fit():
+    """The seed lives in a variable: two seeds, one signature; `fit_full_batch` equals `fit`."""
+    x, y = DATA.x_train.astype("float32"), DATA.y_train.astype("float32").reshape(-1, 1)
+    assert training._signature(mlp(1, "bits"), x, y) == training._signature(mlp(2, "bits"), x, y)
+    fast, plain = mlp(4, "bits"), mlp(4, "bits")
+    fit_full_batch(fast, x, y, steps=20, record_every=20)
+    plain.fit(x, y, batch_size=len(x), epochs=20, shuffle=False, verbose=0)
+    for a, b in zip(fast.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def per_seed_data(seed: int):
+    data = make_goalkeeper(n_train=64, n_test=32, seed=seed)
+    return data.x_train, data.y_train, {"test": (data.x_test, data.y_test)}
+
+
+@pytest.mark.parametrize("kind", ["keras dropout, Adam", "no dropout, L2"])
+def test_each_model_can_train_on_its_own_data(kind):
+    """One data draw per seed, passed as lists: as if each model were trained alone on its own."""
+    seeds = [3, 4, 5]
+    draws = [per_seed_data(seed) for seed in seeds]
+    alone = [BUILDS[kind](seed) for seed in seeds]
+    alone_records = [
+        fit_full_batch(m, x, y, 30, 10, sets) for m, (x, y, sets) in zip(alone, draws, strict=True)
+    ]
+    grouped = [BUILDS[kind](seed) for seed in seeds]
+    xs, ys, sets = (list(part) for part in zip(*draws, strict=True))
+    grouped_records = fit_many(grouped, xs, ys, 30, 10, sets)
+    for ra, rb in zip(alone_records, grouped_records, strict=True):
+        if BACKEND == "jax":
+            assert ra == rb
+        else:
+            assert [set(r) for r in ra] == [set(r) for r in rb]
+            for a, b in zip(ra, rb, strict=True):
+                assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    with pytest.raises(
+        ValueError, match="x: give one value shared by all 3 models, or a list of 3"
+    ):
+        fit_many(grouped, xs[:2], ys, 30, 10, sets)

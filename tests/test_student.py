@@ -1,0 +1,325 @@
+"""Student editions: solution regions blanked, outputs stripped, check cells kept.
+
+Each edition must stop at its first blank with NotImplementedError, pass every check once the
+solutions are put back, and fail a check with its message when a solution is wrong. A synthetic
+lesson tests the mechanism; the tutorials are tested for the same, each one that has solution
+regions (and every tutorial must have at least one)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from nnreg_keras.pipeline import cli, student
+from nnreg_keras.pipeline.profiles import load_profile
+from nnreg_keras.pipeline.runner import discover
+from nnreg_keras.pipeline.student import (
+    SolutionRegionError,
+    check_cells,
+    first_blank,
+    solutions,
+    student_edition,
+    with_solutions,
+    write_editions,
+)
+from tests.conftest import ROOT, landed
+
+FUNCTION = '''def mean_square(values):
+    """The mean of the squared values."""
+    ### BEGIN SOLUTION
+    return sum(v * v for v in values) / len(values)
+    ### END SOLUTION'''
+FUNCTION_CHECK = (
+    "assert mean_square([1, 2, 3]) == 14 / 3, "
+    'f"mean_square([1, 2, 3]) should be 14/3 (the mean of 1, 4, 9), got {mean_square([1, 2, 3])}"'
+)
+TOTAL = "### BEGIN SOLUTION\ntotal = 2 * steps\n### END SOLUTION\nprint(total)"
+TOTAL_CHECK = 'assert total == 2 * steps, f"total should be twice steps ({2 * steps}), got {total}"'
+ANSWER = "Why?\n\n### BEGIN SOLUTION\nBecause every weight stays.\n### END SOLUTION"
+
+
+def code(source: str, *tags: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def lesson() -> nbformat.NotebookNode:
+    """A teacher's notebook with two solution regions in code, one in markdown, two checks."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A lesson\n\n> A question?"),
+        code("steps: int = 3  # steps", "parameters"),
+        code('before = "ran"'),
+        code(FUNCTION),
+        code(FUNCTION_CHECK, "check"),
+        code(TOTAL),
+        code(TOTAL_CHECK, "check"),
+        nbformat.v4.new_markdown_cell(ANSWER),
+        code('after = "ran"'),
+    ]
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="old output\n")]
+    nb.cells[2].execution_count = 7
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, tmp_path: Path, parameters: dict | None = None):
+    """Execute a notebook as papermill does; return the executed notebook and the error, if any."""
+    source, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, str(source))
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(out),
+            parameters=parameters or {},
+            kernel_name="python3",
+            cwd=str(ROOT / "tutorials"),
+            progress_bar=False,
+        )
+    except PapermillExecutionError as err:
+        error = err
+    return nbformat.read(str(out), as_version=4), error
+
+
+def failing_cell(executed: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    (cell,) = [
+        c
+        for c in executed.cells
+        if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    ]
+    return cell
+
+
+def assert_stopped_at_a_blank(executed: nbformat.NotebookNode, edition: nbformat.NotebookNode):
+    """The run raised NotImplementedError from a blank, in the first blank's cell or a later one
+    that calls it (a blank inside a function raises when the function is called), and ran no cell
+    after that one."""
+    cell = failing_cell(executed)
+    (error,) = [o for o in cell.outputs if o.output_type == "error"]
+    assert error.ename == "NotImplementedError"
+    assert "raise NotImplementedError()" in re.sub(r"\x1b\[[0-9;]*m", "", "".join(error.traceback))
+    sources = [c.source for c in executed.cells]
+    blank = sources.index(edition.cells[first_blank(edition)].source)
+    failed = sources.index(cell.source)
+    assert failed >= blank, "a cell before the first blank failed"
+    assert all(
+        c.execution_count is None for c in executed.cells[failed + 1 :] if c.cell_type == "code"
+    )
+
+
+def test_the_edition_blanks_each_region_strips_outputs_and_keeps_the_checks():
+    teacher = lesson()
+    edition = student_edition(teacher, "lesson.ipynb")
+    assert edition.cells[3].source == (
+        'def mean_square(values):\n    """The mean of the squared values."""\n'
+        "    # YOUR CODE HERE\n    raise NotImplementedError()"
+    )
+    assert edition.cells[5].source == "# YOUR CODE HERE\nraise NotImplementedError()\nprint(total)"
+    assert edition.cells[7].source == "Why?\n\nYOUR ANSWER HERE"
+    assert [edition.cells[i].source for i in check_cells(edition)] == [FUNCTION_CHECK, TOTAL_CHECK]
+    assert check_cells(edition) == check_cells(teacher) == [4, 6]
+    assert edition.cells[2].outputs == [] and edition.cells[2].execution_count is None
+    assert edition.cells[1].metadata["tags"] == ["parameters"]
+    assert edition.metadata["nnreg_keras"]["edition"] == "student"
+    assert teacher.cells[2].outputs, "the teacher's notebook is left as it was"
+    assert solutions(teacher) == [
+        "    return sum(v * v for v in values) / len(values)",
+        "total = 2 * steps",
+        "Because every weight stays.",
+    ]
+
+
+def test_the_solutions_put_back_give_the_teachers_notebook():
+    teacher = lesson()
+    back = with_solutions(student_edition(teacher), solutions(teacher))
+    assert [c.source for c in back.cells] == [c.source for c in teacher.cells]
+    assert "nnreg_keras" not in back.metadata
+    with pytest.raises(SolutionRegionError, match="more answers than blanks"):
+        with_solutions(student_edition(teacher), [*solutions(teacher), "extra = 1"])
+
+
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("x = 1\n### BEGIN SOLUTION\nx = 2", "'### BEGIN SOLUTION' is not closed"),
+        ("x = 1\n### END SOLUTION", "'### END SOLUTION' without '### BEGIN SOLUTION'"),
+        (
+            "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION",
+            "'### BEGIN SOLUTION' inside a solution region",
+        ),
+    ],
+)
+def test_a_broken_region_is_named_with_its_notebook_and_cell(source, problem):
+    nb = lesson()
+    nb.cells.append(code(source))
+    with pytest.raises(SolutionRegionError, match=f"lesson.ipynb, cell 10: {re.escape(problem)}"):
+        student_edition(nb, "lesson.ipynb")
+
+
+@pytest.mark.notebooks
+def test_the_edition_stops_at_its_first_blank_with_not_implemented_error(tmp_path):
+    edition = student_edition(lesson())
+    executed, error = execute(edition, tmp_path)
+    assert error is not None and error.ename == "NotImplementedError"
+    assert_stopped_at_a_blank(executed, edition)
+    assert failing_cell(executed).source == FUNCTION_CHECK  # the first call of the blank function
+    ran = {c.source: c.execution_count for c in executed.cells if c.cell_type == "code"}
+    assert ran['before = "ran"'] is not None and ran['after = "ran"'] is None
+
+
+@pytest.mark.notebooks
+def test_with_the_solutions_put_back_every_check_passes(tmp_path):
+    teacher = lesson()
+    solved = with_solutions(student_edition(teacher), solutions(teacher))
+    executed, error = execute(solved, tmp_path, {"steps": 5})
+    assert error is None
+    assert [c.outputs for c in executed.cells if c.source == TOTAL][0][0]["text"] == "10\n"
+
+
+@pytest.mark.notebooks
+def test_a_wrong_solution_fails_its_check_with_the_message(tmp_path):
+    wrong = "    return sum(values) / len(values)"  # the mean, not the mean square
+    teacher = lesson()
+    answers = [wrong, *solutions(teacher)[1:]]
+    executed, error = execute(with_solutions(student_edition(teacher), answers), tmp_path)
+    assert error is not None and error.ename == "AssertionError"
+    assert error.evalue == "mean_square([1, 2, 3]) should be 14/3 (the mean of 1, 4, 9), got 2.0"
+    assert failing_cell(executed).source == FUNCTION_CHECK
+
+
+def write_lesson(directory: Path, name: str = "01_lesson.ipynb") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    nbformat.write(lesson(), str(directory / name))
+    return directory / name
+
+
+def test_write_editions_replaces_only_its_own_files(tmp_path):
+    tutorials, target = tmp_path / "tutorials", tmp_path / "student"
+    write_lesson(tutorials)
+    write_lesson(tutorials, "02_other.ipynb")
+    assert [p.name for p in write_editions(tutorials, target)] == [
+        "01_lesson.ipynb",
+        "02_other.ipynb",
+    ]
+    assert student.is_student_edition(target / "01_lesson.ipynb")
+    (target / "notes.md").write_text("the teacher's notes")
+    (tutorials / "02_other.ipynb").unlink()
+    write_editions(tutorials, target)  # again: replaces its editions, drops the stale one
+    assert sorted(p.name for p in target.iterdir()) == ["01_lesson.ipynb", "notes.md"]
+
+    with pytest.raises(student.NnregError, match="holds the teacher's notebooks"):
+        write_editions(tutorials, tutorials)
+    mine = write_lesson(tmp_path / "mine")
+    with pytest.raises(student.NnregError, match="are not student editions; nothing was written"):
+        write_editions(tutorials, tmp_path / "mine")
+    assert not student.is_student_edition(mine)
+
+
+def test_the_student_command_writes_the_editions_of_the_lessons_here(tmp_path, monkeypatch, capsys):
+    write_lesson(tmp_path / "tutorials")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["student", "handout"]) == 0
+    assert capsys.readouterr().out == "wrote 1 student editions to handout/\n"
+    edition = nbformat.read(str(tmp_path / "handout" / "01_lesson.ipynb"), as_version=4)
+    assert first_blank(edition) == 3
+
+
+def test_make_student_writes_an_edition_of_every_tutorial(tmp_path):
+    target = tmp_path / "editions"
+    done = subprocess.run(
+        ["make", "-C", str(ROOT), "student", f"STUDENT={target}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in target.iterdir()) == [nb.name for nb in TUTORIALS]
+    for path in target.iterdir():
+        edition = nbformat.read(str(path), as_version=4)
+        assert all(not c.get("outputs") for c in edition.cells)
+        assert "### BEGIN SOLUTION" not in "".join(c.source for c in edition.cells)
+
+
+# The tutorials. Every lesson needs at least one solution region for its student edition: the
+# first test fails for a tutorial that has none yet, the others test each one that has.
+TUTORIALS = discover(ROOT / "tutorials")
+STEMS = [nb.stem for nb in TUTORIALS]
+
+
+def teacher(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+WITH_SOLUTIONS = [p for p in TUTORIALS if solutions(teacher(p), p.name)]
+
+
+@pytest.mark.parametrize("notebook", TUTORIALS, ids=STEMS)
+def test_every_tutorial_has_a_solution_region_and_a_check(notebook: Path):
+    nb = teacher(notebook)
+    assert solutions(nb, notebook.name), (
+        f"{notebook.name} has no solution region (### BEGIN SOLUTION / ### END SOLUTION): its "
+        "student edition would have nothing to write"
+    )
+    assert check_cells(nb), f"{notebook.name} has no code cell tagged 'check'"
+
+
+@pytest.mark.parametrize("notebook", TUTORIALS, ids=STEMS)
+def test_every_check_is_a_plain_assert_with_a_readable_message(notebook: Path):
+    nb = teacher(notebook)
+    for index in check_cells(nb):
+        asserts = [
+            n for n in ast.walk(ast.parse(nb.cells[index].source)) if isinstance(n, ast.Assert)
+        ]
+        assert asserts, f"{notebook.name}, cell {index + 1}: a check cell holds no assert"
+        silent = [n.lineno for n in asserts if n.msg is None]
+        assert not silent, f"{notebook.name}, cell {index + 1}: asserts without a message: {silent}"
+
+
+def _markers_flush(source: str) -> str:
+    return re.sub(r"^[ \t]*(### (BEGIN|END) SOLUTION)[ \t]*$", r"\1", source, flags=re.M)
+
+
+@pytest.mark.parametrize("notebook", WITH_SOLUTIONS, ids=[p.stem for p in WITH_SOLUTIONS])
+def test_a_tutorials_edition_with_its_solutions_put_back_is_the_tutorial(notebook: Path):
+    nb = teacher(notebook)
+    back = with_solutions(student_edition(nb, notebook.name), solutions(nb, notebook.name))
+    assert [_markers_flush(c.source) for c in back.cells] == [
+        _markers_flush(c.source) for c in nb.cells
+    ]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("notebook", WITH_SOLUTIONS, ids=[p.stem for p in WITH_SOLUTIONS])
+def test_a_tutorial_solved_passes_every_check(notebook: Path, quick_reports: Path):
+    """The tutorial is its student edition with the solutions put back (the test above); the
+    session's quick run executed it, so every check cell ran without an error."""
+    executed = nbformat.read(str(landed(quick_reports, notebook.stem, "notebooks", ".ipynb")), 4)
+    checks = [executed.cells[i] for i in check_cells(executed)]
+    assert len(checks) == len(check_cells(teacher(notebook)))
+    for cell in checks:
+        assert cell.execution_count is not None
+        assert not [o for o in cell.outputs if o.output_type == "error"]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("notebook", WITH_SOLUTIONS, ids=[p.stem for p in WITH_SOLUTIONS])
+def test_a_tutorials_edition_stops_at_its_first_blank(notebook: Path, tmp_path: Path):
+    edition = student_edition(teacher(notebook), notebook.name)
+    quick = load_profile(ROOT / "params" / "quick.yaml", STEMS).get(notebook.stem, {})
+    executed, error = execute(edition, tmp_path, quick)
+    assert error is not None and error.ename == "NotImplementedError", (
+        f"{notebook.name}'s student edition failed with {error and error.ename} before its first "
+        f"blank: {error and error.evalue}"
+    )
+    assert_stopped_at_a_blank(executed, edition)
