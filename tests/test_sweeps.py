@@ -149,3 +149,80 @@ def test_strength_text_gives_keras_factor_and_course_lambda_for_each_m():
     assert sweeps.strength_text("L2", 1.0, 200) == "L2 0.0025 (course λ 1)"
     assert sweeps.strength_text("L2", 1.0, 2000) == "L2 0.00025 (course λ 1)"
     assert sweeps.strength_text("dropout", 0.5, 200) == "dropout rate 0.5 (keep_prob 0.5)"
+
+
+def phone_figures():
+    """Tutorial 05's figures, drawn from small made-up sweeps."""
+    from nnreg_keras import plots
+
+    rng = np.random.default_rng(0)
+
+    def noisy(level, n):
+        return level + 0.01 * rng.standard_normal((5, n))
+
+    def splits(n):
+        return {s: noisy(v, n) for s, v in (("train", 0.9), ("validation", 0.85), ("test", 0.84))}
+
+    x = np.linspace(-0.8, 0.8, 30)
+    xx, yy = np.meshgrid(x, x)
+    labels = [
+        "2-D field, 200 points, 64 units",
+        "2-D field, 2000 points",
+        "mixed units, 200 examples",
+    ]
+    return {
+        "strength_sweeps": plots.strength_sweeps(
+            {
+                "course λ": ([0.0, 0.1, 0.5, 2.5], splits(4)),
+                "dropout rate": ([0.0, 0.1, 0.4, 0.7], splits(4)),
+            },
+            {"course λ": 0.5, "dropout rate": 0.4},
+            log_x=("course λ",),
+        ),
+        "boundary_frame": plots.boundary_frame(
+            xx,
+            yy,
+            (yy.ravel() > 0).astype(float),
+            rng.uniform(-0.8, 0.8, (50, 2)),
+            rng.integers(0, 2, 50),
+            "L2 0.00125 (course λ 0.5)\ntrain 0.930, test 0.847",
+            (x, -0.6 * x),
+        ),
+        "width_accuracy": plots.width_accuracy(
+            [4, 8, 16, 32, 64], noisy(0.84, 5), {"64 units, tuned dropout": [0.85] * 5}, 16
+        ),
+        "paired_differences": plots.paired_differences(
+            labels,
+            {"L2 − none": [(2.0, 1.4, 2.6)] * 3, "dropout − none": [(1.9, 1.2, 2.7)] * 3},
+            "gain (points)",
+        ),
+    }
+
+
+def drawn(text) -> bool:
+    """Whether a text is drawn: visible, and for a tick label, its tick inside the axis' view."""
+    if not text.get_visible():
+        return False
+    for ax in text.figure.axes:
+        for axis, position in ((ax.xaxis, 0), (ax.yaxis, 1)):
+            if text in axis.get_ticklabels(which="both"):
+                low, high = sorted(axis.get_view_interval())
+                return low <= text.get_position()[position] <= high
+    return True
+
+
+def test_tutorial_05_figures_are_readable_at_a_phone_width():
+    import matplotlib.pyplot as plt
+
+    for name, fig in phone_figures().items():
+        assert fig.get_figwidth() <= 7, name
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        texts = [t for t in fig.findobj(plt.Text) if drawn(t) and t.get_text().strip()]
+        small = [t.get_text() for t in texts if t.get_fontsize() < 10]
+        assert not small, (name, small)
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+        for i, (a, box_a) in enumerate(boxes):
+            for b, box_b in boxes[i + 1 :]:
+                assert not box_a.overlaps(box_b), (name, a, b)
+        plt.close(fig)
