@@ -90,7 +90,16 @@ SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 HREF = f"{{{XLINK}}}href"
 # Attributes that hold coordinates, which matplotlib writes to 6 decimals of a point.
 GEOMETRY = ("d", "x", "y", "width", "height", "transform", "points", "viewBox")
-_DECIMALS = re.compile(r"(\d+\.\d\d)\d+")
+_DECIMALS = re.compile(r"(\d+)\.(\d{1,2})\d*")
+_NO_TURN = re.compile(r"^rotate\(-?0(\.0+)?( [^)]*)?\)$")  # matplotlib turns each label by 0°
+
+
+def _short(match: re.Match) -> str:
+    """A coordinate to 1/100 of a point, without trailing zeros."""
+    decimals = match[2].rstrip("0")
+    return f"{match[1]}.{decimals}" if decimals else match[1]
+
+
 _UNIVERSAL = re.compile(r"^\s*\*\s*\{([^{}]*)\}\s*$")  # matplotlib's *{stroke-linejoin: round}
 _PATH_TOKEN = re.compile(r"[A-Za-z]|-?\d*\.?\d+(?:e[-+]?\d+)?")
 _REFERENCE = re.compile(r"#([\w.-]+)")
@@ -102,25 +111,62 @@ def _name(element: Any) -> str:
 
 
 def _style(text: str) -> dict[str, str]:
+    """A style attribute's declarations."""
     pairs = (item.split(":", 1) for item in text.split(";") if ":" in item)
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def _moved(d: str, dx: float, dy: float) -> str | None:
-    """Path data `d` moved by (dx, dy), or None for commands other than M, L, Q, C and z (the
-    absolute commands matplotlib writes)."""
+def _set_style(element: Any, style: dict[str, str]) -> None:
+    """Write declarations as an element's style attribute (none when there are none)."""
+    if style:
+        element.set("style", "; ".join(f"{k}: {v}" for k, v in style.items()))
+    else:
+        element.attrib.pop("style", None)
+
+
+def _number(value: float) -> str:
+    """A coordinate to 1/100 of a point, without trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _relative(d: str) -> tuple[float, float, str] | None:
+    """Path data as its first point and the rest in relative commands (the same for every copy of
+    a mark, wherever it is drawn), or None for data that does not start with M or has commands
+    other than M, L, Q, C and z (the absolute commands matplotlib writes)."""
     tokens = _PATH_TOKEN.findall(d)
     if _PATH_TOKEN.sub("", d).strip(" ,\n") or not set(filter(str.isalpha, tokens)) <= set("MLQCz"):
         return None
-    out, axis = [], 0
+    commands: list[tuple[str, list[float]]] = []
     for token in tokens:
         if token.isalpha():
-            out.append(token)
-            axis = 0
-        else:
-            out.append(f"{float(token) + (dy if axis else dx):.2f}")
-            axis ^= 1
-    return " ".join(out)
+            commands.append((token, []))
+        elif commands:
+            commands[-1][1].append(float(token))
+    if not commands or commands[0][0] != "M" or len(commands[0][1]) != 2:
+        return None
+    (x, y), start, out = commands[0][1], commands[0][1], []
+    for command, numbers in commands[1:]:
+        if command == "z":
+            out.append("z")
+            x, y = start
+            continue
+        points = list(zip(numbers[0::2], numbers[1::2], strict=True))
+        out.append(
+            command.lower()
+            + " "
+            + " ".join(f"{_number(px - x)} {_number(py - y)}" for px, py in points)
+        )
+        x, y = points[-1]
+        if command == "M":
+            start = (x, y)
+    return commands[0][1][0], commands[0][1][1], " ".join(out)
+
+
+def _moved(mark: tuple[float, float, str], dx: float, dy: float) -> str:
+    """A copy of a mark (`_relative`) drawn at (dx, dy)."""
+    x, y, rest = mark
+    return f"M {_number(x + dx)} {_number(y + dy)} {rest}".rstrip()
 
 
 def _only_text(element: Any) -> bool:
@@ -174,17 +220,17 @@ def _merge_marks(element: Any, marks: dict[str, Any]) -> None:
     run: tuple[tuple, Any] | None = None
     for child in element:
         mark = marks.get(child.get(HREF, "#")[1:]) if _name(child) == "use" else None
-        if mark is not None and set(child.attrib) <= {HREF, "x", "y", "style", "clip-path"}:
-            d = _moved(mark.get("d", ""), float(child.get("x", 0)), float(child.get("y", 0)))
-            if d is not None:
+        relative = _relative(mark.get("d", "")) if mark is not None else None
+        if relative is not None and set(child.attrib) <= {HREF, "x", "y", "style", "clip-path"}:
+            d = _moved(relative, float(child.get("x", 0)), float(child.get("y", 0)))
+            if d:
                 key = (child.get(HREF), child.get("style"), child.get("clip-path"))
                 if run is not None and run[0] == key:
                     run[1].set("d", f"{run[1].get('d')} {d}")
                     continue
                 style = {**_style(child.get("style", "")), **_style(mark.get("style", ""))}
                 path = child.makeelement(f"{{{SVG}}}path", {"d": d})
-                if style:
-                    path.set("style", "; ".join(f"{k}: {v}" for k, v in style.items()))
+                _set_style(path, style)
                 if child.get("clip-path"):
                     path.set("clip-path", child.get("clip-path"))
                 children.append(path)
@@ -259,9 +305,11 @@ def _finish(element: Any, used: set[str]) -> None:
             child.tail = None
         if element.text is not None and not element.text.strip():
             element.text = None
+    if _NO_TURN.match(element.get("transform", "")):
+        del element.attrib["transform"]
     for name in GEOMETRY:
         if name in element.attrib:
-            element.attrib[name] = " ".join(_DECIMALS.sub(r"\1", element.attrib[name]).split())
+            element.attrib[name] = " ".join(_DECIMALS.sub(_short, element.attrib[name]).split())
     if _name(element) == "image" and element.get(HREF, "").startswith("data:image/png"):
         data = compact_png(base64.b64decode("".join(element.get(HREF).split(",", 1)[1].split())))
         element.set(HREF, "data:image/png;base64," + base64.b64encode(data).decode("ascii"))
@@ -293,7 +341,21 @@ def compact_svg(svg: str) -> str:
         for ref in _REFERENCE.findall(value)
     }
     _finish(root, used)
+    _lift_font(root)
     return ElementTree.tostring(root, encoding="unicode")
+
+
+def _lift_font(root: Any) -> None:
+    """The font family every text element names, named once on the drawing (they inherit it)."""
+    texts = [e for e in root.iter(f"{{{SVG}}}text") if "font-family" in _style(e.get("style", ""))]
+    families = {_style(e.get("style", ""))["font-family"] for e in texts}
+    if len(families) != 1:
+        return
+    root.set("font-family", families.pop())
+    for text in texts:
+        _set_style(
+            text, {k: v for k, v in _style(text.get("style", "")).items() if k != "font-family"}
+        )
 
 
 _LENGTH = re.compile(r'\b(width|height)="([\d.]+)(pt|px)?"')

@@ -332,3 +332,24 @@ def test_embedded_pngs_get_a_palette_and_stay_the_same_picture():
     before = np.asarray(Image.open(buffer).convert("RGBA")).astype(int)
     after = np.asarray(Image.open(io.BytesIO(small)).convert("RGBA")).astype(int)
     assert np.abs(after - before).mean() < 1  # the same picture to the eye
+
+
+MARKS_SVG = f"""<svg xmlns="{render.SVG}" xmlns:xlink="{render.XLINK}">
+ <defs><path id="m1" d="M 0 0 L 0 3.5" style="stroke: #000000; stroke-width: 0.8"/></defs>
+ <g id="xtick_1"><use xlink:href="#m1" x="10" y="20" style="stroke: #000000"/>
+  <g id="text_1"><text x="10" y="30">0.5</text></g></g>
+ <g id="xtick_2"><use xlink:href="#m1" x="40.5" y="20" style="stroke: #000000"/>
+  <g id="text_2"><text x="40.5" y="30">1.0</text></g></g>
+ <path d="M 0 0 L 5 0 L 5 5 L 0 5 z" style="fill: #1b6ca8"/>
+ <path d="M 6 0 L 9 0 L 9 5 L 6 5 z" style="fill: #1b6ca8"/>
+ <path d="M 8 0 L 12 0 L 12 5 L 8 5 z" style="fill: #1b6ca8"/>
+</svg>"""
+
+
+def test_repeated_marks_and_paths_in_one_style_become_one_path():
+    svg = render.compact_svg(MARKS_SVG)
+    ticks = '<path d="M 10 20 l 0 3.5 M 40.5 20 l 0 3.5" style="stroke: #000000; stroke-width: 0.8"'
+    assert ticks in svg and "<use" not in svg and "<defs" not in svg  # the mark's own style wins
+    assert svg.index(ticks) < svg.index(">0.5</text>") < svg.index(">1.0</text>")
+    bars = 'd="M 0 0 L 5 0 L 5 5 L 0 5 z M 6 0 L 9 0 L 9 5 L 6 5 z"'  # apart: one path
+    assert bars in svg and 'd="M 8 0 L 12 0' in svg  # the third overlaps the second: its own path
