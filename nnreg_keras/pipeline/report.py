@@ -113,6 +113,15 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     }
 
 
+_PLAIN_TOKEN = re.compile(r'<span class="(?:n|p|w)">([^<]*)</span>')
+
+
+def plain_tokens(highlighted: str) -> str:
+    """Highlighted code with names, punctuation and white space as plain text: they are drawn in
+    the text's own colour, and a page of code keeps about half its elements."""
+    return _PLAIN_TOKEN.sub(r"\1", highlighted)
+
+
 def markdown(text: str) -> Markup:
     """Markdown (a notebook's exercises cell) as HTML; raw HTML in it is escaped, not passed through."""
     import mistune
