@@ -114,6 +114,15 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     }
 
 
+_PLAIN_TOKEN = re.compile(r'<span class="(?:n|p|w)">([^<]*)</span>')
+
+
+def plain_tokens(highlighted: str) -> str:
+    """Highlighted code with names, punctuation and white space as plain text: they are drawn in
+    the text's own colour, and a page of code keeps about half its elements."""
+    return _PLAIN_TOKEN.sub(r"\1", highlighted)
+
+
 def markdown(text: str) -> Markup:
     """Markdown (a notebook's exercises cell) as HTML that runs and fetches nothing: raw HTML in it
     is escaped, not passed through, and an image becomes a link to it (the page works offline)."""

@@ -198,7 +198,7 @@ def export_html(executed: Path, target: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from nnreg_keras.pipeline.report import anchor
+    from nnreg_keras.pipeline.report import anchor, plain_tokens
 
     stem = executed.stem
     nb = nbformat.read(str(executed), as_version=4)
@@ -217,6 +217,7 @@ def export_html(executed: Path, target: Path) -> None:
         extra_template_paths=[str(TEMPLATES)],
         template_file="notebook.html.j2",
         embed_images=True,
+        filters={"plain_tokens": plain_tokens},
     )
     body, _ = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": title}, "nnreg": links}
