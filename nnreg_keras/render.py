@@ -384,8 +384,14 @@ def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
     """A figure's bytes (`fmt` 'svg' or 'png') as markup to embed, labelled with `alt`."""
     label = html.escape(alt, quote=True)
     if fmt == "svg":
-        svg = compact_svg(data.decode("utf-8"))
-        return f'<div class="svg" role="img" aria-label="{label}"{_size_style(svg)}>{svg}</div>'
+        text = data.decode("utf-8")
+        try:
+            svg = compact_svg(text)
+            size = _size_style(svg)
+        except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError):
+            # Not a drawing compaction understands: embedded as it is, from <svg on.
+            svg, size = text[text.find("<svg") :] if "<svg" in text else text, ""
+        return f'<div class="svg" role="img" aria-label="{label}"{size}>{svg}</div>'
     encoded = base64.b64encode(compact_png(data)).decode("ascii")
     return f'<img src="data:image/png;base64,{encoded}" alt="{label}">'
 
