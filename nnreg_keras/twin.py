@@ -183,8 +183,10 @@ def gradient_gap(
 def precision(dtype: str) -> Iterator[None]:
     """Build, compile and train Keras models in `dtype` inside the block: "float64" repeats a
     float32 run in numpy's precision, the control for what rounding does. Sets `floatx` and the
-    global dtype policy (which layers read once it exists), and puts both back afterwards."""
+    global dtype policy (which layers read once it exists), and puts both back afterwards. On JAX
+    it also turns on 64-bit arrays for the block: train a float64 model inside the block."""
     previous = keras.config.floatx(), keras.config.dtype_policy()
+    wide = _jax_x64(dtype == "float64")
     keras.config.set_floatx(dtype)
     keras.config.set_dtype_policy(dtype)
     try:
@@ -192,3 +194,17 @@ def precision(dtype: str) -> Iterator[None]:
     finally:
         keras.config.set_floatx(previous[0])
         keras.config.set_dtype_policy(previous[1])
+        if wide is not None:
+            _jax_x64(wide)
+
+
+def _jax_x64(enable: bool) -> bool | None:
+    """On the JAX backend, turn 64-bit arrays on or off (JAX truncates float64 to float32 unless
+    `jax_enable_x64` is set) and return the previous setting; elsewhere do nothing, return None."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    previous = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", enable or previous)
+    return previous

@@ -178,9 +178,18 @@ def test_precision_builds_and_trains_float64_models_and_restores_float32():
     _, numpy_records = scratch.train(
         X, Y, num_iterations=200, record_every=100, eval_sets={"train": (X, Y)}
     )
-    np.testing.assert_allclose(
-        [r["train_loss"] for r in records], [r["train_loss"] for r in numpy_records], rtol=1e-9
+    set_seed(0)
+    records_32 = fit_full_batch(
+        twin.build_twin(DIMS, parameters=INIT), DATA.x_train, DATA.y_train, steps=200, record_every=100
     )
+    reference = np.array([r["train_loss"] for r in numpy_records])
+
+    def gap(rs):
+        return np.max(np.abs(np.array([r["train_loss"] for r in rs]) - reference) / reference)
+
+    # float64 is the control: far closer to numpy's float64 run than float32 gets (on JAX too,
+    # where float64 needs 64-bit arrays switched on).
+    assert gap(records) < 1e-7 and gap(records) < gap(records_32) / 10
     with pytest.raises(ValueError), twin.precision("float64"):
         raise ValueError("the previous precision comes back after an error too")
     assert keras.config.floatx() == "float32"
