@@ -180,7 +180,11 @@ def test_precision_builds_and_trains_float64_models_and_restores_float32():
     )
     set_seed(0)
     records_32 = fit_full_batch(
-        twin.build_twin(DIMS, parameters=INIT), DATA.x_train, DATA.y_train, steps=200, record_every=100
+        twin.build_twin(DIMS, parameters=INIT),
+        DATA.x_train,
+        DATA.y_train,
+        steps=200,
+        record_every=100,
     )
     reference = np.array([r["train_loss"] for r in numpy_records])
 
