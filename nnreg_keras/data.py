@@ -466,7 +466,9 @@ def _read_csv(path: Any) -> tuple[_Part, _Part, list[str]]:
     features: list[str] = []
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(
+                f, strict=True
+            )  # an open quote is an error, not the rest of the file
             for row in reader:
                 if not row:
                     continue

@@ -265,23 +265,16 @@ def test_a_tutorial_that_cannot_be_read_is_named(project, setup, cause, fix):
 
 
 # Another working directory.
-@pytest.mark.xfail(
-    reason=(
-        "open bug: a run from another directory now falls back to the lessons installed with the package (the teaching kit), where this test expects a refusal naming where it looked; the two behaviours are to be reconciled"
-    ),
-    strict=False,
-)
-def test_a_run_from_another_directory_names_where_it_looked(project, tmp_path):
-    """#12: `run` from another directory said "notebooks: none"."""
+def test_a_run_from_another_directory_takes_the_installed_lessons_and_says_so(project, tmp_path):
+    """#12: `run` from another directory said "notebooks: none". Without tutorials/ there it takes
+    the lessons installed with the package and says so in one line; refused, it creates nothing."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    done = project.cli("run", "03", "--profile", "quick", cwd=elsewhere)
+    done = project.cli("run", "99", "--profile", "quick", cwd=elsewhere)
     assert_one_screen(
-        done,
-        2,
-        f"no notebooks in tutorials ({elsewhere}/tutorials does not exist)",
-        "run from the directory that holds tutorials/ (the project's), or give --tutorials DIR",
+        done, 2, "no single notebook matches '99'; notebooks: 01_dropout_is_not_a_smaller_network"
     )
+    assert "lessons: the copy installed with the package" in done.stdout + done.stderr
     assert list(elsewhere.iterdir()) == [] and kit.leftovers(project) == []
 
 
@@ -309,39 +302,52 @@ def test_a_report_of_an_empty_folder_is_bad_input_not_a_broken_contract(project,
     assert list(empty.iterdir()) == [] and kit.leftovers(project) == []
 
 
-@pytest.mark.xfail(
-    reason=(
-        "open bug: a run from another directory now falls back to the lessons installed with the package (the teaching kit), where this test expects a refusal naming where it looked; the two behaviours are to be reconciled"
-    ),
-    strict=False,
-)
-def test_pruning_from_another_directory_would_drop_every_run_and_is_refused(project, tmp_path):
+def test_pruning_against_the_installed_lessons_would_drop_another_folders_runs_and_is_refused(
+    project, tmp_path
+):
+    """From a directory without tutorials/, the notebooks found are the package's copy: pruning
+    the project's reports against them would delete the project's runs, so it is refused."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     before = snapshot(project.reports)
     done = project.main("report", "--prune", "--reports", str(project.reports), cwd=elsewhere)
-    assert_one_screen(done, 2, "pruning would drop every run in", "or give --tutorials DIR")
+    assert_one_screen(
+        done,
+        2,
+        "the lessons installed with the package",
+        f"pruning would drop every run in {project.reports}",
+        "or give --tutorials DIR",
+    )
     assert_previous_report(project, before)
     assert list(elsewhere.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    reason=(
-        "open bug: a run from another directory now falls back to the lessons installed with the package (the teaching kit), where this test expects a refusal naming where it looked; the two behaviours are to be reconciled"
-    ),
-    strict=False,
-)
-def test_a_missing_profile_directory_is_named(project, tmp_path):
+def test_pruning_with_no_notebooks_is_refused(project, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = snapshot(project.reports)
+    done = project.main(
+        "report", "--prune", "--reports", str(project.reports), "--tutorials", str(empty)
+    )
+    assert_one_screen(done, 2, f"no notebooks in {empty}", "pruning would drop every run in")
+    assert_previous_report(project, before)
+
+
+def test_profiles_are_read_beside_the_tutorials_given_and_a_missing_profile_is_named(
+    project, tmp_path
+):
+    """--tutorials DIR from another directory reads the profiles in params/ beside DIR; a profile
+    that is not there is named with the profiles that are."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     tutorials = str(project.path / "tutorials")
-    done = project.main("run", "--profile", "quick", "--tutorials", tutorials, cwd=elsewhere)
+    done = project.main("run", "--profile", "nosuch", "--tutorials", tutorials, cwd=elsewhere)
     assert_one_screen(
         done,
         2,
-        "profile file params/quick.yaml does not exist; available profiles: none",
-        f"there is no directory params in {elsewhere}: run from the project's directory, or give "
-        "--params DIR",
+        f"profile file {project.path / 'params' / 'nosuch.yaml'} does not exist",
+        "available profiles: ",
+        "quick",
     )
     assert list(elsewhere.iterdir()) == []
 
@@ -424,12 +430,6 @@ def test_a_full_disk_while_the_kernel_writes_is_an_output_error(project):
         (b"\n\n\n", "lacks y, split"),
     ],
     ids=["not UTF-8", "a field of 200 kB", "an open quote", "only blank lines"],
-)
-@pytest.mark.xfail(
-    reason=(
-        "open bug: one generated CSV (an open quote) is not named with its line since the merge; to be diagnosed"
-    ),
-    strict=False,
 )
 def test_a_csv_that_cannot_be_read_names_the_file_and_the_line(tmp_path, content, message):
     path = tmp_path / "d.csv"

@@ -174,7 +174,7 @@ def _run(args: argparse.Namespace) -> None:
     run(
         args.notebooks,
         profile,
-        Layout(where.tutorials, where.params, where.reports),
+        Layout(where.tutorials, where.params, where.reports, where.found == "package"),
         extra,
         wait=not args.no_wait,
         cell_timeout=args.cell_timeout,
@@ -215,7 +215,10 @@ def _main(args: argparse.Namespace) -> None:
         reports = args.reports or Path("reports")
         if args.prune:
             where = _lessons(args)
-            prune(Layout(tutorials=where.tutorials, reports=reports), discover(where.tutorials))
+            prune(
+                Layout(where.tutorials, reports=reports, installed=where.found == "package"),
+                discover(where.tutorials),
+            )
         print(f"report written to {build(reports)}")
 
 

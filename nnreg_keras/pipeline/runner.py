@@ -46,6 +46,7 @@ class Layout:
     tutorials: Path = Path("tutorials")
     params: Path = Path("params")
     reports: Path = Path("reports")
+    installed: bool = False  # the notebooks are the package's copy, found for want of tutorials/
 
     def profile_path(self, profile: str) -> Path:
         return self.params / f"{profile}.yaml"
@@ -444,29 +445,39 @@ def run_notebook(
 
 def prune(layout: Layout, notebooks: list[Path]) -> None:
     """Drop outputs of notebooks no longer in tutorials/, and undo what killed runs left; refuse a
-    reports directory holding anything this package did not write (it deletes only its own)."""
+    reports directory holding anything this package did not write (it deletes only its own), and
+    refuse to drop runs when the notebooks are none, or are the package's copy found for want of
+    tutorials/ (the runs are then another lesson folder's)."""
     stems = {nb.stem for nb in notebooks}
     reports = layout.reports
     landing.check_reports(reports)
     if not reports.is_dir():
         return
-    if not stems:
-        raise UsageError(
-            f"no notebooks in {layout.tutorials} ({Path(layout.tutorials).absolute()}): pruning "
-            f"would drop every run in {reports}; run from the project's directory, or give "
-            f"--tutorials DIR"
-        )
     landing.recover(reports)
-    for run_dir in (reports / landing.RUNS).glob("*"):
-        if (
-            run_dir.name not in stems
-            and not run_dir.name.startswith(".")
-            and not landing.is_locked(reports, run_dir.name)
-        ):
-            landing.remove(run_dir)
-    for failed in (reports / landing.FAILED).glob("*"):
-        if failed.name.split(".")[0] not in stems:
-            landing.remove(failed)
+    runs = [p for p in (reports / landing.RUNS).glob("*") if not p.name.startswith(".")]
+    drop = sorted(p.name for p in runs if p.name not in stems)
+    failed = [p for p in (reports / landing.FAILED).glob("*") if p.name.split(".")[0] not in stems]
+    if (drop or failed) and (not stems or layout.installed):
+        where = (
+            f"the lessons installed with the package ({layout.tutorials}), found as there is no "
+            f"tutorials/ here,"
+            if stems
+            else f"no notebooks in {layout.tutorials} ({Path(layout.tutorials).absolute()}):"
+        )
+        what = (
+            "every run"
+            if drop and len(drop) == len(runs)
+            else f"the outputs of {', '.join(drop) or 'failed runs'}"
+        )
+        raise UsageError(
+            f"{where} pruning would drop {what} in {reports}; run from the project's directory "
+            f"(the one that holds tutorials/), or give --tutorials DIR"
+        )
+    for name in drop:
+        if not landing.is_locked(reports, name):
+            landing.remove(reports / landing.RUNS / name)
+    for path in failed:
+        landing.remove(path)
 
 
 def stale(profile: str, layout: Layout = Layout()) -> list[Path]:
