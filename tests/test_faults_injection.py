@@ -85,11 +85,6 @@ def chromium() -> str | None:
     reason="no Chromium and Playwright: the parser and the scan check the pages alone",
 )
 @pytest.mark.parametrize("page", [PAGE, Path("reports/index.html")], ids=["notebook", "report"])
-@pytest.mark.xfail(
-    reason="open bug: the reworked report and notebook pages against this browser check of the "
-    "sanitizer, seen failing once after both landed; to be diagnosed",
-    strict=False,
-)
 def test_in_the_browser_the_pages_run_and_fetch_nothing_hostile(hostile_run, page):
     from playwright.sync_api import sync_playwright
 

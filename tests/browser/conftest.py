@@ -180,10 +180,12 @@ def printed(open_report) -> OpenedPage:
 
 @dataclass
 class Printout:
-    """The report printed to A4: the PDF's bytes, and the text of each of its pages."""
+    """The report printed to A4: the PDF's bytes, the text of each of its pages and how many
+    raster images each page draws (a figure drawn as an image holds no text)."""
 
     pdf: bytes
     pages: list[str]
+    images: list[int]
 
 
 @pytest.fixture(scope="session")
@@ -200,7 +202,10 @@ def printout(printed) -> Printout:
         format="A4",
         margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
     )
-    return Printout(pdf, [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages])
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    return Printout(
+        pdf, [page.extract_text() for page in pages], [len(page.images) for page in pages]
+    )
 
 
 @pytest.fixture(scope="session")
