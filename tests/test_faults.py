@@ -168,7 +168,7 @@ def test_a_broken_results_file_stops_the_report_build(project):
         project.cli("report"),
         5,
         "'verdict' is a required property",
-        "rerun the notebook: python -m nnreg_keras run 99 --profile quick",
+        "rerun the notebook: nnreg-keras run 99 --profile quick",
     )
     assert_previous_report(project, before)
 
@@ -260,7 +260,7 @@ def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
     done = project.cli("run", "99", "--profile", "quick", "-p", "learning_rate", "0.05")
     assert done.returncode == 0, done.stderr
     html = report.build(reports).read_text()
-    assert "python -m nnreg_keras run 99 --profile quick -p learning_rate 0.05" in html
+    assert "nnreg-keras run 99 --profile quick -p learning_rate 0.05" in html
     assert (
         "one-off run with <code>learning_rate=0.05</code>" in html and "learning_rate=0.05" in html
     )
@@ -269,7 +269,7 @@ def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
     stamp = json.loads((reports / "runs" / STEM / "run.json").read_text())
     assert stamp["overrides"] == {} and stamp["parameters"]["learning_rate"] == 0.1
     html = (reports / "index.html").read_text()
-    assert "one-off" not in html and "python -m nnreg_keras run 99 --profile quick</code>" in html
+    assert "one-off" not in html and "nnreg-keras run 99 --profile quick</code>" in html
     assert "up to date" in project.make("report", "PROFILE=quick").stdout
     assert kit.leftovers(project) == []
 

@@ -187,7 +187,7 @@ def test_any_landed_file_is_read_or_the_report_names_its_repair(project, which):
             done = project.main("report")
             assert_documented(done, (0, 5))
             if done.returncode == 5:
-                assert "rerun the notebook: python -m nnreg_keras run 99" in done.stderr
+                assert "rerun the notebook: nnreg-keras run 99" in done.stderr
                 assert_previous_report(project, damaged)
         finally:
             path.write_bytes(original)

@@ -24,7 +24,7 @@ from tests.faults_kit import STEM, assert_one_screen, assert_previous_report, sn
 RUN = Path("reports/runs") / STEM
 RESULTS = RUN / "results" / f"{STEM}.json"
 EXECUTED = RUN / "notebooks" / f"{STEM}.ipynb"
-RERUN = "rerun the notebook: python -m nnreg_keras run 99 --profile quick"
+RERUN = "rerun the notebook: nnreg-keras run 99 --profile quick"
 FOREIGN = "holds files this package did not write, and it deletes only what it wrote"
 MOVE = "move them out of reports (or give --reports a new or empty directory), then run again"
 
@@ -301,7 +301,7 @@ def test_make_reruns_a_one_off_run_whose_stamp_is_damaged(project):
     assert stamp["overrides"] == {} and stamp["parameters"]["steps"] == 60
     html = (project.reports / "index.html").read_text()
     assert "one-off" not in html and "steps=100" not in html
-    assert "python -m nnreg_keras run 99 --profile quick</code>" in html
+    assert "nnreg-keras run 99 --profile quick</code>" in html
     assert kit.leftovers(project) == []
 
 

@@ -85,7 +85,7 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     assert (
         html.count('<li class="inconclusive"><span class="status">inconclusive</span> A tie.') == 2
     )
-    assert "python -m nnreg_keras run 01 --profile quick" in html
+    assert "nnreg-keras run 01 --profile quick" in html
     assert "abc123" in html and "rate=0.5" in html
     assert "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', ""

@@ -453,7 +453,7 @@ def remove(path: Path) -> None:
 
 def rerun_hint(stem: str, profile: str | None = None) -> str:
     """The command that rewrites a notebook's run directory."""
-    command = f"python -m nnreg_keras run {stem.split('_')[0]}"
+    command = f"nnreg-keras run {stem.split('_')[0]}"
     if profile:
         command += f" --profile {shlex.quote(profile)}"
     return f"rerun the notebook: {command} (make report does it too)"

@@ -60,7 +60,7 @@ def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
     overrides = (stamp or {}).get("overrides", {})
     return " ".join(
         [
-            f"python -m nnreg_keras run {results['notebook'].split('_')[0]} --profile {results['profile']}",
+            f"nnreg-keras run {results['notebook'].split('_')[0]} --profile {results['profile']}",
             *(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in sorted(overrides.items())),
         ]
     )
@@ -172,12 +172,12 @@ def build(reports: Path = Path("reports")) -> Path:
         raise UsageError(
             f"no report in {reports} ({reports.absolute()} does not exist); build it from the "
             f"project's directory, or give --reports DIR; a new report starts with `make report` "
-            f"or `python -m nnreg_keras run`"
+            f"or `nnreg-keras run`"
         )
     landing.check_reports(reports)
     no_runs = UsageError(
         f"no runs in {reports / RUNS} ({reports.absolute()}): run the notebooks first "
-        f"(`make report`, or `python -m nnreg_keras run`), or give --reports DIR of a report"
+        f"(`make report`, or `nnreg-keras run`), or give --reports DIR of a report"
     )
     if not any((reports / RUNS).glob("*")):
         raise no_runs  # and nothing is written there, not even a lock

@@ -324,10 +324,10 @@ def test_headings_and_landmarks_name_their_section(desktop):
 
 
 def rerun_problem(command: str) -> str | None:
-    """Why `python -m nnreg_keras run ...` would not run as shown, or None when it would."""
+    """Why `nnreg-keras run ...` would not run as shown, or None when it would."""
     words = shlex.split(command)
     try:
-        args = cli._parser().parse_args(words[words.index("nnreg_keras") + 1 :])
+        args = cli._parser().parse_args(words[words.index("nnreg-keras") + 1 :])
     except SystemExit:
         return "the command line does not parse"
     layout = Layout(ROOT / "tutorials", ROOT / "params")
@@ -348,11 +348,7 @@ def test_every_rerun_command_names_a_notebook_profile_and_parameters_that_exist(
         "() => Array.from(document.querySelectorAll('pre, code')).map(e => e.textContent)"
     )
     commands = sorted(
-        {
-            m.group(0).strip()
-            for text in texts
-            for m in re.finditer(r"python -m nnreg_keras run[^\n`]*", text)
-        }
+        {m.group(0).strip() for text in texts for m in re.finditer(r"nnreg-keras run[^\n`]*", text)}
     )
     assert commands, "no rerun command on the page"
     problems = {command: rerun_problem(command) for command in commands}
