@@ -65,3 +65,18 @@ def test_a_pipeline_change_reruns_no_notebook_and_a_lesson_change_reruns_them_al
     assert not [p for p in prerequisites if p.startswith("templates/")]
     for module in LIBRARY:
         assert f"nnreg_keras/{module}.py" in prerequisites
+
+
+def test_reporting_is_at_most_a_third_of_each_notebooks_code():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "reporting_share", ROOT / "benchmarks" / "reporting_share.py"
+    )
+    counter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(counter)
+    notebooks = sorted((ROOT / "tutorials").glob("[0-9]*.ipynb"))
+    assert len(notebooks) >= 5
+    shares = {nb.stem: round(counter.share(nb)["share of lines"], 3) for nb in notebooks}
+    assert {k: v for k, v in shares.items() if v > 1 / 3} == {}
+    assert all(v > 0 for v in shares.values())  # every lesson reports something

@@ -446,7 +446,9 @@ def test_no_printed_page_ends_with_a_heading_or_holds_almost_nothing(printed, pr
         )
     )
     ends = {}
-    for number, (text, images) in enumerate(zip(printout.pages[:-1], printout.images), 1):
+    for number, (text, images) in enumerate(
+        zip(printout.pages[:-1], printout.images[:-1], strict=True), 1
+    ):
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         assert len(lines) >= 5 or images, f"page {number} holds only {lines}"
         if lines[-1] in headings:
