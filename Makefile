@@ -28,6 +28,7 @@ ONE_THREAD_EACH ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \
 SIDE_BY_SIDE = $(filter-out -j1,$(filter -j%,$(MAKEFLAGS)))
 
 NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
+STEMS := $(basename $(notdir $(NOTEBOOKS)))
 # Each notebook lands as reports/runs/NN_name/ in one step; its stamp run.json is make's target.
 # A one-off run (`run 01 -p ...`) dates its stamp back to 1970, so the next `make report` reruns it.
 RUNS := $(patsubst tutorials/%.ipynb,reports/runs/%/run.json,$(NOTEBOOKS))
@@ -117,7 +118,10 @@ test: | $(INSTALLED)
 	@$(PY) -m pytest -q
 
 # Per backend: the training tests, then every notebook with the quick profile into a temporary reports
-# directory; then the largest difference in each notebook's metrics between backends.
+# directory; then the largest difference in each notebook's metrics between backends. With
+# NNREG_QUICK_REPORTS=DIR set for both `make test` and this target (as CI does), a backend whose
+# quick run the test session kept in DIR/<backend> is not run a second time. Notebooks run two at a
+# time (one thread each), the last first: results are compared between backends, not bit for bit.
 test-backends: | $(INSTALLED)
 	@out=$$(mktemp -d); tested=""; skipped=""; \
 	for backend in $(BACKENDS); do \
@@ -125,7 +129,13 @@ test-backends: | $(INSTALLED)
 	  echo "== KERAS_BACKEND=$$backend"; \
 	  KERAS_BACKEND=$$backend $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_twin.py \
 	    tests/test_models_analysis.py || exit 1; \
-	  KERAS_BACKEND=$$backend $(PY) -m nnreg_keras run --profile quick --reports $$out/$$backend || exit 1; \
+	  if [ -n "$$NNREG_QUICK_REPORTS" ] && [ -d "$$NNREG_QUICK_REPORTS/$$backend/runs" ]; then \
+	    echo "notebooks: the quick run that make test kept in $$NNREG_QUICK_REPORTS/$$backend"; \
+	    cp -r "$$NNREG_QUICK_REPORTS/$$backend" $$out/$$backend; \
+	  else \
+	    printf '%s\n' $(STEMS) | sort -r | KERAS_BACKEND=$$backend $(ONE_THREAD_EACH) xargs -P2 -I{} \
+	      $(PY) -m nnreg_keras run {} --profile quick --reports $$out/$$backend || exit 1; \
+	  fi; \
 	  tested="$$tested $$backend"; \
 	done; \
 	$(PY) benchmarks/compare_backends.py $$out/*; \

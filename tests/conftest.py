@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -42,12 +44,52 @@ def landed(reports: Path, stem: str, kind: str = "results", suffix: str = ".json
     return reports / "runs" / stem / kind / f"{stem}{suffix}"
 
 
+# Two notebooks at a time, one thread each, as `make -j2 report` runs them (the same settings for
+# every run a test compares, since thread counts can change the last bits of a result).
+ONE_THREAD_EACH = {
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+}
+
+
+def run_quick(selectors: list[str], reports: Path, workers: int = 2) -> None:
+    """Run the notebooks the selectors pick (every one when empty) with the quick profile into
+    `reports`, each in its own `nnreg-keras run`, `workers` at a time, the last notebook first."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nnreg_keras.pipeline.runner import discover, pick
+
+    stems = sorted((nb.stem for nb in pick(discover(ROOT / "tutorials"), selectors)), reverse=True)
+    env = {**os.environ, **ONE_THREAD_EACH}
+    where = ["--tutorials", str(ROOT / "tutorials"), "--params", str(ROOT / "params")]
+
+    def one(stem: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "nnreg_keras", "run", stem, "--profile", "quick"]
+        return subprocess.run(
+            [*command, *where, "--reports", str(reports)], env=env, capture_output=True, text=True
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        failed = [d for d in pool.map(one, stems) if d.returncode != 0]
+    assert not failed, "\n".join(f"{d.args[4]}: {d.stderr[-3000:]}" for d in failed)
+
+
 @pytest.fixture(scope="session")
 def quick_reports(tmp_path_factory) -> Path:
-    """Every tutorial executed once per test session with the quick profile, into a temp reports/."""
-    from nnreg_keras.pipeline.runner import Layout, run
+    """Every tutorial executed once per test session with the quick profile, into a temp reports/
+    (or, with NNREG_QUICK_REPORTS=DIR, into DIR/<backend>, kept for `make test-backends`)."""
+    from nnreg_keras.training import BACKEND
 
-    reports = tmp_path_factory.mktemp("reports")
     only = os.environ.get("NNREG_TEST_ONLY", "").split()  # e.g. "01 03": run just those notebooks
-    run(only, "quick", Layout(ROOT / "tutorials", ROOT / "params", reports), progress=False)
+    kept = os.environ.get("NNREG_QUICK_REPORTS")
+    if kept and not only:
+        reports = Path(kept) / BACKEND
+        shutil.rmtree(reports, ignore_errors=True)
+        reports.mkdir(parents=True)
+    else:
+        reports = tmp_path_factory.mktemp("reports")
+    run_quick(only, reports)
     return reports

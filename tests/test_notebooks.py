@@ -1,6 +1,7 @@
 """Every tutorial notebook, executed with the quick profile through the runner, in a temp dir."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -11,14 +12,16 @@ import pytest
 from nnreg_keras.pipeline import report
 from nnreg_keras.pipeline.contract import load
 from nnreg_keras.pipeline.profiles import notebook_defaults
-from nnreg_keras.pipeline.runner import Layout, discover, run
-from tests.conftest import ROOT, landed
+from nnreg_keras.pipeline.runner import discover, pick
+from tests.conftest import ROOT, landed, run_quick
 
 NOTEBOOKS = discover(ROOT / "tutorials")
-STEMS = [nb.stem for nb in NOTEBOOKS]
+# The notebooks the session's quick run holds (NNREG_TEST_ONLY may pick some).
+RAN = pick(NOTEBOOKS, os.environ.get("NNREG_TEST_ONLY", "").split())
+STEMS = [nb.stem for nb in RAN]
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_committed_without_outputs_and_with_parameters(notebook: Path):
     nb = nbformat.read(str(notebook), as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -36,7 +39,7 @@ def test_committed_without_outputs_and_with_parameters(notebook: Path):
 MAX_CELL_LINES = 30
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_code_cells_stay_short(notebook: Path):
     nb = nbformat.read(str(notebook), as_version=4)
     long = {
@@ -47,7 +50,7 @@ def test_code_cells_stay_short(notebook: Path):
     assert not long, f"cells longer than {MAX_CELL_LINES} lines (index: lines): {long}"
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=STEMS)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_papermill_lists_every_parameter_with_its_type_and_help(notebook: Path):
     listed = papermill.inspect_notebook(str(notebook))
     assert set(listed) == set(notebook_defaults(notebook)), (
@@ -119,12 +122,7 @@ def test_every_claim_has_a_status_its_interval_supports_and_every_verdict_is_sho
 @pytest.mark.notebooks
 def test_same_profile_and_seed_give_identical_results(quick_reports: Path, tmp_path: Path):
     stem = STEMS[0]
-    run(
-        [stem],
-        "quick",
-        Layout(ROOT / "tutorials", ROOT / "params", tmp_path / "again"),
-        progress=False,
-    )
+    run_quick([stem], tmp_path / "again")
     first = (landed(quick_reports, stem)).read_bytes()
     assert (landed(tmp_path / "again", stem)).read_bytes() == first
 
