@@ -331,8 +331,8 @@ def rerun_problem(command: str) -> str | None:
     except SystemExit:
         return "the command line does not parse"
     layout = Layout(ROOT / "tutorials", ROOT / "params")
-    if not layout.profile_path(args.profile).is_file():
-        return f"no profile {args.profile}"
+    if args.profile is not None and not layout.profile_path(args.profile).is_file():
+        return f"no profile {args.profile}"  # without --profile: the last report's, which exists
     try:
         notebooks = pick(discover(layout.tutorials), args.notebooks)
     except NnregError as err:
