@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib
+import matplotlib.text
 import matplotlib.ticker
+import matplotlib.transforms
 
 matplotlib.rcParams.update(
     {
@@ -272,9 +274,10 @@ def tradeoff_curves(
     """One curve per method through its settings in order of strength: clean accuracy on x, one
     measure per panel on y, panels stacked. Arrays are (seeds, settings); points are means over
     seeds, error bars their sd both ways. Each point carries its setting's label
-    (`point_labels[method]`, "" for none), set off up and to the right of the marker; a method with
-    one setting is a lone marker."""
+    (`point_labels[method]`, "" for none), beside the marker where it overlaps no other text
+    (`place_apart`); a method with one setting is a lone marker."""
     markers = "osD^v"
+    tags: list[matplotlib.text.Annotation] = []
     with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
             len(panels), 1, figsize=(PHONE_WIDTH, 4.2 * len(panels)), squeeze=False, sharex=True
@@ -300,21 +303,66 @@ def tradeoff_curves(
                     point_labels[method], x.mean(axis=0), y.mean(axis=0), strict=True
                 ):
                     if label:
-                        ax.annotate(
-                            label,
-                            (px, py),
-                            xytext=(7, 7),
-                            textcoords="offset points",
-                            fontsize=10,
-                            color=color_for(i),
-                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+                        tags.append(
+                            ax.annotate(
+                                label,
+                                (px, py),
+                                xytext=(7, 7),
+                                textcoords="offset points",
+                                fontsize=10,
+                                color=color_for(i),
+                                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+                            )
                         )
             ax.set_title(title, loc="left")
             ax.margins(x=0.12, y=0.15)
         axes.flat[-1].set_xlabel(xlabel)
         fig.tight_layout()
         _legend_above(fig, ncol=2)
+        place_apart(fig, tags)
     return fig
+
+
+# Where a point's label may sit, tried in order: offset in points, and the label's alignment.
+_LABEL_SPOTS = [
+    ((7, 7), "left", "bottom"),
+    ((7, -7), "left", "top"),
+    ((-7, 7), "right", "bottom"),
+    ((-7, -7), "right", "top"),
+    ((7, 18), "left", "bottom"),
+    ((7, -18), "left", "top"),
+    ((-7, 18), "right", "bottom"),
+    ((-7, -18), "right", "top"),
+]
+
+
+def place_apart(fig: plt.Figure, labels: list[matplotlib.text.Annotation]) -> None:
+    """Move each point label, in order, to the first spot beside its point where it overlaps no
+    other text of the figure (tick labels, titles, the legend, labels placed before it); a label
+    with no free spot keeps the first. Call it once the layout is final."""
+    renderer = fig.canvas.get_renderer()
+    # A margin around each label: a browser draws the SVG's text in its own font, a little wider.
+    pad_x, pad_y = (points * fig.dpi / 72 for points in (4, 2))
+
+    def box(label: matplotlib.text.Text) -> matplotlib.transforms.Bbox:
+        x0, y0, x1, y1 = label.get_window_extent(renderer).extents
+        return matplotlib.transforms.Bbox.from_extents(
+            x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y
+        )
+
+    others = [
+        t.get_window_extent(renderer)
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible() and t.get_text().strip() and t not in labels
+    ]
+    for label in labels:
+        for offset, ha, va in [*_LABEL_SPOTS, _LABEL_SPOTS[0]]:  # none free: the first spot
+            label.set_position(offset)
+            label.set_ha(ha)
+            label.set_va(va)
+            if not any(box(label).overlaps(other) for other in others):
+                break
+        others.append(box(label))
 
 
 def first_layer_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:

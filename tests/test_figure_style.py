@@ -38,3 +38,24 @@ def test_dense_layers_are_drawn_as_one_image_and_lines_stay_vector():
     assert not any(a.get_rasterized() for a in (line, few, curve))
     svg = _svg(fig)
     assert svg.count("<image") == 1 and svg.count("<use") < 30  # five points and the ticks
+
+
+def test_point_labels_of_crowded_points_are_placed_apart():
+    """Settings whose points nearly coincide (tutorial 02's strengths, default profile) still get
+    labels that overlap no other text: each moves to the first free spot beside its point."""
+    import matplotlib.text
+
+    crowded = np.array([[0.85, 0.8502, 0.8504]] * 3)
+    clean = {"dropout": crowded, "L2": crowded[:, :2], "far": np.array([[0.6]] * 3)}
+    panel = {
+        "a": {"dropout": crowded - 0.1, "L2": crowded[:, :2] - 0.1, "far": np.array([[0.3]] * 3)}
+    }
+    tags = {"dropout": ["none", "0.02", "0.03"], "L2": ["", "0.2"], "far": [""]}
+    fig = plots.tradeoff_curves(clean, panel, tags)
+    renderer = fig.canvas.get_renderer()
+    labels = fig.findobj(matplotlib.text.Annotation)
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert len(boxes) == 4
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert {t.get_position() for t in labels} != {(7, 7)}  # at the first spot they would overlap
+    plots.plt.close(fig)

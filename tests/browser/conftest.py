@@ -85,7 +85,9 @@ def report_file(browser, request) -> Path:
     """index.html of the quick run (after the browser, so a missing one skips before the run), or of
     the reports directory NNREG_BROWSER_REPORTS names (one already built, e.g. the default profile's)."""
     given = os.environ.get("NNREG_BROWSER_REPORTS")
-    return report.build(Path(given) if given else request.getfixturevalue("quick_reports"))
+    return report.build(
+        Path(given).resolve() if given else request.getfixturevalue("quick_reports")
+    )
 
 
 @dataclass
