@@ -247,7 +247,7 @@ def assert_one_screen(done: subprocess.CompletedProcess, status: int, *parts: st
         assert part in err, (part, err)
     if os.environ.get("NNREG_FAULT_LOG"):  # the list of cases and messages, for a review
         with open(os.environ["NNREG_FAULT_LOG"], "a", encoding="utf-8") as log:
-            case = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" (")[0]
+            case = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
             message = next(line for line in err.splitlines() if "error:" in line)
             log.write(json.dumps({"case": case, "status": status, "message": message}) + "\n")
     return err
