@@ -198,3 +198,30 @@ def test_plain_converts_numpy():
         json.dumps(plain({"a": np.arange(3), "b": (np.float32(1.5),)}))
         == '{"a": [0, 1, 2], "b": [1.5]}'
     )
+
+
+WRONG_TYPES = [True, 3, 2.5, "x", None, {}, [], {"a": [1]}, [True], [{"rows": True}]]
+
+
+@pytest.mark.parametrize("wrong", WRONG_TYPES, ids=repr)
+def test_a_field_of_the_wrong_type_anywhere_is_a_contract_error_never_a_crash(
+    tmp_path, monkeypatch, wrong
+):
+    """Every top-level field, and every field of a table, a claim and the verdict, replaced by a
+    value of another type: validation names it (ResultsError) and raises nothing else."""
+    rec = make_recorder(tmp_path, monkeypatch)
+    rec.write()
+    good = json.loads(rec.results_path.read_text())
+    variants = [{**good, key: wrong} for key in good]
+    variants += [
+        {**good, "tables": [{**good["tables"][0], key: wrong}]} for key in good["tables"][0]
+    ]
+    variants += [
+        {**good, "claims": [{**good["claims"][1], key: wrong}]} for key in good["claims"][1]
+    ]
+    variants += [{**good, "verdict": {"text": wrong}}]
+    for results in variants:
+        try:
+            validate(results)
+        except ResultsError:
+            pass

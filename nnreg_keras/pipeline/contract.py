@@ -87,7 +87,8 @@ def validate(
             validator.iter_errors(results), key=lambda e: list(map(str, e.absolute_path))
         )
     ]
-    for i, table in enumerate(results.get("tables") or []):
+    tables = results.get("tables")
+    for i, table in enumerate(tables if isinstance(tables, list) else []):  # else a schema problem
         if (
             isinstance(table, dict)
             and isinstance(table.get("columns"), list)
