@@ -93,3 +93,19 @@ def quick_reports(tmp_path_factory) -> Path:
         reports = tmp_path_factory.mktemp("reports")
     run_quick(only, reports)
     return reports
+
+
+# The fault suite's project (tests/faults_kit.py): built with make once per session, copied afresh
+# for each test that breaks it.
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory) -> Path:
+    from tests import faults_kit
+
+    return faults_kit.baseline(tmp_path_factory)
+
+
+@pytest.fixture
+def project(baseline: Path, tmp_path: Path):
+    from tests import faults_kit
+
+    return faults_kit.copy_project(baseline, tmp_path)

@@ -24,17 +24,6 @@ from nnreg_keras.pipeline import contract, report
 from tests import faults_kit as kit
 from tests.faults_kit import STEM, assert_one_screen, assert_previous_report, snapshot
 
-
-@pytest.fixture(scope="session")
-def baseline(tmp_path_factory):
-    return kit.baseline(tmp_path_factory)
-
-
-@pytest.fixture
-def project(baseline, tmp_path) -> kit.Project:
-    return kit.copy_project(baseline, tmp_path)
-
-
 # Bad input: stopped before any kernel starts, exit status 2.
 BAD_INPUT = [
     (

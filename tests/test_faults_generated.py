@@ -40,16 +40,6 @@ json_values = st.recursive(
 )
 
 
-@pytest.fixture(scope="session")
-def baseline(tmp_path_factory):
-    return kit.baseline(tmp_path_factory)
-
-
-@pytest.fixture
-def project(baseline, tmp_path) -> kit.Project:
-    return kit.copy_project(baseline, tmp_path)
-
-
 class Lock:
     """The notebook's lock, held by the test: a run that passes every check stops there."""
 

@@ -30,11 +30,6 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 PAGE = Path("reports/runs") / STEM / "notebooks" / f"{STEM}.html"
 
 
-@pytest.fixture(scope="session")
-def baseline(tmp_path_factory):
-    return kit.baseline(tmp_path_factory)
-
-
 @pytest.fixture(scope="module")
 def hostile_run(baseline, tmp_path_factory) -> kit.Project:
     """#7: `run 99 -p label '<img src=x onerror=alert(1)>'`: the notebook shows the label as HTML,

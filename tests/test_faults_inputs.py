@@ -24,16 +24,6 @@ TUTORIAL = Path("tutorials") / f"{STEM}.ipynb"
 RUN = ["run", "99", "--profile", "quick"]
 
 
-@pytest.fixture(scope="session")
-def baseline(tmp_path_factory):
-    return kit.baseline(tmp_path_factory)
-
-
-@pytest.fixture
-def project(baseline, tmp_path) -> kit.Project:
-    return kit.copy_project(baseline, tmp_path)
-
-
 def write(path: Path, data: str | bytes) -> None:
     if path.is_file():
         path.unlink()

@@ -29,16 +29,6 @@ FOREIGN = "holds files this package did not write, and it deletes only what it w
 MOVE = "move them out of reports (or give --reports a new or empty directory), then run again"
 
 
-@pytest.fixture(scope="session")
-def baseline(tmp_path_factory):
-    return kit.baseline(tmp_path_factory)
-
-
-@pytest.fixture
-def project(baseline, tmp_path) -> kit.Project:
-    return kit.copy_project(baseline, tmp_path)
-
-
 def write(path: Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     (path.write_bytes if isinstance(data, bytes) else path.write_text)(data)
