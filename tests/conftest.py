@@ -109,3 +109,14 @@ def project(baseline: Path, tmp_path: Path):
     from tests import faults_kit
 
     return faults_kit.copy_project(baseline, tmp_path)
+
+
+def solution_and_check(notebook: Path, asserts: int) -> tuple[str, str]:
+    """A tutorial's first cell with a solution region, and the check cell right after it (tagged
+    `check`, with at least `asserts` asserts): the pieces a student edition blanks and keeps."""
+    everything = nbformat.read(str(notebook), as_version=4).cells
+    at = next(i for i, c in enumerate(everything) if "### BEGIN SOLUTION" in c.source)
+    assert everything[at].cell_type == "code" and "### END SOLUTION" in everything[at].source
+    check = everything[at + 1]
+    assert "check" in check.metadata.get("tags", []) and check.source.count("assert ") >= asserts
+    return everything[at].source, check.source

@@ -14,7 +14,7 @@ from nnreg_keras.data import make_height
 from nnreg_keras.exceptions import DatasetError
 from nnreg_keras.pipeline.contract import load
 from nnreg_keras.pipeline.profiles import notebook_defaults
-from tests.conftest import ROOT, landed
+from tests.conftest import ROOT, landed, solution_and_check
 
 STEM = "02_input_dropout_spreads_reliance"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
@@ -92,13 +92,8 @@ def test_exercises_name_the_parameter_and_the_console_command():
 
 
 def student_pieces() -> tuple[str, str]:
-    """The cell with the solution region (the model) and the check cell right after it."""
-    everything = cells()
-    at = next(i for i, c in enumerate(everything) if "### BEGIN SOLUTION" in c.source)
-    assert everything[at].cell_type == "code" and "### END SOLUTION" in everything[at].source
-    check = everything[at + 1]
-    assert "check" in check.metadata.get("tags", []) and check.source.count("assert ") >= 5
-    return everything[at].source, check.source
+    """The cell with the solution region and the check cell right after it."""
+    return solution_and_check(NOTEBOOK, asserts=5)
 
 
 def run_check(build_source: str, check_source: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from nnreg_keras import render
 from nnreg_keras.pipeline.contract import load
 from nnreg_keras.pipeline.profiles import notebook_defaults
-from tests.conftest import ROOT, landed
+from tests.conftest import ROOT, landed, solution_and_check
 
 STEM = "04_dropout_as_adaptive_l2"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
@@ -70,12 +70,8 @@ def test_style_rules_and_exercises():
 
 
 def student_pieces() -> tuple[str, str]:
-    everything = cells()
-    at = next(i for i, c in enumerate(everything) if "### BEGIN SOLUTION" in c.source)
-    assert everything[at].cell_type == "code"
-    check = everything[at + 1]
-    assert "check" in check.metadata.get("tags", []) and check.source.count("assert ") >= 4
-    return everything[at].source, check.source
+    """The cell with the solution region and the check cell right after it."""
+    return solution_and_check(NOTEBOOK, asserts=4)
 
 
 def run_check(solution: str, check: str) -> None:
