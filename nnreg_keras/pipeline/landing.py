@@ -451,12 +451,15 @@ def remove(path: Path) -> None:
 # Reading a landed run back.
 
 
+def run_command(stem: str, profile: str | None = None) -> str:
+    """The command that runs a notebook (with `profile`, when given)."""
+    command = f"nnreg-keras run {stem.split('_')[0]}"
+    return f"{command} --profile {shlex.quote(profile)}" if profile else command
+
+
 def rerun_hint(stem: str, profile: str | None = None) -> str:
     """The command that rewrites a notebook's run directory."""
-    command = f"nnreg-keras run {stem.split('_')[0]}"
-    if profile:
-        command += f" --profile {shlex.quote(profile)}"
-    return f"rerun the notebook: {command} (make report does it too)"
+    return f"rerun the notebook: {run_command(stem, profile)} (make report does it too)"
 
 
 def stamp(run_dir: Path, fix: str | None = None) -> dict[str, Any]:

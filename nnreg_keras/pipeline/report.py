@@ -60,7 +60,7 @@ def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
     overrides = (stamp or {}).get("overrides", {})
     return " ".join(
         [
-            f"nnreg-keras run {results['notebook'].split('_')[0]} --profile {results['profile']}",
+            landing.run_command(results["notebook"], results["profile"]),
             *(f"-p {k} {shlex.quote(json.dumps(v))}" for k, v in sorted(overrides.items())),
         ]
     )
