@@ -32,6 +32,11 @@ STEMS := $(basename $(notdir $(NOTEBOOKS)))
 # Each notebook lands as reports/runs/NN_name/ in one step; its stamp run.json is make's target.
 # A one-off run (`run 01 -p ...`) dates its stamp back to 1970, so the next `make report` reruns it.
 RUNS := $(patsubst tutorials/%.ipynb,reports/runs/%/run.json,$(NOTEBOOKS))
+# The order they start in under -jN: longest first, by the duration each one's last run recorded in
+# its stamp (never run: first, in file order), so that notebooks side by side finish close together.
+RUNS_LONGEST_FIRST := $(shell for run in $(RUNS); do \
+  seconds=$$(sed -n 's/^  "duration": \([0-9.]*\),*$$/\1/p' $$run 2>/dev/null); \
+  echo "$${seconds:-1e9} $$run"; done | sort -s -k1,1gr | cut -d' ' -f2)
 # The lesson library, the code the notebooks run: a change to it reruns them. The pipeline
 # (nnreg_keras/pipeline/) is not in it: a change there rebuilds only what it makes.
 LIBRARY := $(wildcard nnreg_keras/*.py)
@@ -99,7 +104,7 @@ reports/.notebooks: FORCE
 reports/runs/%/run.json: tutorials/%.ipynb params/$(PROFILE).yaml $(LIBRARY) reports/.profile | $(INSTALLED)
 	@$(if $(SIDE_BY_SIDE),$(ONE_THREAD_EACH)) $(PY) -m nnreg_keras run $* --profile $(PROFILE) --number-among-all --no-report
 
-reports/index.html: $(RUNS) reports/.notebooks $(wildcard templates/*) nnreg_keras/pipeline/report.py nnreg_keras/render.py | $(INSTALLED)
+reports/index.html: $(RUNS_LONGEST_FIRST) reports/.notebooks $(wildcard templates/*) nnreg_keras/pipeline/report.py nnreg_keras/render.py | $(INSTALLED)
 	@$(PY) -m nnreg_keras report --prune
 
 report: reports/index.html

@@ -145,9 +145,11 @@ def _canonical(value: Any, names: dict[str, str], keep_seed: bool = False) -> An
     return names.get(value, value) if isinstance(value, str) else value
 
 
-def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
+def _signature(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, config: dict | None = None
+) -> str | None:
     """What a traced training step depends on; None for a model that trains itself (no config, or
-    adapted preprocessing layers).
+    adapted preprocessing layers). `config` replaces the model's own config (see `_stack_config`).
 
     The model's and the compile configuration without layer names and VARIABLE_CONFIG_KEYS, the
     shapes and dtypes of every variable, and the data's shapes. A layer whose config holds a `seed`
@@ -156,7 +158,8 @@ def _signature(model: keras.Model, x: np.ndarray, y: np.ndarray) -> str | None:
     if _adapts(model):
         return None
     try:
-        config, compiled = model.get_config(), model.get_compile_config()
+        config = model.get_config() if config is None else config
+        compiled = model.get_compile_config()
     except NotImplementedError:
         return None
     unique_names = [
@@ -329,10 +332,13 @@ def fit_many(
     up to `group_size` in one compiled call between two records. On JAX that call maps Keras's own
     training step over the models (`jax.vmap`), which is bit-identical to `fit_full_batch`: the same
     records, weights, seed states and optimizer state. On TensorFlow, Sequential models of Dense and
-    dropout layers (`keras.layers.Dropout`, `models.BitsDropout`) trained with an element-wise
-    optimizer (SGD, Adam...) and a standard loss run as one stacked model, its kernels with a leading
-    model axis, under XLA unless a `keras.layers.Dropout` is inside; each model keeps its own
-    dropout masks and random state, so results equal `fit_full_batch` up to float rounding.
+    dropout layers (`keras.layers.Dropout`, `models.BitsDropout`, `models.FixedMaskDropout`) trained
+    with an element-wise optimizer (SGD, Adam...) and a standard loss run as one stacked model, its
+    kernels with a leading model axis, under XLA unless a `keras.layers.Dropout` is inside; each
+    model keeps its own dropout masks and random state, so results equal `fit_full_batch` up to
+    float rounding. The stacked model reads each model's L2 strengths (no penalty counts as 0),
+    BitsDropout rates and fixed masks from variables, so a sweep over them is one group, traced once;
+    a group of more than `group_size` models trains in equal parts.
     Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
     architecture met once) goes through `fit_full_batch`.
 
@@ -358,7 +364,7 @@ def fit_many(
         {"train": data[i]} if e is None else e
         for i, e in enumerate(_per_model(eval_sets, n, "eval_sets"))
     ]
-    groups: dict[Any, list[int]] = {}
+    groups: dict[Any, list[int]] = {}  # the models of each key, in order
     for i, model in enumerate(models):
         key = _group_key(model, *data[i])
         shapes = tuple((name, np.shape(xs)) for name, (xs, _) in evals[i].items())
@@ -366,8 +372,7 @@ def fit_many(
     records: list[list[dict[str, float]]] = [[] for _ in models]
     problems: dict[int, str] = {}
     for key, members in groups.items():
-        for start in range(0, len(members), group_size):
-            part = members[start : start + group_size]
+        for part in _even_parts(members, group_size):
             if len(part) == 1 or key[0] == "alone":
                 for i in part:
                     try:
@@ -402,9 +407,18 @@ def fit_many(
     return records
 
 
+def _even_parts(members: list[int], group_size: int) -> list[list[int]]:
+    """`members` in consecutive parts of at most `group_size`, as equal in size as they can be: 60
+    models in groups of 16 train as four of 15, so that one traced group size serves them all."""
+    count = -(-len(members) // group_size)
+    size = -(-len(members) // count)
+    return [members[start : start + size] for start in range(0, len(members), size)]
+
+
 def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple | None:
     """What models must share to train in one call: the signature, and on TensorFlow a stackable
-    architecture and equal optimizer scalars (step count, learning rate); None for none."""
+    architecture (`_stack_config`: L2 strengths, BitsDropout rates and fixed masks may differ) and
+    equal optimizer scalars (step count, learning rate); None for none."""
     if BACKEND not in ("jax", "tensorflow"):
         return None
     signature = _signature(model, x, y)
@@ -414,6 +428,7 @@ def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple | None
         return (signature,)
     if _stack_plan(model) is None:
         return None
+    signature = _signature(model, x, y, _stack_config(model))
     scalars = tuple(
         keras.ops.convert_to_numpy(v.value).item()
         for v in model.optimizer.variables
@@ -522,8 +537,8 @@ STACKED_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad", "Adamax", "Nadam")
 
 def _stack_plan(model: keras.Model) -> list[tuple[str, keras.Layer]] | None:
     """The layers of a model the TensorFlow stacked model can train side by side with others of
-    its architecture, as ("dense" | "dropout" | "bits", layer); None for any other model."""
-    from nnreg_keras.models import BitsDropout
+    its architecture, as ("dense" | "dropout" | "bits" | "fixed", layer); None for any other model."""
+    from nnreg_keras.models import BitsDropout, FixedMaskDropout
 
     optimizer = model.optimizer
     config = optimizer.get_config()
@@ -555,9 +570,45 @@ def _stack_plan(model: keras.Model) -> list[tuple[str, keras.Layer]] | None:
         elif type(layer) is BitsDropout:
             plan.append(("bits", layer))
             seeds += layer.rate > 0
+        elif type(layer) is FixedMaskDropout:
+            plan.append(("fixed", layer))
         else:
             return None
     return plan if len(model.non_trainable_variables) == seeds else None
+
+
+def _model_axis(h: Any, size: int) -> Any:
+    """Activations with a leading model axis: inputs shared by every model are tiled `size` times."""
+    import tensorflow as tf
+
+    return tf.tile(h[None], [size, 1, 1]) if h.shape.rank == 2 else h
+
+
+def _per_model_l2(layer: keras.Layer) -> bool:
+    """Whether the stacked model reads a Dense layer's kernel penalty per model: an L2 penalty, or
+    none (an L2 of strength 0, which adds exactly nothing to the loss and its gradient)."""
+    return (
+        layer.kernel_regularizer is None or type(layer.kernel_regularizer) is keras.regularizers.L2
+    )
+
+
+def _stack_config(model: keras.Model) -> dict:
+    """The model's config without what the stacked model reads per model from variables: the
+    strength of each L2 kernel penalty (none counts as strength 0), each BitsDropout rate (whether
+    it drops anything stays) and each FixedMaskDropout's seed (its mask)."""
+    config = model.get_config()
+    layers = {layer.name: layer for layer in model.layers}
+    for entry in config["layers"]:
+        inner, layer = entry["config"], layers.get(entry["config"].get("name"))
+        if entry["class_name"] == "Dense" and layer is not None and _per_model_l2(layer):
+            inner["kernel_regularizer"] = "L2, strength per model"
+        elif entry["class_name"] == "BitsDropout" and layer is not None:
+            inner["rate"] = (
+                "none" if layer.rate == 0 else "keeps all" if not layer.threshold else "drops"
+            )
+        elif entry["class_name"] == "FixedMaskDropout":
+            inner["seed"] = "mask per model"
+    return config
 
 
 class _StackedRunner:
@@ -581,6 +632,18 @@ class _StackedRunner:
         self.optimizer = type(optimizer).from_config(optimizer.get_config())
         self.optimizer.build(self.weights)
         self.loss_sum = tf.Variable(np.zeros(size, "float32"), trainable=False)
+        # Read per model (see `_stack_config`): L2 strengths, BitsDropout thresholds and scales,
+        # FixedMaskDropout masks, one row per layer that has them.
+        self.l2 = tf.Variable(np.zeros((self._count("l2"), size), "float32"), trainable=False)
+        self.thresholds = tf.Variable(
+            np.zeros((self._count("bits"), size), "int64"), trainable=False
+        )
+        self.scales = tf.Variable(np.zeros((self._count("bits"), size), "float32"), trainable=False)
+        self.masks = [
+            tf.Variable(np.zeros((size, *layer.mask.shape), "float32"), trainable=False)
+            for kind, layer in self.plan
+            if kind == "fixed"
+        ]
 
         # XLA fuses the hashed masks of BitsDropout and the element-wise updates; it draws other
         # numbers than TensorFlow's own kernels for keras.layers.Dropout, so those run without it.
@@ -598,12 +661,21 @@ class _StackedRunner:
 
         self.loop, self.outputs = loop, outputs
 
+    def _count(self, what: str) -> int:
+        """How many layers of the plan have a per-model L2 strength ("l2") or drop with bits."""
+        if what == "l2":
+            return sum(kind == "dense" and _per_model_l2(layer) for kind, layer in self.plan)
+        return sum(kind == "bits" and layer.threshold > 0 for kind, layer in self.plan)
+
     def _forward(self, x, training):
         import tensorflow as tf
 
         from nnreg_keras.models import hash_bits
 
         h, weights, seeds = x, iter(self.weights), iter(self.seeds)
+        # Python counts, not len() of the variables: AutoGraph turns that into a tensor.
+        l2s, bits_rows = iter(range(self._count("l2"))), iter(range(self._count("bits")))
+        masks = iter(self.masks)
         penalties = tf.zeros(self.size)
         for kind, layer in self.plan:
             if kind == "dense":
@@ -613,24 +685,29 @@ class _StackedRunner:
                 if layer.use_bias:
                     h = h + next(weights)[:, None, :]
                 h = layer.activation(h)
-                if layer.kernel_regularizer is not None:
+                if _per_model_l2(layer):  # l2·ΣW², as keras.regularizers.L2, each model its own l2
+                    penalties += self.l2[next(l2s)] * tf.reduce_sum(tf.square(kernel), axis=[1, 2])
+                else:
                     penalties += tf.stack(
                         [layer.kernel_regularizer(kernel[k]) for k in range(self.size)]
                     )
+                continue
+            if kind == "fixed":  # as models.FixedMaskDropout, in training and at inference
+                h = _model_axis(h, self.size) * next(masks)[:, None, :] / (1.0 - layer.rate)
                 continue
             if layer.rate == 0:
                 continue
             seed = next(seeds)
             if not training or (kind == "bits" and layer.threshold == 0):
                 continue
-            if h.shape.rank == 2:
-                h = tf.tile(h[None], [self.size, 1, 1])
+            h = _model_axis(h, self.size)
             if kind == "bits":  # as models.BitsDropout draws it, every model at once
+                row = next(bits_rows)
                 index = tf.reshape(tf.range(h.shape[1] * h.shape[2], dtype=tf.int64), h.shape[1:])
                 keys = tf.cast(seed, tf.uint32)[:, None, None, :]
                 bits = hash_bits(tf.cast(index, tf.uint32)[None], keys[..., 0], keys[..., 1])
-                keep = bits >= tf.constant(layer.threshold, tf.uint32)
-                h = tf.where(keep, h * layer.scale, tf.zeros_like(h))
+                keep = bits >= tf.cast(self.thresholds[row], tf.uint32)[:, None, None]
+                h = tf.where(keep, h * self.scales[row][:, None, None], tf.zeros_like(h))
             else:  # as keras.random.dropout draws it, each model from its own seed state
                 kept = []
                 for k in range(self.size):
@@ -653,6 +730,27 @@ class _StackedRunner:
         self.loss_sum.assign_add(losses)
 
     def load(self, models: list[keras.Model]) -> None:
+        plans = [_stack_plan(model) for model in models]
+
+        def per_layer(variable, pick, value):
+            """One row per layer of the plan that `pick(kind, layer)` selects, a column per model."""
+            table = [[value(layer) for kind, layer in plan if pick(kind, layer)] for plan in plans]
+            rows = variable.shape[0]
+            variable.assign(
+                np.array(table, variable.dtype.as_numpy_dtype).reshape(len(models), rows).T
+            )
+
+        def drops(kind, layer):
+            return kind == "bits" and layer.threshold > 0
+
+        per_layer(
+            self.l2, lambda kind, layer: kind == "dense" and _per_model_l2(layer), _l2_strength
+        )
+        per_layer(self.thresholds, drops, lambda layer: layer.threshold)
+        per_layer(self.scales, drops, lambda layer: layer.scale)
+        fixed = [[_numpy(layer.mask) for kind, layer in plan if kind == "fixed"] for plan in plans]
+        for j, variable in enumerate(self.masks):
+            variable.assign(np.stack([masks[j] for masks in fixed]))
         for i, variable in enumerate(self.weights):
             variable.assign(np.stack([_numpy(m.trainable_variables[i]) for m in models]))
         for i, variable in enumerate(self.seeds):
@@ -669,6 +767,12 @@ class _StackedRunner:
         for source, target in zip(self.optimizer.variables, model.optimizer.variables, strict=True):
             value = _numpy(source)
             target.assign(value[k] if value.ndim > len(target.shape) else value)
+
+
+def _l2_strength(layer: keras.Layer) -> float:
+    """The l2 of a Dense layer's L2 kernel penalty; 0 without one."""
+    penalty = layer.kernel_regularizer
+    return 0.0 if penalty is None else float(penalty.l2)
 
 
 def _numpy(variable: Any) -> np.ndarray:

@@ -16,19 +16,27 @@ EVAL_SETS = {"train": (DATA.x_train, DATA.y_train), "test": (DATA.x_test, DATA.y
 GROUPS = BACKEND in ("jax", "tensorflow")
 
 
-def mlp(seed: int, dropout: str = "none", optimizer: str = "adam", l2: float = 0.0) -> keras.Model:
-    """2-16-16-1 with optional dropout ("keras", "bits", "fixed") and L2 on the kernels."""
+def mlp(
+    seed: int,
+    dropout: str = "none",
+    optimizer: str = "adam",
+    l2: float = 0.0,
+    rate: float = 0.5,
+    mask_seed: int | None = None,
+) -> keras.Model:
+    """2-16-16-1 with optional dropout ("keras", "bits", "fixed") at `rate` and L2 on the kernels;
+    a fixed mask is drawn with `mask_seed`, by default `seed`."""
     set_seed(seed)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input((2,))]
     for _ in range(2):
         layers.append(keras.layers.Dense(16, activation="relu", kernel_regularizer=regularizer))
         if dropout == "keras":
-            layers.append(keras.layers.Dropout(0.5))
+            layers.append(keras.layers.Dropout(rate))
         elif dropout == "bits":
-            layers.append(BitsDropout(0.5))
+            layers.append(BitsDropout(rate))
         elif dropout == "fixed":
-            layers.append(FixedMaskDropout(0.5, seed=seed))
+            layers.append(FixedMaskDropout(rate, seed=seed if mask_seed is None else mask_seed))
     model = keras.Sequential(
         layers + [keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer)]
     )
@@ -92,6 +100,50 @@ def test_tensorflow_groups_match_one_model_at_a_time(kind):
     for a, b in zip(alone, grouped, strict=True):
         for va, vb in zip(state(a), state(b), strict=True):
             np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+
+
+STRENGTHS = {
+    "L2 strengths and none": [lambda s, l2=l2: mlp(s, l2=l2) for l2 in (0.0, 0.003, 0.03)],
+    "BitsDropout rates": [lambda s, r=r: mlp(s, "bits", rate=r) for r in (0.2, 0.5, 0.8)],
+    "fixed masks": [lambda s, m=m: mlp(s, "fixed", mask_seed=m) for m in (10, 11, 12)],
+}
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+@pytest.mark.parametrize("kind", list(STRENGTHS))
+def test_tensorflow_stacks_models_that_differ_in_strength_or_fixed_mask(kind, monkeypatch):
+    """The stacked model reads L2 strengths, BitsDropout rates and fixed masks per model: one
+    group, traced once, trains what each model trains alone."""
+    builds = [lambda b=b, s=s: b(s) for s in (3, 4) for b in STRENGTHS[kind]]
+    calls = []
+    original = training._fit_group_tf
+    monkeypatch.setattr(
+        training,
+        "_fit_group_tf",
+        lambda models, *rest: calls.append(len(models)) or original(models, *rest),
+    )
+    grouped = [b() for b in builds]
+    grouped_records = fit_many(grouped, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS)
+    assert calls == [len(builds)]
+    alone = [b() for b in builds]
+    for model, records in zip(alone, grouped_records, strict=True):
+        for a, b in zip(
+            fit_full_batch(model, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS),
+            records,
+            strict=True,
+        ):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    for a, b in zip(alone, grouped, strict=True):
+        for va, vb in zip(state(a), state(b), strict=True):
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+    assert grouped_records[0] != grouped_records[1]  # same seed: the strengths (or masks) differ
+
+
+def test_even_parts_share_one_size():
+    assert [len(p) for p in training._even_parts(list(range(60)), 16)] == [15, 15, 15, 15]
+    assert [len(p) for p in training._even_parts(list(range(17)), 16)] == [9, 8]
+    assert training._even_parts([4, 7], 16) == [[4, 7]]
+    assert sum(training._even_parts(list(range(33)), 16), []) == list(range(33))
 
 
 @pytest.mark.skipif(not GROUPS, reason="groups train on TensorFlow and JAX")
@@ -191,6 +243,29 @@ def test_bits_dropout_scaling_and_inference():
 def test_bits_dropout_bad_rate(rate):
     with pytest.raises(ParameterError, match=r"rate must be a dropout rate in \[0, 1\)"):
         BitsDropout(rate)
+
+
+def test_bits_dropout_is_a_keras_dropout_layer_that_saves_and_loads():
+    layer = BitsDropout(0.25, seed=5)
+    assert isinstance(layer, keras.layers.Dropout)
+    config = layer.get_config()
+    assert (config["rate"], config["seed"], config["noise_shape"]) == (0.25, 5, None)
+    again = BitsDropout.from_config(config)
+    x = np.ones((6, 10), "float32")
+    np.testing.assert_array_equal(draw(again, x), draw(BitsDropout(0.25, seed=5), x))
+    with pytest.raises(ParameterError, match=r"noise_shape = \(None, 1\): accepted None"):
+        BitsDropout(0.5, noise_shape=(None, 1))
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="eager calls compile the mask on TensorFlow")
+def test_bits_dropout_draws_the_same_masks_eagerly_and_in_a_traced_step():
+    import tensorflow as tf
+
+    x = np.ones((30, 20), "float32")
+    eager, traced = BitsDropout(0.9, seed=4), BitsDropout(0.9, seed=4)
+    step = tf.function(lambda inputs: traced(inputs, training=True))
+    for _ in range(2):  # the seed state advances alike
+        np.testing.assert_array_equal(draw(eager, x), step(x).numpy())
 
 
 def test_bits_dropout_models_share_a_runner_and_train_like_keras_fit():

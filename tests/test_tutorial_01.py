@@ -52,7 +52,7 @@ def test_solution_regions_are_the_dropout_model_and_the_monte_carlo_average_each
     assert len(regions) == 1 and cells[regions[0]].source.count("### BEGIN SOLUTION") == 2
     model = cells[regions[0]].source
     assert "def build(" in model and "def mc_average(" in model
-    assert re.search(r"### BEGIN SOLUTION\n\s+layers\.append\(keras\.layers\.Dropout\(", model)
+    assert re.search(r"### BEGIN SOLUTION\n\s+layers\.append\(BitsDropout\(", model)
     check = cells[regions[0] + 1]
     assert check.cell_type == "code" and "check" in check.metadata.get("tags", [])
     asserts = [n for n in ast.walk(ast.parse(check.source)) if isinstance(n, ast.Assert)]
