@@ -89,9 +89,20 @@
     return Math.ceil(Math.max(natural, isFinite(least) ? drawn * READABLE / least : natural));
   }
 
+  // The drawing back in its figure. Also called on opening: a dialog closed a moment ago may not
+  // have run its close event yet, and that late event must not take away the next drawing.
+  function restore() {
+    if (!shown) { return; }
+    shown.graphic.style.width = "";
+    shown.placeholder.replaceWith(shown.graphic);
+    shown = null;
+  }
+
   function open(figure) {
+    if (viewer.open) { return; }
+    restore();
     var graphic = figure.querySelector(":scope > .svg, :scope > img");
-    if (!graphic || viewer.open) { return; }
+    if (!graphic) { return; }
     var width = fullWidth(graphic);
     var placeholder = document.createElement("div");
     placeholder.style.height = graphic.getBoundingClientRect().height + "px";
@@ -108,10 +119,7 @@
   }
 
   viewer.addEventListener("close", function () {
-    if (!shown) { return; }
-    shown.graphic.style.width = "";
-    shown.placeholder.replaceWith(shown.graphic);
-    shown = null;
+    if (!viewer.open) { restore(); }
   });
   viewer.querySelector(".viewer-close").addEventListener("click", function () { viewer.close(); });
   viewer.addEventListener("click", function (event) {

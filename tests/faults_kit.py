@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -200,6 +201,9 @@ class Project:
         )
 
     def popen(self, *args: str) -> subprocess.Popen:
+        """The CLI started as a terminal's foreground job is: Ctrl-C (SIGINT) not ignored, even
+        when this test session runs in the background (`cmd &` in a script ignores SIGINT, and
+        children inherit that, so Python would never raise KeyboardInterrupt)."""
         return subprocess.Popen(
             [sys.executable, "-m", "nnreg_keras", *args],
             cwd=self.path,
@@ -207,6 +211,7 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
 

@@ -174,7 +174,7 @@ def test_interrupt_and_terminate_leave_no_trace(project, signum, status, message
     proc = project.popen("run", "99", "--profile", "quick", "-p", "mode", "sleep")
     while not list(project.reports.glob(f".run-*/out/notebooks/{STEM}.ipynb")):
         time.sleep(0.2)  # papermill has written the notebook it executes: the kernel runs
-    time.sleep(4)  # past the kernel's start, into the sleeping cell
+    time.sleep(2)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert_one_screen(

@@ -204,6 +204,31 @@ def test_a_tap_on_a_figure_opens_it_full_size_and_the_backdrop_or_close_button_c
     )
 
 
+REOPEN = """async () => {
+    const figures = Array.from(document.querySelectorAll('main figure:not(.explorable)'))
+        .filter(f => f.querySelector(':scope > figcaption button.full-size'));
+    const [a, b] = figures, dialog = document.querySelector('dialog.viewer');
+    const graphic = f => f.querySelector(':scope > .svg, :scope > img');
+    const second = graphic(b), tick = () => new Promise(done => setTimeout(done, 50));
+    a.querySelector('button.full-size').click();
+    dialog.close();  // its close event runs later, after the next figure has opened
+    b.querySelector('button.full-size').click();
+    await tick();
+    const shown = dialog.querySelector('.viewer-stage > .svg, .viewer-stage > img');
+    const result = {open: dialog.open, second: shown === second, first: graphic(a) !== null};
+    dialog.close();
+    await tick();
+    return {...result, back: graphic(b) === second};
+}"""
+
+
+def test_a_figure_opened_right_after_another_closed_stays_in_the_viewer(desktop):
+    """Escape, then Enter on the next figure at once: the first viewer's late close event must
+    neither empty the viewer nor lose a drawing."""
+    found = desktop.page.evaluate(REOPEN)
+    assert found == {"open": True, "second": True, "first": True, "back": True}
+
+
 def test_no_text_in_a_figure_overlaps_another(printed):
     """Every drawing, every frame of an explorable figure included (print shows them all)."""
     figures = printed.js(OVERLAPS)
