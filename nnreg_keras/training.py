@@ -419,16 +419,14 @@ def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple | None
     """What models must share to train in one call: the signature, and on TensorFlow a stackable
     architecture (`_stack_config`: L2 strengths, BitsDropout rates and fixed masks may differ) and
     equal optimizer scalars (step count, learning rate); None for none."""
-    if BACKEND not in ("jax", "tensorflow"):
-        return None
-    signature = _signature(model, x, y)
-    if signature is None:
-        return None
     if BACKEND == "jax":
-        return (signature,)
-    if _stack_plan(model) is None:
+        signature = _signature(model, x, y)
+        return None if signature is None else (signature,)
+    if BACKEND != "tensorflow" or _stack_plan(model) is None:
         return None
     signature = _signature(model, x, y, _stack_config(model))
+    if signature is None:
+        return None
     scalars = tuple(
         keras.ops.convert_to_numpy(v.value).item()
         for v in model.optimizer.variables
@@ -592,6 +590,16 @@ def _per_model_l2(layer: keras.Layer) -> bool:
     )
 
 
+def _reads_l2(kind: str, layer: keras.Layer) -> bool:
+    """A step of the stacked plan whose L2 strength is read per model (a row of `l2`)."""
+    return kind == "dense" and _per_model_l2(layer)
+
+
+def _reads_bits(kind: str, layer: keras.Layer) -> bool:
+    """A BitsDropout step that drops units: its threshold and scale are read per model."""
+    return kind == "bits" and layer.threshold > 0
+
+
 def _stack_config(model: keras.Model) -> dict:
     """The model's config without what the stacked model reads per model from variables: the
     strength of each L2 kernel penalty (none counts as strength 0), each BitsDropout rate (whether
@@ -634,11 +642,12 @@ class _StackedRunner:
         self.loss_sum = tf.Variable(np.zeros(size, "float32"), trainable=False)
         # Read per model (see `_stack_config`): L2 strengths, BitsDropout thresholds and scales,
         # FixedMaskDropout masks, one row per layer that has them.
-        self.l2 = tf.Variable(np.zeros((self._count("l2"), size), "float32"), trainable=False)
-        self.thresholds = tf.Variable(
-            np.zeros((self._count("bits"), size), "int64"), trainable=False
-        )
-        self.scales = tf.Variable(np.zeros((self._count("bits"), size), "float32"), trainable=False)
+        # Python counts, not len() of the variables, which AutoGraph turns into a tensor.
+        self.l2_rows = sum(_reads_l2(*step) for step in self.plan)
+        self.bits_rows = sum(_reads_bits(*step) for step in self.plan)
+        self.l2 = tf.Variable(np.zeros((self.l2_rows, size), "float32"), trainable=False)
+        self.thresholds = tf.Variable(np.zeros((self.bits_rows, size), "int64"), trainable=False)
+        self.scales = tf.Variable(np.zeros((self.bits_rows, size), "float32"), trainable=False)
         self.masks = [
             tf.Variable(np.zeros((size, *layer.mask.shape), "float32"), trainable=False)
             for kind, layer in self.plan
@@ -661,20 +670,13 @@ class _StackedRunner:
 
         self.loop, self.outputs = loop, outputs
 
-    def _count(self, what: str) -> int:
-        """How many layers of the plan have a per-model L2 strength ("l2") or drop with bits."""
-        if what == "l2":
-            return sum(kind == "dense" and _per_model_l2(layer) for kind, layer in self.plan)
-        return sum(kind == "bits" and layer.threshold > 0 for kind, layer in self.plan)
-
     def _forward(self, x, training):
         import tensorflow as tf
 
         from nnreg_keras.models import hash_bits
 
         h, weights, seeds = x, iter(self.weights), iter(self.seeds)
-        # Python counts, not len() of the variables: AutoGraph turns that into a tensor.
-        l2s, bits_rows = iter(range(self._count("l2"))), iter(range(self._count("bits")))
+        l2s, bits_rows = iter(range(self.l2_rows)), iter(range(self.bits_rows))
         masks = iter(self.masks)
         penalties = tf.zeros(self.size)
         for kind, layer in self.plan:
@@ -685,7 +687,7 @@ class _StackedRunner:
                 if layer.use_bias:
                     h = h + next(weights)[:, None, :]
                 h = layer.activation(h)
-                if _per_model_l2(layer):  # l2·ΣW², as keras.regularizers.L2, each model its own l2
+                if _reads_l2(kind, layer):  # l2·ΣW², as keras.regularizers.L2, each model its own
                     penalties += self.l2[next(l2s)] * tf.reduce_sum(tf.square(kernel), axis=[1, 2])
                 else:
                     penalties += tf.stack(
@@ -740,14 +742,9 @@ class _StackedRunner:
                 np.array(table, variable.dtype.as_numpy_dtype).reshape(len(models), rows).T
             )
 
-        def drops(kind, layer):
-            return kind == "bits" and layer.threshold > 0
-
-        per_layer(
-            self.l2, lambda kind, layer: kind == "dense" and _per_model_l2(layer), _l2_strength
-        )
-        per_layer(self.thresholds, drops, lambda layer: layer.threshold)
-        per_layer(self.scales, drops, lambda layer: layer.scale)
+        per_layer(self.l2, _reads_l2, _l2_strength)
+        per_layer(self.thresholds, _reads_bits, lambda layer: layer.threshold)
+        per_layer(self.scales, _reads_bits, lambda layer: layer.scale)
         fixed = [[_numpy(layer.mask) for kind, layer in plan if kind == "fixed"] for plan in plans]
         for j, variable in enumerate(self.masks):
             variable.assign(np.stack([masks[j] for masks in fixed]))
