@@ -143,7 +143,8 @@ class Comparison:
         parts = []
         if self.equivalence_interval is not None:
             low, high = (self._bare(v) for v in self.equivalence_interval)
-            parts.append(f"90% interval {low} to {high}, margin ±{self._bare(self.margin)}")
+            margin = self._value(self.margin, signed=False).removesuffix(f" {self.unit}")
+            parts.append(f"90% interval {low} to {high}, margin ±{margin}")
         low, high = (self._bare(v) for v in self.interval)
         parts.append(f"95% interval {low} to {high}")
         side = {"higher": "higher", "lower": "lower", "equal": "higher"}[self.expect]
