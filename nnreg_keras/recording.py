@@ -268,8 +268,9 @@ class Recorder:
         import matplotlib
         import matplotlib.pyplot as plt
 
-        from nnreg_keras.plots import rasterize_dense
+        from nnreg_keras.plots import fit_for_phone, rasterize_dense
 
+        fit_for_phone(fig)  # its smallest text readable on a phone, in the page
         if fmt == "svg":
             rasterize_dense(fig)  # thousands of marks as one image: a light page, same picture
 
