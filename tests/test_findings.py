@@ -146,7 +146,7 @@ def test_the_recorder_adjusts_every_comparison_and_updates_them_in_place(monkeyp
     claim = next(c for c in rec.data["claims"] if c["name"] == "barely")
     assert claim["status"] == stats.INCONCLUSIVE and claim["p_adjusted"] == first.p_adjusted
     assert "once adjusted for the notebook's 6 comparisons" in claim["text"]
-    assert f"adjusted p = {first.p_adjusted:.2f} over 6 comparisons" in claim["text"]
+    assert f"adjusted p {stats.p_text(first.p_adjusted)} over 6 comparisons" in claim["text"]
     shown_first = next(ids[0] for _, ids in shown if ids and ids[0].startswith("98_fdr/barely/"))
     updated = [b["text/plain"] for b, ids in shown if ids == (shown_first, True)]
     assert updated and updated[-1].startswith("Finding (inconclusive): Barely: not decided")
@@ -229,7 +229,8 @@ def test_directional_sentences_name_their_status_plainly():
     tie = stats.paired([0.70, 0.75, 0.68, 0.74], [0.72, 0.70, 0.73, 0.71])
     assert tie.measured().startswith("not decided at 4 seeds: ")
     assert stats.p_text(0.0004) == "< 0.001" and stats.p_text(0.0042) == "= 0.004"
-    assert stats.p_text(0.31) == "= 0.31"
+    assert stats.p_text(0.31) == "= 0.31" and stats.p_text(0.04996) == "= 0.04996"
+    assert stats.p_text(0.0502) == "= 0.050" and stats.p_text(0.0123) == "= 0.012"
 
 
 # --- the short answer ---------------------------------------------------------------------------
