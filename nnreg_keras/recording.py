@@ -308,6 +308,8 @@ class Recorder:
         self,
         name: str,
         *args: Any,
+        a: Any = None,
+        b: Any = None,
         expect: str | None = None,
         margin: float | None = None,
         scale: float | None = None,
@@ -337,26 +339,24 @@ class Recorder:
             if expected is not None:
                 raise TypeError("compare() got the expected text twice")
             expected, *args = args
-        values = dict(
-            zip(("a", "b", "expect", "margin", "scale", "unit", "note"), args, strict=False)
-        )
-        if len(args) > len(values) or len(values) < 2:
+        keys = ("a", "b", "expect", "margin", "scale", "unit", "note")
+        if len(args) > len(keys):
+            raise TypeError(f"compare() takes at most {len(keys) + 2} positional arguments")
+        values = dict(zip(keys, args, strict=False))
+        given = {"a": a, "b": b, "expect": expect, "margin": margin, "scale": scale, "unit": unit}
+        for key, value in given.items():
+            if value is not None and values.get(key) is not None:
+                raise TypeError(f"compare() got {key} twice")
+            if value is not None:
+                values[key] = value
+        if values.get("a") is None or values.get("b") is None:
             raise TypeError(
                 "compare(name, [expected,] a, b, ...) takes a and b, one value per seed"
             )
-        for key, given in {
-            "expect": expect,
-            "margin": margin,
-            "scale": scale,
-            "unit": unit,
-        }.items():
-            if given is not None and values.get(key) is not None:
-                raise TypeError(f"compare() got {key} twice")
-        expect = values.get("expect") or expect
-        margin = values.get("margin", margin)
-        expect = expect or ("equal" if margin is not None else "higher")
-        scale = values.get("scale") or scale or (100.0 if points else 1.0)
-        unit = values.get("unit") or unit or ("points" if points else "")
+        margin = values.get("margin")
+        expect = values.get("expect") or ("equal" if margin is not None else "higher")
+        scale = values.get("scale") or (100.0 if points else 1.0)
+        unit = values.get("unit") or ("points" if points else "")
         note = values.get("note") or note
         comparison = stats.paired(values["a"], values["b"], expect, margin, scale, unit)
         self._comparisons.pop(name, None)

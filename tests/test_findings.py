@@ -53,6 +53,11 @@ def test_the_short_and_the_long_compare_record_the_same_claim():
     assert short.data["claims"][0]["text"].startswith(
         "Wide beats narrow: +2.25 points (95% interval +0."
     )
+    keywords = Recorder("98_a", "A", ["q"])
+    keywords.compare(
+        "wide_beats_narrow", expected="Wide beats narrow", a=a, b=b, scale=100, unit="points"
+    )
+    assert keywords.data["claims"] == long.data["claims"]
     named = Recorder("98_a", "A", ["q"]).compare("dropout_sparser", a, b)
     assert named.scale == 1 and named.unit == "" and named.expect == "higher"
     equal = Recorder("98_a", "A", ["q"])
@@ -68,6 +73,8 @@ def test_the_short_and_the_long_compare_record_the_same_claim():
         (([1, 2],), {}, "takes a and b"),
         (("text", [1, 2]), {}, "takes a and b"),
         (([1, 2], [1, 2], "higher"), {"expect": "lower"}, "got expect twice"),
+        (([1, 2], [1, 2]), {"a": [1, 2]}, "got a twice"),
+        (([1],) * 8, {}, "at most 9 positional arguments"),
         (("text", [1, 2], [1, 2]), {"expected": "again"}, "expected text twice"),
     ],
 )
