@@ -128,6 +128,11 @@ def _size_style(svg: str) -> str:
     return f' style="--width: {round(sizes["width"])}px; --ratio: {sizes["height"] / sizes["width"]:.4f}"'
 
 
+# The note `recording` writes into a PNG (a tEXt chunk): the size of its smallest text, in points.
+SMALLEST_TEXT_KEY = "Smallest text (pt)"
+_SMALLEST_TEXT = re.compile(re.escape(SMALLEST_TEXT_KEY).encode() + rb"\x00([\d.]+)")
+
+
 def figure_markup(path: Path, alt: str) -> str:
     """A saved figure file as markup to embed, labelled with `alt`: inline SVG (its text stays text,
     findable and selectable), or a PNG data URI."""
@@ -147,7 +152,9 @@ def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
             size = ""
         return f'<div class="svg" role="img" aria-label="{label}"{size}>{svg}</div>'
     encoded = base64.b64encode(compact_png(data)).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{label}">'
+    note = _SMALLEST_TEXT.search(data[:4096])  # a PNG's text is pixels: the recorder noted its size
+    smallest = f' data-smallest-text="{float(note[1]):g}pt"' if note else ""
+    return f'<img src="data:image/png;base64,{encoded}" alt="{label}"{smallest}>'
 
 
 # Math as written in markdown: $$display$$, \\[display\\], \\(inline\\), and $inline$ where the

@@ -152,6 +152,11 @@ def _lines(code: str) -> str:
     for line in lines:
         text = html.unescape(re.sub(r"<[^>]*>", "", "".join(line)))
         indent = len(text) - len(text.lstrip(" "))
+        first = next((i for i, part in enumerate(line) if not part.startswith("<")), None)
+        if indent and first is not None and line[first].startswith(" "):
+            # The indentation does not wrap: the line's text starts on its first row.
+            spaces = len(line[first]) - len(line[first].lstrip(" "))
+            line[first] = f'<span class="indent">{" " * spaces}</span>{line[first][spaces:]}'
         out.append(f'<span class="line" style="--i: {indent}">{"".join(line)}</span>')
     return "".join(out)
 
