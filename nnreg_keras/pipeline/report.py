@@ -96,6 +96,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     ]
     verdict = results["verdict"]
     stamp = read_stamp(reports)
+    parameters = (stamp or {}).get("parameters", results.get("parameters", {}))  # exactly as run
     return {
         **results,
         "anchor": anchor(stem),
@@ -109,7 +110,8 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "results_file": landed_file(reports, f"results/{stem}.json"),
         "run": run_info(notebook),
         "overrides": (stamp or {}).get("overrides", {}),
-        "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
+        "parameters": parameters,
+        "seeds": results.get("seeds", parameters.get("seeds", [])),
         "command": rerun_command(results, stamp),
     }
 
