@@ -75,16 +75,15 @@ def likeness(comparison: Comparison, other: str, margin: str = "one point") -> s
     """An equivalence finding in words a learner can trust: "as accurate as `other`, within
     `margin`" only when its interval lies inside the margin, naming the direction when the interval
     excludes zero; otherwise what the interval does show."""
-    low, high = comparison.interval or (0.0, 0.0)
+    way = {"lower": "less", "higher": "more"}.get(comparison.direction or "")
     if comparison.status == HELD:
-        side = "" if low <= 0 <= high else (", slightly less" if high < 0 else ", slightly more")
-        return f"as accurate as {other}, within {margin}{side}"
+        return f"as accurate as {other}, within {margin}" + (f", slightly {way}" if way else "")
     if comparison.status == NOT_HELD:
-        return f"{'less' if high < 0 else 'more'} accurate than {other}, by more than {margin}"
-    if high < 0 or low > 0:
+        return f"{way} accurate than {other}, by more than {margin}"
+    if way:
         return (
-            f"{'less' if high < 0 else 'more'} accurate than {other}, by an amount these seeds "
-            f"cannot place within or beyond {margin}"
+            f"{way} accurate than {other}, by an amount these seeds cannot place within or "
+            f"beyond {margin}"
         )
     return f"not shown to be within {margin} of {other}"
 
