@@ -114,7 +114,7 @@ def test_every_claim_is_decided_by_its_interval(results: dict):
 
 @pytest.mark.notebooks
 def test_the_table_shows_each_share_beside_its_baselines_and_the_tuned_models(results: dict):
-    shares = table(results, "model", "Test accuracy and height's shares")
+    shares = table(results, "model", "Test scores")
     labels = [row[0] for row in shares["rows"]]
     assert labels[:3] == ["network at initialization", "no regularization", labels[2]]
     assert labels[2].startswith("input dropout rate")
