@@ -188,8 +188,14 @@ def test_fit_many_gives_model_fits_weights_for_the_lessons_models():
     steps, record_every = 40, 10
     for lambd in (0.0, 0.7):
         by_fit = build(3, lambd)
-        by_fit.fit(np.tile(x, (record_every, 1)), np.tile(y, record_every), batch_size=len(x),
-                   epochs=steps // record_every, verbose=0, shuffle=False)
+        by_fit.fit(
+            np.tile(x, (record_every, 1)),
+            np.tile(y, record_every),
+            batch_size=len(x),
+            epochs=steps // record_every,
+            verbose=0,
+            shuffle=False,
+        )
         side_by_side = [build(3, lambd), build(4, lambd)]
         fit_many(side_by_side, x, y, steps, record_every)
         for a, b in zip(by_fit.get_weights(), side_by_side[0].get_weights(), strict=True):
@@ -269,8 +275,7 @@ def test_tutorial_03_shows_each_share_beside_its_baselines(quick_reports):
 def test_tutorial_03_names_each_validated_choice_and_its_grid(quick_reports):
     results = results_of(quick_reports)
     claims = claims_of(results)
-    for name, grid in (("l2_generalizes_better", "lambds"), ("dropout_generalizes_better",
-                                                            "keep_probs")):
+    for name in ("l2_generalizes_better", "dropout_generalizes_better"):
         chosen = re.search(r"chosen per seed: \[([^\]]*)\] of \[([^\]]*)\]", claims[name]["text"])
         picks = [float(v) for v in chosen.group(1).split(",")]
         offered = [float(v) for v in chosen.group(2).split(",")]
