@@ -279,14 +279,15 @@ def test_tutorial_03_shows_each_share_beside_its_baselines(quick_reports):
 
 @pytest.mark.notebooks
 def test_tutorial_03_names_each_validated_choice_and_its_grid(quick_reports):
-    results = results_of(quick_reports)
-    claims = claims_of(results)
+    claims = claims_of(results_of(quick_reports))
+    seeds = parameters_of(quick_reports)["seeds"]
     for name in ("l2_generalizes_better", "dropout_generalizes_better"):
-        chosen = re.search(r"chosen per seed: \[([^\]]*)\] of \[([^\]]*)\]", claims[name]["text"])
-        picks = [float(v) for v in chosen.group(1).split(",")]
-        offered = [float(v) for v in chosen.group(2).split(",")]
-        seeds = parameters_of(quick_reports)["seeds"]
-        assert len(picks) == len(seeds) and set(picks) <= set(offered), name
+        pattern = r"chosen(?: per seed)?: \[([^\]]*)\], (\d+) of (\d+) at an edge of \[([^\]]*)\]"
+        chosen, on_edge, total, grid = re.search(pattern, claims[name]["text"]).groups()
+        picks = [float(v) for v in chosen.split(",")]
+        offered = [float(v) for v in grid.split(",")]
+        assert len(picks) == int(total) == len(seeds) and set(picks) <= set(offered), name
+        assert int(on_edge) == sum(p in (min(offered), max(offered)) for p in picks), name
 
 
 @pytest.mark.notebooks
