@@ -195,3 +195,23 @@ def likeness(comparison: stats.Comparison, within: str = "within a point") -> st
     if low > 0 or high < 0:
         return f"{within} of, and slightly {'above' if low > 0 else 'below'},"
     return "as good as"
+
+
+# How a 'higher' claim of a regularizer against none reads in a short answer ("tuned L2 beat ...").
+BEAT = {
+    stats.HELD: "beat",
+    stats.NOT_HELD: "scored below",
+    stats.INCONCLUSIVE: "did not clearly beat",
+}
+
+
+def smaller_lead(comparison: stats.Comparison) -> str:
+    """The first words of an answer to "why dropout, if a smaller network would do?" from the
+    'equal' claim of the smaller network against the wide one with dropout: you may not need to
+    (as good as), because dropout scored higher (the smaller one below the margin), you need not
+    (the smaller one above it), or this run cannot tell."""
+    if comparison.status == stats.HELD:
+        return "You may not need to"
+    if comparison.status == stats.NOT_HELD:
+        return "Because it scored higher" if comparison.difference < 0 else "You need not"
+    return "This run cannot tell"

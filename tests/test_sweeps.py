@@ -266,3 +266,14 @@ def test_likeness_says_as_good_as_only_inside_the_margin_and_which_way():
     assert sweeps.likeness(equal([-3.0, -2.9, -3.1, -3.0])) == "below"
     assert sweeps.likeness(equal([3.0, 2.9, 3.1, 3.0])) == "above"
     assert sweeps.likeness(equal([-3.0, 3.0, -1.0, 1.0])) == "not shown to be as good as"
+
+
+def test_the_short_answer_leads_from_the_smaller_network_claim():
+    def equal(differences):
+        return stats.paired(differences, [0.0] * len(differences), "equal", 1.0)
+
+    assert sweeps.smaller_lead(equal([-0.2, 0.1, 0.0, 0.1])) == "You may not need to"
+    assert sweeps.smaller_lead(equal([-3.0, -2.9, -3.1, -3.0])) == "Because it scored higher"
+    assert sweeps.smaller_lead(equal([3.0, 2.9, 3.1, 3.0])) == "You need not"
+    assert sweeps.smaller_lead(equal([-3.0, 3.0, -1.0, 1.0])) == "This run cannot tell"
+    assert sweeps.BEAT[stats.paired([1.0, 1.1], [0.0, 0.0]).status] == "beat"
