@@ -25,7 +25,7 @@ def summary(results: dict) -> dict:
     return {
         "notebook": results["notebook"],
         "profile": results["profile"],
-        "seeds": len(results.get("seeds") or results["parameters"].get("seeds", [])),
+        "seeds": max([c.get("seeds", 0) for c in claims], default=0),
         "claims": len(claims),
         **counts,
         "median half-width": statistics.median(widths) if widths else None,

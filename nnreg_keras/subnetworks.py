@@ -1,7 +1,7 @@
-"""Dropout's thinned sub-networks against one smaller network (tutorial 01): the widths to train,
-many models trained at once with their parameter counts, a setting chosen on validation seed by
-seed, the share of silent ReLU outputs, the step of the lowest validation loss and the k shown for
-Monte Carlo averaging."""
+"""Dropout's thinned sub-networks against one smaller network (tutorials 01 and 06): the widths to
+train, each model read at its best validation step (early stopping from its records), a setting
+chosen on validation seed by seed and where that choice fell in its grid, an equivalence finding in
+words, the share of silent ReLU outputs and the k shown for Monte Carlo averaging."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras import metrics
-from nnreg_keras.data import Split, goalkeeper_boundary
+from nnreg_keras.data import goalkeeper_boundary
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.formatting import dropout_label, l2_label
-from nnreg_keras.training import fit_many, keras
+from nnreg_keras.stats import HELD, NOT_HELD, Comparison
+from nnreg_keras.training import keras
 
 
 def sweep_widths(widths: list[int], width: int, rate: float) -> tuple[list[int], int]:
@@ -37,31 +37,56 @@ def sweep_widths(widths: list[int], width: int, rate: float) -> tuple[list[int],
     return sorted({*widths, width, kept}), kept
 
 
-def fit_and_count(
-    models: list[keras.Model], data: list[dict[str, Split]], steps: int, record_every: int
-) -> list[dict[str, Any]]:
-    """Train every model full-batch on its own data['train'] in one `fit_many` call, evaluating
-    every split; count each model's parameters before and after training, and how many of them
-    training changed."""
-    before = [metrics.weights_snapshot(model) for model in models]
-    records = fit_many(
-        models,
-        [split["train"][0] for split in data],
-        [split["train"][1] for split in data],
-        steps,
-        record_every,
-        data,
-    )
-    return [
-        {
-            "records": run,
-            "final": run[-1],
-            "params_before": sum(w.size for w in start),
-            "params_after": model.count_params(),
-            "changed": metrics.changed_parameters(start, metrics.weights_snapshot(model)),
-        }
-        for model, run, start in zip(models, records, before, strict=True)
-    ]
+def at_best(records: list[dict[str, float]], key: str = "validation_loss") -> dict[str, float]:
+    """The record of the lowest `key` (the first on a tie): the model as early stopping keeps it,
+    its other sets scored at that step."""
+    if not records:
+        raise ValueError("no records: train with record_every <= steps")
+    return records[int(np.argmin([r[key] for r in records]))]
+
+
+def tune(
+    records: dict[Hashable, list[list[dict[str, float]]]], key: str = "validation_loss"
+) -> dict[str, Any]:
+    """Seed by seed, the setting whose best record has the lowest `key`, read at that record.
+
+    `records` maps each candidate setting to one list of records per seed (as `fit_many` returns
+    them). Returns "chosen" (one setting per seed), "step" and every measure of the chosen best
+    record ("test_accuracy", "test_loss"...), one value per seed."""
+    best = {c: [at_best(run, key) for run in runs] for c, runs in records.items()}
+    chosen = choose({c: [r[key] for r in rows] for c, rows in best.items()})
+    picked = [best[c][seed] for seed, c in enumerate(chosen)]
+    return {"chosen": chosen} | {m: np.array([r[m] for r in picked]) for m in picked[0]}
+
+
+def grid_edges(chosen: Sequence[float], grid: Sequence[float]) -> str:
+    """Where the choices fell in their grid, for a finding's limits: "" when never on an edge,
+    else e.g. "the largest offered (0.75) on 3 of 5 seeds"."""
+    low, high = min(grid), max(grid)
+    parts = []
+    for edge, word in ((high, "largest"), (low, "smallest")):
+        count = sum(float(c) == float(edge) for c in chosen)
+        if count and len(grid) > 1:
+            parts.append(f"the {word} offered ({edge:g}) on {count} of {len(chosen)} seeds")
+    return " and ".join(parts)
+
+
+def likeness(comparison: Comparison, other: str, margin: str = "one point") -> str:
+    """An equivalence finding in words a learner can trust: "as accurate as `other`, within
+    `margin`" only when its interval lies inside the margin, naming the direction when the interval
+    excludes zero; otherwise what the interval does show."""
+    low, high = comparison.interval or (0.0, 0.0)
+    if comparison.status == HELD:
+        side = "" if low <= 0 <= high else (", slightly less" if high < 0 else ", slightly more")
+        return f"as accurate as {other}, within {margin}{side}"
+    if comparison.status == NOT_HELD:
+        return f"{'less' if high < 0 else 'more'} accurate than {other}, by more than {margin}"
+    if high < 0 or low > 0:
+        return (
+            f"{'less' if high < 0 else 'more'} accurate than {other}, by an amount these seeds "
+            f"cannot place within or beyond {margin}"
+        )
+    return f"not shown to be within {margin} of {other}"
 
 
 def choose(validation: dict[Hashable, Sequence[float]]) -> list[Hashable]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -48,6 +49,20 @@ def missing_module(err: ModuleNotFoundError) -> str:
         "the nnreg-keras command of the environment it is installed in, or install it in this "
         "one (pip install nnreg_keras, or pip install -e . in a checkout)"
     )
+
+
+def seconds(text: str) -> float:
+    """A --cell-timeout: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds above 0; give one (--cell-timeout 600), or "
+            f"leave the option out for no limit"
+        )
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--cell-timeout",
-        type=float,
+        type=seconds,
         default=None,
         metavar="SECONDS",
         help="stop a notebook whose cell runs longer than this",

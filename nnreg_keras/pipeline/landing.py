@@ -19,7 +19,6 @@ run is whole, naming the first missing or damaged file and the command that reru
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shlex
@@ -180,41 +179,35 @@ def write_text(path: Path, text: str) -> Path:
 
 @contextlib.contextmanager
 def lock(reports: Path, name: str, wait: bool = True, shared: bool = False) -> Iterator[bool]:
-    """Hold `reports/.locks/<name>.lock`; yields True when another process held it first.
+    """Hold `reports/.locks/<name>.lock` (filelock: on every OS); yields True when another process
+    held it first. Waiting, it says so once on stderr; with wait=False it raises LockError.
 
-    Waiting, it says once on stderr which process it waits for; with wait=False it raises LockError."""
+    `shared` is kept for readers (the report's build); filelock's locks are exclusive, which only
+    makes two builds take turns."""
+    import filelock
+
     directory = Path(reports) / LOCKS
     with writing(directory):
         directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / f"{name}.lock", "a+", encoding="utf-8", errors="replace")
-    kind_ = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    held = filelock.FileLock(directory / f"{name}.lock", mode=file_mode(), thread_local=False)
     waited = False
     try:
-        try:
-            fcntl.flock(handle, kind_ | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read(40).strip() or "unknown"
-            if not wait:
-                raise LockError(
-                    f"another run (pid {holder}) holds the lock on {name}; "
-                    f"wait for it to finish, or run again without --no-wait"
-                ) from None
-            print(
-                f"waiting for another run (pid {holder}) to finish {name} ...",
-                file=sys.stderr,
-                flush=True,
-            )
-            fcntl.flock(handle, kind_)
-            waited = True
-        if not shared:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
+        held.acquire(timeout=0)
+    except filelock.Timeout:
+        if not wait:
+            raise LockError(
+                f"another run holds the lock on {name}; wait for it to finish, or run again "
+                f"without --no-wait"
+            ) from None
+        print(f"waiting for another run to finish {name} ...", file=sys.stderr, flush=True)
+        held.acquire()
+        waited = True
+    except OSError as err:
+        raise OutputError(f"cannot lock {directory / name}.lock: {_reason(err)}") from None
+    try:
         yield waited
     finally:
-        handle.close()
+        held.release()
 
 
 def is_locked(reports: Path, name: str) -> bool:
