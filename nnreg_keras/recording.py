@@ -268,7 +268,7 @@ class Recorder:
         import matplotlib
         import matplotlib.pyplot as plt
 
-        from nnreg_keras.plots import fit_for_phone, rasterize_dense
+        from nnreg_keras.plots import fit_for_phone, rasterize_dense, smallest_text
 
         fit_for_phone(fig)  # its smallest text readable on a phone, in the page
         if fmt == "svg":
@@ -276,6 +276,8 @@ class Recorder:
 
         relative = Path("figures") / self.notebook / f"{name}.{fmt}"
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
+        if fmt == "png" and smallest_text(fig):  # its text is pixels: the page reads its size here
+            meta[render.SMALLEST_TEXT_KEY] = f"{smallest_text(fig):g}"
         drawn = io.BytesIO()
         with matplotlib.rc_context(
             {"svg.hashsalt": "nnreg_keras"}
