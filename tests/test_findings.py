@@ -150,6 +150,7 @@ def test_the_recorder_adjusts_every_comparison_and_updates_them_in_place(monkeyp
         scipy_stats.false_discovery_control(p).tolist(), abs=1e-15
     )
     assert first.p_adjusted >= 0.05 and first.status == stats.INCONCLUSIVE  # the same object
+    assert (first.p_value, first.adjusted_p) == (first.p, first.p_adjusted)
     assert rec.data["comparisons"] == 6 and all(c.comparisons == 6 for c in returned)
     claim = next(c for c in rec.data["claims"] if c["name"] == "barely")
     assert claim["status"] == stats.INCONCLUSIVE and claim["p_adjusted"] == first.p_adjusted
