@@ -1,384 +1,343 @@
-"""The rules a notebook parameter's value must follow, decided by its name, shared by every tutorial.
+"""The rule each notebook parameter declares in its parameters cell, and the checks it gives.
 
-A parameter's name carries its meaning, so one rule serves every notebook:
+A lesson's `parameters` cell holds one typed line per parameter; the end of its comment declares
+what the parameter accepts, after the description, in `;`-separated parts:
 
-=========================================  ==================================================
-name                                        accepted values
-=========================================  ==================================================
-``*_rate`` (not ``learning_rate``)          a number in [0, 1): a dropout rate
-``*_rates``                                 a non-empty list of such rates
-``keep_prob``                               a number in (0, 1]
-``l2``, ``*_l2``, ``lambd``                 a number >= 0
-``l2s``, ``*_l2s``, ``lambds``              a non-empty list of numbers >= 0
-``learning_rate``                           a number > 0 (an integer is converted to float)
-``label_noise``                             a number in [0, 0.5)
-``width``, ``steps``, ``n_train``, ...      a positive integer, at most ``LIMITS[name]``
-``hidden_units``, ``*_units``               a non-empty list of positive integers
-``seeds``                                   a non-empty list of distinct integers in
-                                            [0, 2**32 - 1] (numpy's seeds)
-``dataset``                                 a name in ``nnreg_keras.data.DATASETS``
-``*_path``                                  "" or an existing file, made absolute from the
-                                            directory the run was started in
-=========================================  ==================================================
+    n_val: int = 500  # validation examples, to choose the strength; in [1, 100000]
+    learning_rate: float = 0.01  # Adam step size; in (0, 1]
+    rates: list[float] = [0.2, 0.5]  # dropout rates to choose from; each in [0, 1); at least 1
+    seeds: list[int] = [0, 1, 2]  # one data draw and init each; each in [0, 2**31); at least 2
+    moved_feature: str = "height"  # the feature whose units change; one of "height", "weight"
+    data_path: str = ""  # a .npz, .csv or .mat file, or "" for the generated field; a file
 
-Numbers must be finite; numbers written as strings (YAML reads ``1e-3`` as a string) are accepted,
-and so are lists written as strings (``"[0, 1]"``, as papermill's ``-p seeds "[0, 1]"`` passes one).
-A parameter annotated ``Literal["a", "b"]`` in the notebook accepts only those values; any other
-parameter keeps the type of its annotation or of its default. `steps` must be a multiple of
-`record_every`. Every problem is reported as ``parameter 'name' = value: accepted ...`` in one
-`ParameterError` naming the notebook.
-
-Called from a notebook (``check_parameters(NOTEBOOK, dict(seeds=seeds, ...))``), the check also
-reads the annotations of the notebook's parameters cell and sets the notebook's own variables to
-the converted values, so the cells after it see ``seeds == [0, 1]`` however the value was passed.
+`in [lo, hi]` bounds a number ([ ] closed, ( ) open; `inf` and `2**31` may be written); for a
+list, `each in ...` bounds its items, `at least N` counts them and `distinct` forbids repeats;
+`one of "a", "b"` lists a text's values; `a file` asks for "" or an existing file, of the kinds
+the description names (`.npz`, `.csv`, `.mat`). The annotation gives the type (int, float, str,
+bool, list[int], list[float], list[str]; without one, the default's type). The pipeline reads the
+cell through papermill (`nnreg_keras.pipeline.profiles`) and checks and converts every value with
+these rules before a kernel starts, so a notebook receives typed values and checks nothing itself.
+A parameter that declares no rule is checked for its type only.
 """
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 import sys
-import typing
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nnreg_keras.exceptions import ParameterError
 
-# Upper bounds on sizes: beyond them a run takes hours or exhausts memory on a laptop.
-LIMITS = {
-    "steps": 1_000_000,
-    "epochs": 100_000,
-    "record_every": 1_000_000,
-    "mc_samples": 100_000,
-    "n_train": 1_000_000,
-    "n_test": 1_000_000,
-    "width": 8192,
-    "units": 8192,
-    "permutation_repeats": 1000,
-}
+TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "list[str]")
+PATH_CHARACTERS = 4096  # longer than any path a system accepts
+# The first bytes of each data file kind a `a file` rule may name (a .csv is UTF-8 text).
+MAGIC = {".npz": (b"PK\x03\x04",), ".mat": (b"MATLAB", b"\x89HDF")}
 
 
-class _Rejected(Exception):
+class Rejected(Exception):
     """Raised by a check with what it accepts."""
 
 
-Check = Callable[[Any], Any]  # returns the value, converted; raises _Rejected(accepted) when bad
+class RuleError(ValueError):
+    """A parameter line whose declared rule does not follow the grammar."""
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+_NUMBER = r"-?(?:inf|\d+\*\*\d+|\d+(?:\.\d*)?(?:e-?\d+)?|\.\d+(?:e-?\d+)?)"
+_RANGE = re.compile(rf"(each )?in ([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])\Z")
 
 
-def _finite(v: Any, accepted: str) -> float | int:
-    if isinstance(v, str):
-        try:
+def _number(text: str) -> float:
+    if "**" in text:
+        base, power = text.lstrip("-").split("**")
+        value = int(base) ** int(power)
+        return -value if text.startswith("-") else value
+    return float(text)
+
+
+def _shown(value: float) -> str:
+    if math.isinf(value) or value != int(value) or abs(value) < 1e6:
+        return f"{value:g}" if not float(value).is_integer() else f"{int(value)}"
+    exponent = math.log2(value)
+    return f"2**{int(exponent)}" if exponent.is_integer() else f"{int(value):,}"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    low: float
+    high: float
+    low_open: bool
+    high_open: bool
+
+    def __str__(self) -> str:
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{left}{_shown(self.low)}, {_shown(self.high)}{right}"
+
+    def holds(self, v: float) -> bool:
+        above = v > self.low if self.low_open else v >= self.low
+        below = v < self.high if self.high_open else v <= self.high
+        return above and below
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One parameter of a notebook: its type, default, description and declared rule."""
+
+    name: str
+    type: str
+    default: Any
+    description: str = ""
+    bounds: Bounds | None = None  # of a number, or of each item of a list
+    at_least: int | None = None
+    distinct: bool = False
+    choices: tuple | None = None
+    file: bool = False
+    suffixes: tuple[str, ...] = ()
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.bounds or self.at_least or self.distinct or self.choices or self.file)
+
+    @property
+    def item(self) -> str:
+        return self.type[5:-1] if self.type.startswith("list[") else self.type
+
+    def accepted(self) -> str:
+        """What the rule accepts, in words: 'an integer in [1, 100000]', ..."""
+        kind = {"int": "an integer", "float": "a number", "str": "a text", "bool": "true or false"}
+        if self.choices:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        if self.file:
+            kinds = " or ".join(self.suffixes) if self.suffixes else "any kind"
+            return f'"" or the path of an existing file ({kinds})'
+        one = kind[self.item] + (f" in {self.bounds}" if self.bounds else "")
+        if self.item == "float" and not self.bounds:
+            one = "a finite number"
+        if not self.type.startswith("list["):
+            return one
+        count = f"at least {self.at_least} " if self.at_least else ""
+        items = "item" if self.at_least == 1 else "items"
+        repeat = ", all different" if self.distinct else ""
+        return f"a list of {count}{items}{repeat}, each {one}"
+
+    def _scalar(self, v: Any, kind: str) -> Any:
+        if kind == "str":
+            if not isinstance(v, str):
+                raise Rejected(self.accepted())
+            return v
+        if kind == "bool":
+            if not isinstance(v, bool):
+                raise Rejected(self.accepted())
+            return v
+        if isinstance(v, str):  # YAML reads 1e-3 as a text
+            try:
+                v = float(v)
+            except ValueError:
+                raise Rejected(self.accepted()) from None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+            raise Rejected(self.accepted())
+        if kind == "int":
+            if not math.isfinite(v) or v != int(v):
+                raise Rejected(self.accepted())
+            v = int(v)
+        else:
             v = float(v)
-        except ValueError:
-            raise _Rejected(accepted) from None
-    if not _is_number(v) or not math.isfinite(v):
-        raise _Rejected(accepted)
-    return v
-
-
-def in_range(
-    low: float, high: float = math.inf, low_open: bool = False, high_open: bool = True
-) -> Check:
-    """A finite number in the interval, as float; the accepted range reads like "[0, 1)"."""
-    if low == -math.inf:
-        accepted = "a finite number"
-    elif high == math.inf:
-        accepted = f"a finite number {'>' if low_open else '>='} {low:g}"
-    else:
-        accepted = (
-            f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        )
-
-    def check(v: Any) -> float:
-        v = float(_finite(v, accepted))
-        inside_low = v > low if low_open else v >= low
-        inside_high = v < high if high_open else v <= high
-        if not (inside_low and inside_high):
-            raise _Rejected(accepted)
+        if self.bounds is not None:
+            if not self.bounds.holds(v):
+                raise Rejected(self.accepted())
+        elif math.isinf(v):
+            raise Rejected(self.accepted())
         return v
 
-    return check
+    def convert(self, value: Any) -> Any:
+        """The value in the parameter's type (numbers from texts, floats from integers, paths made
+        absolute); Rejected with what is accepted when it breaks the rule."""
+        if self.type.startswith("list["):
+            if not isinstance(value, list):
+                raise Rejected(self.accepted())
+            items = [self._scalar(v, self.item) for v in value]
+            if self.at_least and len(items) < self.at_least:
+                raise Rejected(self.accepted())
+            if self.distinct and len(set(items)) != len(items):
+                raise Rejected(self.accepted())
+            return items
+        value = self._scalar(value, self.type)
+        if self.choices and value not in self.choices:
+            raise Rejected(self.accepted())
+        return _file(value, self) if self.file else value
 
 
-def integer(low: int = 1, high: int | None = None) -> Check:
-    """An integer in [low, high]; integral floats and numeric strings ("1e4") are converted."""
-    accepted = ("a positive integer" if low == 1 else f"an integer >= {low}") + (
-        f" up to {high:,}" if high is not None else ""
-    )
-
-    def check(v: Any) -> int:
-        v = _finite(v, accepted)
-        if v != int(v) or v < low or (high is not None and v > high):
-            raise _Rejected(accepted)
-        return int(v)
-
-    return check
-
-
-def _as_list(v: Any) -> Any:
-    """A list written as a string ("[0, 1]", as papermill's -p passes one), read as YAML like the
-    runner's -p VALUE; any other value as it is."""
-    if not (isinstance(v, str) and v.strip().startswith("[")):
-        return v
-    import yaml
-
+def _file(value: str, rule: Rule) -> str:
+    """ "" (no file) or an existing file of an accepted kind, made absolute from the current
+    directory (the notebook runs in its own)."""
+    if not value:
+        return value
+    accepted = rule.accepted()
+    if len(value) > PATH_CHARACTERS or "\0" in value:
+        raise Rejected(f"{accepted} (this is not a path: {len(value):,} characters)")
     try:
-        parsed = yaml.safe_load(v)
-    except yaml.YAMLError:
-        return v
-    return parsed if isinstance(parsed, list) else v
-
-
-def list_of(item: Check, distinct: bool = False) -> Check:
-    """A non-empty list, each item passing `item` (and all different when `distinct`)."""
-    try:
-        item(None)
-    except _Rejected as err:
-        accepted = f"a non-empty list{' of distinct items' if distinct else ''}, each item {err}"
-
-    def check(v: Any) -> list:
-        v = _as_list(v)
-        if not isinstance(v, list) or not v:
-            raise _Rejected(accepted)
+        path = Path(value).expanduser().absolute()
+        if path.is_dir():
+            raise Rejected(f"{accepted} ({path} is a directory)")
+        if not path.exists():
+            raise Rejected(f"{accepted} ({path} does not exist)")
+        if not path.is_file():
+            raise Rejected(f"{accepted} ({path} is a FIFO, socket or device, not a file)")
+        suffix = path.suffix.lower()
+        if rule.suffixes and suffix not in rule.suffixes:
+            raise Rejected(f"{accepted} ({path.name} is not {' or '.join(rule.suffixes)})")
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError as err:
+        raise Rejected(f"{accepted} ({value[:80]}: {err.strerror or err})") from None
+    if suffix in MAGIC and head and not head.startswith(MAGIC[suffix]):
+        raise Rejected(f"{accepted} ({path.name} does not hold {suffix} data)")
+    if suffix == ".csv":
         try:
-            items = [item(x) for x in v]
-        except _Rejected:
-            raise _Rejected(accepted) from None
-        if distinct and len(set(items)) != len(items):
-            raise _Rejected(accepted)
-        return items
-
-    return check
-
-
-def _dataset(v: Any) -> str:
-    from nnreg_keras.data import DATASETS
-
-    if v not in DATASETS:
-        raise _Rejected("one of: " + ", ".join(sorted(DATASETS)))
-    return v
-
-
-def _file_path(v: Any) -> str:
-    """ "" (no file) or an existing file, made absolute from the current directory."""
-    accepted = '"" or the path of an existing .mat, .npz or .csv file'
-    if not isinstance(v, str):
-        raise _Rejected(accepted)
-    if not v:
-        return v
-    path = Path(v).expanduser().absolute()
-    if path.is_dir():
-        raise _Rejected(f"{accepted} ({path} is a directory)")
-    if path.exists() and not path.is_file():
-        raise _Rejected(f"{accepted} ({path} is a FIFO, socket or device, not a file)")
-    if not path.is_file():
-        raise _Rejected(f"{accepted} ({path} does not exist)")
+            head.decode("utf-8")
+        except UnicodeDecodeError as err:
+            if err.start < len(head) - 4:  # not a character cut at the end of the bytes read
+                raise Rejected(f"{accepted} ({path.name} is not text)") from None
     return str(path)
 
 
-_rate = in_range(0, 1)
+def _part(rule: dict[str, Any], part: str) -> bool:
+    """Read one `;`-separated part of a comment into `rule`; False when it is description."""
+    found = _RANGE.match(part)
+    if found:
+        each, left, low, high, right = found.groups()
+        rule["bounds"] = Bounds(_number(low), _number(high), left == "(", right == ")")
+        rule["each"] = bool(each)
+    elif re.fullmatch(r"at least \d+", part):
+        rule["at_least"] = int(part.split()[-1])
+    elif part == "distinct":
+        rule["distinct"] = True
+    elif part == "a file":
+        rule["file"] = True
+    elif part.startswith("one of "):
+        try:
+            choices = ast.literal_eval(f"({part[7:]},)")
+        except (ValueError, SyntaxError):
+            raise RuleError(f'"{part}": write one of "a", "b" (quoted texts)') from None
+        if not all(isinstance(c, str) for c in choices):
+            raise RuleError(f'"{part}": write one of "a", "b" (quoted texts)')
+        rule["choices"] = choices
+    elif re.match(r"(each )?in [\[(]", part):
+        raise RuleError(f'"{part}": write in [low, high], with ( ) for an open end')
+    else:
+        return False
+    return True
+
+
+def parse(name: str, annotation: str | None, default: Any, comment: str) -> Rule:
+    """The rule of one parameter line; RuleError saying what is wrong with its declaration."""
+    if annotation in (None, "None"):
+        kind = type(default).__name__
+        if isinstance(default, list) and default:
+            kind = f"list[{type(default[0]).__name__}]"
+        annotation = kind if kind in TYPES else None
+    annotation = annotation.replace(" ", "") if annotation else None
+    if annotation not in TYPES:
+        raise RuleError(f"type {annotation}: annotate it as one of {', '.join(TYPES)}")
+    parts = [p.strip() for p in comment.split(";")]
+    found: dict[str, Any] = {}
+    while len(parts) > 1 and _part(found, parts[-1]):
+        parts.pop()
+    each = found.pop("each", None)
+    listed = annotation.startswith("list[")
+    if each is not None and each != listed:
+        raise RuleError("a list's bounds read `each in [...]`, a number's `in [...]`")
+    if (found.get("at_least") or found.get("distinct")) and not listed:
+        raise RuleError("`at least` and `distinct` are for lists")
+    if (found.get("choices") or found.get("file")) and annotation != "str":
+        raise RuleError("`one of` and `a file` are for texts (str)")
+    if found.get("bounds") and annotation in ("str", "bool", "list[str]"):
+        raise RuleError("`in [...]` bounds numbers")
+    suffixes = tuple(dict.fromkeys(re.findall(r"\.(?:npz|csv|mat)\b", parts[0].lower())))
+    return Rule(name, annotation, default, "; ".join(parts), suffixes=suffixes, **found)
+
+
+def check_values(
+    notebook: str, rules: dict[str, Rule], values: dict[str, Any], parse_text: Any = None
+) -> dict[str, Any]:
+    """Every parameter of `rules` with its value from `values` (or its default), converted;
+    ParameterError naming the notebook and, one line each, every bad or unknown parameter with
+    what it accepts. `parse_text` reads a value given as command-line text in its rule's type."""
+    converted, problems = {}, []
+    for name in values:
+        if name not in rules:
+            problems.append(
+                f"parameter {name!r} is unknown; accepted names: {', '.join(rules) or 'none'}"
+            )
+    for name, rule in rules.items():
+        value = values.get(name, rule.default)
+        try:
+            if parse_text is not None:
+                value = parse_text(name, value, rule)
+            converted[name] = rule.convert(value)
+        except Rejected as err:
+            shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+            problems.append(f"parameter {name!r} = {shown}: accepted {err}")
+    if problems:
+        raise ParameterError(f"notebook {notebook}: " + "\n  ".join(problems))
+    return converted
+
+
+_RATE = Bounds(0, 1, False, True)
 
 
 def check_rate(rate: Any, name: str = "rate") -> float:
     """A dropout rate as a float (the share of units dropped, Keras's `rate` = 1 − keep_prob);
-    ParameterError naming `name` unless it is a number in [0, 1). The one rate check of the package:
-    parameters named `*_rate`, `models` and `adaptive` all use it."""
-    try:
-        if isinstance(rate, (str, bool)) or not hasattr(rate, "__float__"):
-            raise _Rejected("")
-        return _rate(float(rate))
-    except _Rejected:
+    ParameterError naming `name` unless it is a number in [0, 1). The library's layers use it."""
+    if isinstance(rate, (str, bool)) or not hasattr(rate, "__float__"):
+        rate = math.nan
+    rate = float(rate)
+    if not _RATE.holds(rate):
         raise ParameterError(
             f"{name} must be a dropout rate in [0, 1) (the share of units dropped; "
             f"1 would drop everything), got {rate!r}"
-        ) from None
+        )
+    return rate
 
 
-_non_negative = in_range(0)
-_RULES: dict[str, Check] = {
-    "keep_prob": in_range(0, 1, low_open=True, high_open=False),
-    "learning_rate": in_range(0, low_open=True),
-    "label_noise": in_range(0, 0.5),
-    "seeds": list_of(integer(0, 2**32 - 1), distinct=True),  # numpy's seeds
-    "dataset": _dataset,
-    "lambd": _non_negative,
-    "lambds": list_of(_non_negative),
-    "l2": _non_negative,
-    "l2s": list_of(_non_negative),
-    "hidden_units": list_of(integer(1, LIMITS["units"])),
-}
-_SUFFIX_RULES: list[tuple[str, Check]] = [
-    ("_rates", list_of(_rate)),
-    ("_rate", _rate),
-    ("_l2s", list_of(_non_negative)),
-    ("_l2", _non_negative),
-    ("_units", list_of(integer(1, LIMITS["units"]))),
-    ("_path", _file_path),
-]
-_POSITIVE_INT_NAMES = (
-    "width",
-    "steps",
-    "epochs",
-    "record_every",
-    "n_train",
-    "n_test",
-    "mc_samples",
-    "permutation_repeats",
-)
+def check_parameters(notebook: str, values: dict[str, Any], defaults: Any = None) -> dict[str, Any]:
+    """Deprecated: the pipeline now checks every parameter before the kernel starts, and a notebook
+    receives typed values. Kept for notebooks that still call it: each value is converted to the
+    type of its annotation in the calling notebook, or of its entry in `defaults` (a list passed as
+    text is read as YAML), and the notebook's variable is set to the converted value."""
+    import yaml
 
-
-def rule_for(name: str) -> Check | None:
-    """The shared check for a parameter name, or None when only its type is checked."""
-    if name in _RULES:
-        return _RULES[name]
-    for suffix, check in _SUFFIX_RULES:
-        if name.endswith(suffix):
-            return check
-    for base in _POSITIVE_INT_NAMES:
-        if name == base or name.endswith("_" + base):
-            return integer(1, LIMITS.get(base))
-    return None
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One line of a notebook's parameters cell: its default, type annotation and accepted values."""
-
-    default: Any
-    annotation: str | None = None
-    choices: tuple | None = None
-
-
-def _type_check(param: Parameter) -> Check | None:
-    """A check from the annotation (or the default's type) of a parameter without a name rule."""
-    kind = param.annotation or (None if param.default is None else type(param.default).__name__)
-    simple = {"float": in_range(-math.inf), "int": integer(-(2**63)), "str": None, "bool": None}
-    if kind in ("float", "int"):
-        return simple[kind]
-    if kind and kind.startswith("list[") and kind[5:-1] in ("float", "int"):
-        return list_of(simple[kind[5:-1]])
-    expected = {"str": str, "bool": bool, "list": list, "dict": dict}.get(
-        kind.split("[")[0] if kind else ""
-    )
-    if expected is None:
-        return None
-
-    def check(v: Any) -> Any:
-        if expected is list:
-            v = _as_list(v)
-        if type(v) is not expected:
-            like = "" if param.default is None else f" like the default {param.default!r}"
-            raise _Rejected(f"a value of type {kind}{like}")
-        return v
-
-    return check
-
-
-def _choices(param: Parameter) -> Check:
-    def check(v: Any) -> Any:
-        if v not in param.choices:
-            raise _Rejected("one of: " + ", ".join(repr(c) for c in param.choices))
-        return v
-
-    return check
-
-
-def _checks(name: str, param: Parameter | None) -> list[Check]:
-    checks = [rule_for(name) or (_type_check(param) if param else None)]
-    if param is not None and param.choices:
-        checks.append(_choices(param))
-    return [c for c in checks if c is not None]
-
-
-def _as_parameter(default: Any) -> Parameter:
-    return default if isinstance(default, Parameter) else Parameter(default)
-
-
-def _cross_field(values: dict[str, Any]) -> list[str]:
-    steps, every = values.get("steps"), values.get("record_every")
-    if isinstance(steps, int) and isinstance(every, int) and every > 0 and steps % every:
-        return [
-            f"parameter 'steps' = {steps!r}: accepted a multiple of record_every ({every}), "
-            f"such as {max(every, steps - steps % every)}"
-        ]
-    return []
-
-
-def converted_parameters(
-    values: dict[str, Any], defaults: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """Values converted to their accepted types, and one line per bad parameter (name, value, accepted)."""
-    defaults = {k: _as_parameter(v) for k, v in (defaults or {}).items()}
-    converted, problems = {}, []
-    for name, value in values.items():
-        try:
-            for check in _checks(name, defaults.get(name)):
-                value = check(value)
-            converted[name] = value
-        except _Rejected as err:
-            problems.append(f"parameter {name!r} = {value!r}: accepted {err}")
-    if not problems:
-        problems = _cross_field(converted)
-    return converted, problems
-
-
-def parameter_problems(values: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
-    """One line per bad parameter: its name, the value given and what is accepted."""
-    return converted_parameters(values, defaults)[1]
-
-
-def _annotation(annotation: Any) -> Parameter:
-    """A live annotation (`list[int]`, `Literal["a", "b"]`) as the `Parameter` it declares."""
-    if typing.get_origin(annotation) is typing.Literal:
-        return Parameter(None, "Literal", typing.get_args(annotation))
-    if isinstance(annotation, type):
-        return Parameter(None, annotation.__name__)
-    return Parameter(None, str(annotation).replace("typing.", ""))
-
-
-def _calling_notebook() -> dict[str, Any] | None:
-    """The namespace of the notebook cell that called `check_parameters`, or None elsewhere."""
+    namespace = None
     try:
         from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and sys._getframe(1).f_globals is shell.user_global_ns:
+            namespace = shell.user_global_ns
     except ImportError:
-        return None
-    shell = get_ipython()
-    if shell is None:
-        return None
-    namespace = shell.user_global_ns
-    return namespace if sys._getframe(2).f_globals is namespace else None
+        pass
+    annotations = (namespace or {}).get("__annotations__", {})
+    rules = {}
+    for name, value in values.items():
+        annotation = annotations.get(name)
+        text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
+        text = text or (str(annotation).replace("typing.", "") if annotation else None)
+        default = (defaults or {}).get(name, value)
+        try:
+            rules[name] = parse(name, text if text in TYPES else None, default, "")
+        except RuleError:
+            continue  # a value of no declared type is passed as it is
 
+    def from_text(name: str, value: Any, rule: Rule) -> Any:
+        if isinstance(value, str) and rule.type.startswith("list["):
+            return yaml.safe_load(value)
+        return value
 
-def check_parameters(
-    notebook: str, values: dict[str, Any], defaults: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Raise ParameterError naming the notebook and every bad parameter; else return the values,
-    converted (numbers from strings, lists from strings, integers where a float is expected, paths
-    made absolute).
-
-    `defaults` maps names to default values or to `Parameter`s (as `notebook_parameters` reads them);
-    when given, a name it lacks is reported as unknown. Called from a notebook without `defaults`,
-    the annotations of its parameters cell say each parameter's type, and the notebook's variables
-    that were passed are set to their converted values."""
-    namespace = _calling_notebook()
-    types = defaults
-    if defaults is None and namespace is not None:
-        annotations = namespace.get("__annotations__", {})
-        types = {name: _annotation(annotations[name]) for name in values if name in annotations}
-    converted, problems = converted_parameters(values, types)
-    if defaults is not None:
-        unknown = sorted(set(values) - set(defaults))
-        problems += [
-            f"parameter {n!r} is unknown; accepted names: {', '.join(sorted(defaults))}"
-            for n in unknown
-        ]
-    if problems:
-        raise ParameterError(f"notebook {notebook}: " + "\n  ".join([""] + problems).lstrip())
+    given = {name: values[name] for name in rules}
+    converted = {**values, **check_values(notebook, rules, given, from_text)}
     for name, value in converted.items():
         if namespace is not None and namespace.get(name) is values[name]:
             namespace[name] = value

@@ -28,16 +28,14 @@ import nbformat
 from tests.conftest import ROOT, write_notebook
 
 STEM = "99_tiny"
-PARAMS = """from typing import Literal
-
-mode: Literal["ok", "fail", "die", "sleep", "diverge", "data", "bad_results", "full"] = "ok"  # the fault
-learning_rate: float = 0.1  # gradient descent step
-l2: float = 0.0  # unused L2 factor
-steps: int = 40  # gradient steps
-record_every: int = 20  # steps between records
-hidden_units: list[int] = [4]  # hidden layer sizes
-data_path: str = ""  # a data file
-seeds: list[int] = [0]  # seeds
+PARAMS = """mode: str = "ok"  # the fault; one of "ok", "fail", "die", "sleep", "diverge", "data", "bad_results", "full", "exit"
+learning_rate: float = 0.1  # gradient descent step; in (0, inf)
+l2: float = 0.0  # unused L2 factor; in [0, inf)
+steps: int = 40  # gradient steps; in [1, 1000000]
+record_every: int = 20  # steps between records; in [1, 1000000]
+hidden_units: list[int] = [4]  # hidden layer sizes; each in [1, 8192]; at least 1
+data_path: str = ""  # a .npz, .csv or .mat data file, or ""; a file
+seeds: list[int] = [0]  # seeds; each in [0, 2**31); at least 1; distinct
 label: str = "tiny"  # a text the notebook shows as HTML, as a unit's name would be"""
 BODY = """import json, os, time
 import numpy as np
@@ -55,6 +53,9 @@ if mode == "sleep":
     time.sleep(120)
 if mode == "data":
     load_dataset(data_path)
+if mode == "exit":
+    import sys
+    sys.exit(0)
 if mode == "full":  # the disk is full when the results are written
     os.makedirs(os.environ["NNREG_OUTPUT_DIR"] + "/results")
     os.symlink("/dev/full", os.environ["NNREG_OUTPUT_DIR"] + "/results/99_tiny.json")

@@ -17,6 +17,7 @@ from typing import Any
 
 from nnreg_keras import stats
 from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.pipeline.files import read_text
 
 SCHEMA_VERSION = 3
 VERDICT_WORDS = 60
@@ -33,16 +34,17 @@ def too_long(label: str, statement: dict[str, Any]) -> list[str]:
 
 
 def status_problems(claim: dict[str, Any]) -> list[str]:
-    """A comparison whose status is not the one its interval decides (`stats.status_of`)."""
+    """A comparison whose status is not the one its intervals and adjusted p-value decide
+    (`stats.claim_status`)."""
     if "expect" not in claim:
         return []
-    interval = claim.get("interval")
-    decided = stats.status_of(interval and tuple(interval), claim["expect"], claim.get("margin"))
+    decided = stats.claim_status(claim)
     if decided == claim["status"]:
         return []
     return [
-        f"claim {claim['name']!r} is {claim['status']!r}, but its interval {interval} decides "
-        f"{decided!r} (expected {claim['expect']}, margin {claim.get('margin')})"
+        f"claim {claim['name']!r} is {claim['status']!r}, but its interval {claim.get('interval')} "
+        f"and adjusted p-value {claim.get('p_adjusted')} decide {decided!r} (expected "
+        f"{claim['expect']}, margin {claim.get('margin')})"
     ]
 
 
@@ -134,8 +136,6 @@ def _short(text: str, limit: int = 160) -> str:
 def load(path: Path, fix: str | None = None) -> dict[str, Any]:
     """Load and validate one results file; ResultsError naming it and `fix` when it cannot be read
     (missing, not a file, too large, not UTF-8, not JSON) or breaks the contract."""
-    from nnreg_keras.pipeline.landing import read_text
-
     path = Path(path)
     fix = fix or "rerun the notebook that writes it"
     text = read_text(path, "results file", ResultsError, fix, RESULTS_BYTES)

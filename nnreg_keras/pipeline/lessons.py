@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nnreg_keras.exceptions import NnregError
+from nnreg_keras.exceptions import NnregError, ParameterError
 from nnreg_keras.pipeline.runner import discover
 from nnreg_keras.pipeline.shipped import PARAMS, TUTORIALS
 
@@ -79,10 +79,16 @@ def find(
 def last_profile(reports: Path, params: Path) -> str:
     """The profile of the last full report (`reports/.profile`) when its file exists, else
     `default`: a run without --profile keeps the report on one profile."""
+    path = Path(reports) / PROFILE_FILE
     try:
-        name = (Path(reports) / PROFILE_FILE).read_text().strip()
+        name = path.read_bytes()[:256].decode("utf-8").strip()
     except OSError:
         return DEFAULT_PROFILE
+    except UnicodeDecodeError:
+        raise ParameterError(
+            f"{path} should name the profile of the last report, but it is not UTF-8 text; "
+            f"delete it (the next full report writes it again), or give --profile NAME"
+        ) from None
     return name if name and (Path(params) / f"{name}.yaml").is_file() else DEFAULT_PROFILE
 
 

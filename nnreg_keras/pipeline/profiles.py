@@ -1,10 +1,10 @@
 """Parameter profiles and notebooks' parameters cells, read without executing anything.
 
 A profile (`params/<name>.yaml`) maps notebook stems to parameter values; a notebook's `parameters`
-cell gives each parameter its default, its annotation and, for `Literal[...]`, its accepted values.
-The values themselves are checked by `nnreg_keras.rules`; here every value (from a profile or a
-`-p NAME VALUE` override, both read as YAML) must be plain data that papermill can pass and a
-stamp can record: numbers, texts, lists and mappings of a sane size.
+cell, read through `papermill.inspect_notebook`, gives each parameter its type, default and
+declared rule (see `nnreg_keras.rules`, which checks the values). Every value, from a profile or a
+`-p NAME VALUE` override (read as YAML), must be plain data that papermill can pass and a stamp can
+record: numbers, texts, lists and mappings of a sane size.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.rules import Parameter
+from nnreg_keras.pipeline.files import read_text
+from nnreg_keras.rules import Rule, RuleError, parse
 
 PROFILE_BYTES = 1 << 20  # a profile holds a few parameters per notebook
 NOTEBOOK_BYTES = 64 << 20  # a tutorial, committed without outputs
@@ -103,98 +104,120 @@ def _shown(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class Text(str):
+    """A value given on the command line (`-p NAME VALUE`), read in its parameter's type later."""
+
+
 def override_values(pairs: list[tuple[str, str]] | list[list[str]]) -> dict[str, Any]:
-    """`-p NAME VALUE` overrides as {name: value}, each VALUE read as YAML (as papermill's -y
-    does: 400 is a number, [0, 1] a list, height a text) and checked to be plain data."""
-    values = {}
-    for name, text in pairs:
-        shown = _shown(f"-p {name} {shlex.quote(text.strip())}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ParameterError(
-                f"{shown}: the value is not valid YAML ({_yaml_problem(err)}); write a number "
-                f"(-p steps 400), a list (-p seeds '[0, 1]') or a text, quoted when it holds "
-                f"YAML's characters (-p title '\"a: b\"')"
-            ) from None
-        except (ValueError, TypeError, OverflowError, RecursionError) as err:  # 5000 digits
-            raise ParameterError(
-                f"{shown}: the value cannot be read ({_shown(str(err))}); give a number, a "
-                f"text or a list of a sane size"
-            ) from None
-        values[name] = plain_value(value, shown)
-    return values
+    """`-p NAME VALUE` overrides as {name: the text}, read in each parameter's type by `typed`."""
+    return {name: Text(text) for name, text in pairs}
 
 
-def _literal_choices(annotation: ast.expr | None) -> tuple | None:
-    if not isinstance(annotation, ast.Subscript):
-        return None
-    head = annotation.value
-    if (head.id if isinstance(head, ast.Name) else getattr(head, "attr", None)) != "Literal":
-        return None
-    items = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-    return tuple(ast.literal_eval(item) for item in items)
+def typed(name: str, value: Any, rule: Rule) -> Any:
+    """A value in its parameter's type: command-line text read as YAML (as papermill's -y does:
+    400 is a number, [0, 1] a list), except that a text parameter keeps the text as given."""
+    if not isinstance(value, Text):
+        return value
+    shown = _shown(f"-p {name} {shlex.quote(value.strip())}")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        if rule.type == "str":
+            return str(value)
+        raise ParameterError(
+            f"{shown}: the value is not valid YAML ({_yaml_problem(err)}); write a number "
+            f"(-p steps 400), a list (-p seeds '[0, 1]') or a text"
+        ) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:  # 5000 digits
+        raise ParameterError(
+            f"{shown}: the value cannot be read ({_shown(str(err))}); give a number, a "
+            f"text or a list of a sane size"
+        ) from None
+    if rule.type == "str" and not isinstance(parsed, str):
+        return str(value).strip()
+    return plain_value(parsed, shown)
 
 
-def notebook_parameters(notebook_path: Path) -> dict[str, Parameter]:
-    """The parameters cell of a notebook, read without executing it: plain (`a = 1`) and typed
-    (`a: int = 1`, `m: Literal["loss", "accuracy"] = "loss"`) lines, each default a literal."""
+def _parameters_cell(path: Path) -> tuple[Any, Any]:
+    """The notebook and its one cell tagged `parameters`; ParameterError with the fix when it is
+    not a notebook, or has no such cell, or two (the second would override the first)."""
     import nbformat
 
-    from nnreg_keras.pipeline.landing import read_text
-
-    path = Path(notebook_path)
     fix = f"restore it (git checkout -- {path}) or repair it in Jupyter"
     text = read_text(path, "notebook", ParameterError, fix, NOTEBOOK_BYTES)
     try:
         nb = nbformat.reads(text, as_version=4)
         cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-        source = cells[0].source if cells else None
     except Exception as err:  # nbformat raises JSON, schema and version errors of many types
         reason = " ".join(f"{type(err).__name__}: {err}".split())[:160]
         raise ParameterError(
             f"notebook {path} is not a Jupyter notebook ({reason}); {fix}"
         ) from None
-    if source is None:
-        raise ParameterError(f"notebook {path.name}: no cell tagged 'parameters'")
+    tag = (
+        "tag it `parameters` (JupyterLab: the cell's property inspector, Add Tag; Jupyter "
+        "Notebook: View > Cell Toolbar > Tags)"
+    )
+    if not cells:
+        raise ParameterError(
+            f"notebook {path.name} has no cell tagged 'parameters', so no value can be given to "
+            f"it; put its parameters in one code cell, one typed line each, and {tag}"
+        )
+    if len(cells) > 1:
+        where = ", ".join(str(nb.cells.index(c) + 1) for c in cells)
+        raise ParameterError(
+            f"notebook {path.name} has {len(cells)} cells tagged 'parameters' (cells {where}); the "
+            f"second would override the values given to the first: keep one, and remove the tag "
+            f"from the others"
+        )
+    return nb, cells[0]
+
+
+def notebook_parameters(notebook_path: Path) -> dict[str, Rule]:
+    """The parameters of a notebook as papermill reads its parameters cell
+    (`papermill.inspect_notebook`), each with its type, default and declared rule; read without
+    executing anything."""
+    import papermill
+
+    path = Path(notebook_path)
+    nb, cell = _parameters_cell(path)
+    where = f"notebook {path.name}, parameters cell"
     try:
-        body = ast.parse(source).body
+        body = ast.parse(cell.source).body
     except (SyntaxError, ValueError, RecursionError) as err:
         raise ParameterError(
-            f"notebook {path.name}: its parameters cell is not valid Python "
-            f"({getattr(err, 'msg', err)}, line {getattr(err, 'lineno', '?')}); {fix}"
+            f"{where}: not valid Python ({getattr(err, 'msg', err)}, line "
+            f"{getattr(err, 'lineno', '?')}); repair it in Jupyter"
         ) from None
-    found: dict[str, Parameter] = {}
-    for node in body:
+    lines = {
+        (node.targets[0] if isinstance(node, ast.Assign) else node.target).id: node.lineno
+        for node in body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        and isinstance(node.targets[0] if isinstance(node, ast.Assign) else node.target, ast.Name)
+    }
+    found = papermill.inspect_notebook(str(path.absolute()).replace("{", "{{").replace("}", "}}"))
+    rules = {}
+    for name, line in lines.items():
+        read = found.get(name)
         try:
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
-            ):
-                found[node.targets[0].id] = Parameter(ast.literal_eval(node.value))
-            elif (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and node.value is not None
-            ):
-                found[node.target.id] = Parameter(
-                    ast.literal_eval(node.value),
-                    ast.unparse(node.annotation),
-                    _literal_choices(node.annotation),
+            if read is None:
+                raise RuleError(
+                    "papermill cannot read this line; write `name: type = value  # ...`"
                 )
-        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            default = ast.literal_eval(read["default"])
+            rules[name] = parse(name, read["inferred_type_name"], default, read["help"])
+        except (RuleError, ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as err:
+            reason = str(err) if isinstance(err, RuleError) else "the default is not a literal"
+            source = cell.source.splitlines()[line - 1].strip()
             raise ParameterError(
-                f"notebook {path.name}, parameters cell, line {node.lineno}: "
-                f"{ast.get_source_segment(source, node) or 'this line'} is not a literal; each "
-                f"parameter's default is a number, a text, a list or a mapping, written out"
+                f"{where}, line {line}: {_shown(source)}: {reason}; see the rules in "
+                f"nnreg_keras/rules.py"
             ) from None
-    return found
+    return rules
 
 
 def notebook_defaults(notebook_path: Path) -> dict[str, Any]:
     """The parameters cell of a notebook as {name: default value}, read without executing it."""
-    return {name: p.default for name, p in notebook_parameters(notebook_path).items()}
+    return {name: rule.default for name, rule in notebook_parameters(notebook_path).items()}
 
 
 def load_profile(
@@ -207,8 +230,6 @@ def load_profile(
     plain values; every stem must name a notebook, or one of the `absent` notebooks (whose sections
     are left out), unless `allow_unknown` (a run of some notebooks only: a section for another
     notebook is no concern of it)."""
-    from nnreg_keras.pipeline.landing import read_text
-
     path = Path(path)
     if not os.path.lexists(path):
         available = sorted(p.stem for p in path.parent.glob("*.yaml"))

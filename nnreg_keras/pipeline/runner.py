@@ -93,7 +93,7 @@ def notebooks_in(tutorials: Path) -> list[Path]:
     return found
 
 
-KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")  # numpy and openvino run models but cannot train
 
 
 def check_environment() -> None:
@@ -103,7 +103,7 @@ def check_environment() -> None:
         return
     if backend not in KERAS_BACKENDS:
         raise UsageError(
-            f"KERAS_BACKEND={backend!r} is not a Keras backend; accepted: "
+            f"KERAS_BACKEND={backend!r} is not a Keras backend that trains; accepted: "
             f"{', '.join(KERAS_BACKENDS)}; set one (KERAS_BACKEND=jax), or unset it for tensorflow"
         )
     if importlib.util.find_spec(backend) is None:
@@ -144,33 +144,24 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def checked_parameters(notebook: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The notebook's defaults updated by `overrides`, checked and converted."""
-    spec = profiles.notebook_parameters(notebook)
-    return rules.check_parameters(
-        notebook.stem, {**{k: p.default for k, p in spec.items()}, **overrides}, spec
-    )
-
-
 def plan(notebook: Path, profile: str, from_profile: dict[str, Any], extra: dict[str, Any]) -> Plan:
-    """Check one notebook's parameters; note the overrides that make it a one-off run."""
-    parameters = checked_parameters(notebook, {**from_profile, **extra})
-    profile_given = checked_parameters(notebook, from_profile) if extra else parameters
-    overrides = {k: parameters[k] for k in extra if parameters[k] != profile_given[k]}
-    return Plan(
-        notebook,
-        profile,
-        {k: parameters[k] for k in {**from_profile, **extra}},
-        parameters,
-        overrides,
+    """Check one notebook's parameters by the rules its parameters cell declares, and convert them
+    to their types; note the overrides that make it a one-off run."""
+    declared = profiles.notebook_parameters(notebook)
+    parameters = rules.check_values(
+        notebook.stem, declared, {**from_profile, **extra}, profiles.typed
     )
+    given = rules.check_values(notebook.stem, declared, from_profile) if extra else parameters
+    overrides = {k: parameters[k] for k in extra if parameters[k] != given[k]}
+    inject = {k: parameters[k] for k in {**from_profile, **extra}}
+    return Plan(notebook, profile, inject, parameters, overrides)
 
 
 def _published_profile(layout: Layout) -> str | None:
     """The profile `make report` last published (`reports/.profile`), if make was used."""
     try:
         return (layout.reports / ".profile").read_text().strip()
-    except OSError:
+    except (OSError, ValueError):  # missing, or not UTF-8 text (last_profile names it)
         return None
 
 
@@ -199,7 +190,7 @@ def export_html(executed: Path, target: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from nnreg_keras.pipeline.report import anchor, plain_tokens
+    from nnreg_keras.pipeline.report import NOTEBOOK_FILTERS, anchor, with_icon
 
     stem = executed.stem
     nb = nbformat.read(str(executed), as_version=4)
@@ -218,33 +209,26 @@ def export_html(executed: Path, target: Path) -> None:
         extra_template_paths=[str(TEMPLATES)],
         template_file="notebook.html.j2",
         embed_images=True,
-        filters={"plain_tokens": plain_tokens},
+        filters=NOTEBOOK_FILTERS,
     )
     body, _ = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": title}, "nnreg": links}
     )
-    target.write_text(sanitize.page(body), encoding="utf-8")  # runs nothing, fetches nothing
+    target.write_text(
+        with_icon(sanitize.page(body)), encoding="utf-8"
+    )  # runs nothing, fetches nothing
 
 
 def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any]:
-    """Validate the results, add the exercises, write the HTML page and the stamp."""
+    """Write the HTML page and the stamp (with the exercises) beside what the notebook wrote, then
+    check the run whole, as the report will read it, before it may replace the landed one."""
     stem = job.stem
     executed = out / "notebooks" / f"{stem}.ipynb"
-    results = contract.load(out / "results" / f"{stem}.json")
-    text = exercises(executed)
-    if text is not None:
-        results["exercises"] = text
-        contract.validate(results, source=f"results of {stem}")
-        (out / "results" / f"{stem}.json").write_text(
-            json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-            + "\n",
-            encoding="utf-8",
+    if not (out / "results" / f"{stem}.json").is_file():
+        raise NotebookError(
+            f"notebook {stem} ran to its end without writing its results: a cell stopped it early "
+            f"(sys.exit, exit()), or it never calls rec.write(); the landed run is unchanged"
         )
-    for fig in results["figures"]:
-        if not (out / fig["file"]).is_file():
-            raise NotebookError(
-                f"notebook {stem}: figure {fig['file']} is listed but was not written"
-            )
     export_html(executed, out / "notebooks" / f"{stem}.html")
     stamp = {
         "notebook": stem,
@@ -253,9 +237,17 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         "overrides": job.overrides,
         "duration": round(duration, 1),
         "models": models,
+        "exercises": exercises(executed),
     }
     (out / landing.STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
-    return results
+    fix = (
+        "the notebook wrote a run the report cannot read, so it did not replace the landed run; "
+        "repair the notebook"
+    )
+    try:
+        return landing.check_run(out, complete=True, stem=stem, fix=fix)[0]
+    except ResultsError as err:
+        raise ResultsError(str(err).replace(str(out), f"the new run of {stem}")) from None
 
 
 _FULL = {
@@ -430,7 +422,11 @@ def run_notebook(
             duration = _execute(job, layout, work, label, cell_timeout)
             out = work / "out"
             with landing.writing(out):
-                results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
+                try:
+                    results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
+                except (NotebookError, ResultsError) as err:
+                    where = _keep_failed(job, layout, work, out / "notebooks" / f"{stem}.ipynb")
+                    raise type(err)(f"{err}{where}") from None
                 if _is_one_off(job, layout):  # make sees it as older than its sources: rerun
                     os.utime(out / landing.STAMP, (0, 0))
             landing.land(out, reports, stem)
