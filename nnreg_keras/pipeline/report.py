@@ -188,6 +188,23 @@ def build(reports: Path = Path("reports")) -> Path:
             if not runs:
                 raise no_runs
             sections = [section(landing.check_run(run)[0], run) for run in runs]
+            by_anchor = {s["anchor"]: s for s in sections}
+            for run, found in zip(runs, sections, strict=True):  # a one-off beside its baseline
+                if run.name.endswith(landing.ONE_OFF):
+                    base = by_anchor.get(found["anchor"], {})
+                    statuses = {c["name"]: c["status"] for c in base.get("claims", [])}
+                    found.update(
+                        anchor=anchor(run.name),
+                        baseline=found["anchor"],
+                        compared=[
+                            {
+                                "name": c["name"],
+                                "baseline": statuses.get(c["name"]),
+                                "one_off": c["status"],
+                            }
+                            for c in found["claims"]
+                        ],
+                    )
             html_text = (
                 jinja_environment()
                 .get_template("report.html.j2")
