@@ -119,7 +119,7 @@ def landed_run(reports, stem="01_a"):
 
 @pytest.mark.parametrize(
     "path",
-    ["notes.txt", "figures/mine/plot.png", "figures/01_a/extra.svg", "results/01_a.csv"],
+    ["notes.txt", "figures/mine/plot.png", "figures/01_a/notes.txt", "results/01_a.csv"],
 )
 def test_files_a_user_put_in_a_run_directory_are_never_replaced(tmp_path, path):
     run = landed_run(tmp_path / "reports")

@@ -193,16 +193,11 @@ def _what(entry: Path, expected: str) -> str:
 
 def _written_in_run(run_dir: Path) -> set[str]:
     """The files a run directory holds that this package wrote: its stamp, results, executed
-    notebook and page, and the figures its results list (any figure file of its notebook's folder
-    when the results cannot be read)."""
+    notebook and page, and the figure files (SVG, PNG) of its notebook's figures folder."""
     stem = notebook_of(run_dir.name)
     ours = {STAMP, f"results/{stem}.json", f"notebooks/{stem}.ipynb", f"notebooks/{stem}.html"}
-    try:
-        figures = json.loads((run_dir / "results" / f"{stem}.json").read_bytes())["figures"]
-        return ours | {str(Path(figure["file"])) for figure in figures}
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        pictures = (run_dir / "figures" / stem).glob("*")
-        return ours | {f"figures/{stem}/{p.name}" for p in pictures if p.suffix in (".svg", ".png")}
+    pictures = (run_dir / "figures" / stem).glob("*")
+    return ours | {f"figures/{stem}/{p.name}" for p in pictures if p.suffix in (".svg", ".png")}
 
 
 def _foreign_in_runs(runs: Path) -> list[str]:
@@ -213,7 +208,8 @@ def _foreign_in_runs(runs: Path) -> list[str]:
         if not is_run_directory(run_dir):
             continue
         ours = _written_in_run(run_dir)
-        folders = {str(Path(p).parent) for p in ours} | {"figures"}
+        stem = notebook_of(run_dir.name)
+        folders = {"figures", f"figures/{stem}", "results", "notebooks"}
         for entry in sorted(run_dir.rglob("*")):
             relative = str(entry.relative_to(run_dir))
             if relative in ours or (relative in folders and kind(entry) == "directory"):

@@ -103,7 +103,9 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
-        "exercises": _without_heading((stamp or {}).get("exercises") or ""),
+        "exercises": _without_heading(
+            (stamp or {}).get("exercises") or results.get("exercises", "")
+        ),
         "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
         "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
         "results_file": landed_file(reports, f"results/{stem}.json"),
