@@ -84,7 +84,9 @@ def test_a_failure_after_a_run_landed_says_so(monkeypatch, capsys, case):
 def test_a_failure_before_anything_landed_says_the_report_is_unchanged(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_main", lambda args: terminate())
     assert cli.main(["report"]) == 143
-    assert "error: terminated (SIGTERM); the previous report is unchanged" in capsys.readouterr().err
+    assert (
+        "error: terminated (SIGTERM); the previous report is unchanged" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("number", [errno.EPIPE, errno.ENOSPC], ids=["| head -1", "> /dev/full"])
