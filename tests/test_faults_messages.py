@@ -134,3 +134,20 @@ def test_files_a_user_put_in_a_run_directory_are_never_replaced(tmp_path, path):
         err.value
     )
     assert err.value.exit_code == 6
+
+
+def test_runs_on_another_file_system_is_refused_before_any_kernel_starts(tmp_path):
+    elsewhere = os.environ.get("NNREG_OTHER_FS", "/dev/shm")
+    if not os.path.isdir(elsewhere) or os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip(f"no other file system at {elsewhere}")
+    import tempfile
+
+    other = tempfile.mkdtemp(dir=elsewhere)
+    try:
+        (tmp_path / "reports").mkdir()
+        (tmp_path / "reports" / "runs").symlink_to(other)
+        with pytest.raises(OutputError, match="is on another file system than") as err:
+            landing.check_reports(tmp_path / "reports")
+        assert err.value.exit_code == 6
+    finally:
+        os.rmdir(other)

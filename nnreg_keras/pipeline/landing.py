@@ -250,6 +250,14 @@ def check_reports(reports: Path) -> None:
             f"{reports} is {_a(kind(reports))}, not a directory; give --reports a directory "
             f"(new, or one this package wrote), or move {reports} away"
         )
+    runs = reports / RUNS
+    if runs.is_dir() and os.stat(runs).st_dev != os.stat(reports).st_dev:
+        raise OutputError(
+            f"{runs} is on another file system than {reports}, where each run is written before "
+            f"it lands by a rename, which cannot cross file systems; make {runs} a directory "
+            f"inside {reports} (not a link or a mount elsewhere), or give --reports a directory "
+            f"on that other file system"
+        )
     found = foreign(reports)
     if found:
         shown = found[:6] + ([f"... and {len(found) - 6} more"] if len(found) > 6 else [])
