@@ -66,8 +66,7 @@ def rasterize_dense(fig: plt.Figure) -> plt.Figure:
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c16200")
 
 
-# Type sizes of the figures read on a phone: a 6.5-inch figure shown 390 px wide keeps 10-pt text
-# at about 8 px, the smallest that stays legible.
+# Type sizes of the figures read on a phone (see `fit_for_phone`).
 READABLE = {
     "font.size": 11,
     "axes.titlesize": 12,
@@ -76,7 +75,62 @@ READABLE = {
     "ytick.labelsize": 10,
     "legend.fontsize": 10,
 }
-PHONE_WIDTH = 6.5  # inches
+PHONE_WIDTH = 4.8  # inches: 10-pt text drawn in a phone's 366-px column stays above 10 px
+
+# A page draws a figure at its own size (1 pt = 4/3 CSS px), or shrunk to the text column where
+# that is narrower: 366 px on a 390-px phone, the narrowest screen the report is read on. Its text
+# must stay at SMALLEST_PX or more there.
+COLUMN_PX = 366
+SMALLEST_PX = 10.5
+SAVE_PAD = 0.1  # inches around the tight box of a saved figure (savefig's pad_inches)
+
+
+def _texts(fig: plt.Figure, renderer: Any) -> list[matplotlib.text.Text]:
+    """The texts a figure draws (visible, not empty, on a visible axes)."""
+    return [
+        t
+        for t in fig.findobj(matplotlib.text.Text)
+        if t.get_visible()
+        and t.get_text().strip()
+        and (t.axes is None or t.axes.get_visible())
+        and t.get_window_extent(renderer).width > 0
+    ]
+
+
+def smallest_text(fig: plt.Figure) -> float | None:
+    """The size of the smallest text a figure draws, in points (None for a figure without text)."""
+    texts = _texts(fig, fig.canvas.get_renderer())
+    return min(t.get_fontsize() for t in texts) if texts else None
+
+
+def fit_for_phone(fig: plt.Figure) -> plt.Figure:
+    """Make a figure narrow enough that its smallest text reads at SMALLEST_PX on a phone, wherever
+    it is drawn (the report, a notebook page, a PNG or an SVG): a figure wider than its smallest
+    text allows is shrunk, its text kept at its size, and laid out again. Any figure a lesson draws
+    gets this rule when it is recorded; the figures below are drawn narrow enough already. In print
+    (a 180-mm column), the same rule keeps figure text at 7 pt or more even two figures across."""
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    for _ in range(3):
+        texts = _texts(fig, renderer)
+        if not texts:
+            return fig
+        smallest = min(t.get_fontsize() for t in texts)  # points
+        widest = COLUMN_PX * smallest / SMALLEST_PX / 72  # inches, as saved (a tight box)
+        drawn = fig.get_tightbbox(renderer).width + 2 * SAVE_PAD
+        if drawn <= widest * 1.01:
+            return fig
+        shrink = widest / drawn
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width * shrink, height * max(shrink, 0.8))
+        if fig.get_layout_engine() is None:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # axes it cannot lay out keep their places
+                fig.tight_layout()
+        fig.draw_without_rendering()
+    return fig
 
 
 def color_for(i: int) -> str:
@@ -94,10 +148,15 @@ def decision_boundaries(
 ) -> plt.Figure:
     """One panel per model: predicted probability on a grid, its 0.5 contour, the training points."""
     n = len(probs)
-    cols = min(n, 3)
+    cols = min(n, 2)
     rows = -(-n // cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False, sharex=True, sharey=True
+        rows,
+        cols,
+        figsize=(PHONE_WIDTH / 2 * cols, PHONE_WIDTH / 2 * rows),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
     )
     for ax, (name, p) in zip(
         axes.flat, probs.items(), strict=False
@@ -131,7 +190,7 @@ def stacked_lines(
     legend, in the first panel. With `log2_x`, x is on a log-2 axis labelled at each value."""
     with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
-            len(panels), 1, figsize=(6.6, 2.9 * len(panels)), squeeze=False, sharex=True
+            len(panels), 1, figsize=(PHONE_WIDTH, 2.9 * len(panels)), squeeze=False, sharex=True
         )
         for ax, (measure, series) in zip(axes[:, 0], panels.items(), strict=True):
             for i, (label, values) in enumerate(series.items()):
@@ -168,7 +227,7 @@ def boundary_grid(
     rows = -(-len(probs) // 2)
     with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
-            rows, 2, figsize=(6.6, 3.2 * rows), squeeze=False, sharex=True, sharey=True
+            rows, 2, figsize=(PHONE_WIDTH, 3.2 * rows), squeeze=False, sharex=True, sharey=True
         )
         for ax, (name, p) in zip(axes.flat, probs.items(), strict=False):
             field = p.reshape(xx.shape)
@@ -372,7 +431,7 @@ def first_layer_updates(updates: dict[str, list[np.ndarray]]) -> plt.Figure:
     cells did not move at all, so a unit left out of the step shows as a grey column."""
     with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
-            len(updates), 1, figsize=(6.5, 1.35 * len(updates) + 0.9), squeeze=False
+            len(updates), 1, figsize=(PHONE_WIDTH, 1.35 * len(updates) + 0.9), squeeze=False
         )
         strips = {
             label: np.vstack([np.asarray(changes[0]).T, np.asarray(changes[1])])
@@ -412,7 +471,7 @@ def agreement_gaps(
     median over seeds, the band from the smallest to the largest seed), on a log scale, with the
     agreement threshold dashed. `gaps[label]` holds one row of relative gaps per seed."""
     with plt.rc_context(READABLE):
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 4.2))
         floor = 1e-17
         for i, (label, rows) in enumerate(gaps.items()):
             rows = np.maximum(np.atleast_2d(rows), floor)
@@ -479,7 +538,7 @@ def prediction_shift(
                     rasterized=True,
                 )
                 mean_change = number(np.mean(np.abs(q - np.ravel(p))))
-                ax.set_title(f"{name}\nmean |change| {mean_change}", fontsize=11)
+                ax.set_title(f"{name}\nmean |change| {mean_change}", fontsize=10)
             axes[r, 0].set_ylabel(f"P(y=1), {change}")
         for ax in axes[-1]:
             ax.set_xlabel(xlabel)
@@ -531,7 +590,7 @@ def boundary_frame(
     """One model's predicted class on a grid, its 0.5 contour, the training points and the true
     boundary (dashed), in one panel wide enough to read on a phone."""
     with plt.rc_context(READABLE):
-        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 5.4))
+        fig, ax = plt.subplots(figsize=(PHONE_WIDTH, 4.6))
         grid_prob = prob.reshape(xx.shape)
         ax.contourf(xx, yy, grid_prob, levels=[0, 0.5, 1], colors=["#f4d6db", "#d3e3f1"])
         ax.contour(xx, yy, grid_prob, levels=[0.5], colors="k", linewidths=1.5)

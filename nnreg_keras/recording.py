@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -54,15 +55,77 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _display(bundle: dict[str, str]) -> None:
-    """Show a bundle of representations inline when running in IPython; nothing elsewhere."""
+def _display(bundle: dict[str, str], display_id: str | None = None, update: bool = False) -> None:
+    """Show a bundle of representations inline when running in IPython; nothing elsewhere. With
+    `update`, replace what was shown under `display_id` instead (wherever it is in the notebook)."""
     try:
         from IPython import get_ipython
-        from IPython.display import display
+        from IPython.display import display, update_display
     except ImportError:
         return
-    if get_ipython() is not None:
+    if get_ipython() is None:
+        return
+    if update:
+        update_display(bundle, raw=True, display_id=display_id)
+    elif display_id is not None:
+        display(bundle, raw=True, display_id=display_id)
+    else:
         display(bundle, raw=True)
+
+
+# The short answer (verdict): plain words a program can check.
+# A number is a numeral standing as a word of its own: digits, with optional thousands separators
+# ("17,025"), decimals ("0.5", ".5"), exponent ("1e-3"), sign ("+3.4", "−0.58") and a trailing %.
+# Digits touching a letter, an underscore or a decimal point ("L2", "x_1", "float32", "3D", "v1.2")
+# belong to a name, and a zero-led integer ("01", "007") is a label (a lesson, a seed), not a
+# quantity. Joined by a dash, "1-4" is two numbers.
+NUMBER = re.compile(
+    r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+−]?\d+)?%?(?![\w])"
+    r"|(?<![\w.])[-+−]?\.\d+%?(?![\w])"
+)
+LABEL = re.compile(r"[-+−]?0\d+")  # a zero-led integer: a lesson or seed label, not a quantity
+_NUM = r"[-+−]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)%?"
+# Interval notation: ±, the words "interval" and "CI", and two numbers bracketed together
+# ("(−0.82 to −0.34)", "[0.1, 0.3]", "(… +1.75 to +5.15)").
+INTERVAL = re.compile(
+    rf"±|\binterval|\bCI\b|[\[(]\s*{_NUM}\s*(?:,|;|to|–|—|\.\.)\s*{_NUM}\s*[\])]"
+    rf"|(?<![\w.]){_NUM}\s*(?:to|–|—|\.\.)\s*{_NUM}\s*[\])]",
+    re.IGNORECASE,
+)
+FORBIDDEN = {  # words of notation, not of the answer
+    re.compile(r"\bkeep(?:[_-]|\s)?prob\b", re.IGNORECASE): "keep_prob (say the dropout rate)",
+    re.compile(r"\bshare[\s-]+points?\b", re.IGNORECASE): '"share points"',
+}
+VERDICT_NUMBERS = 2
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers of a text, as `NUMBER` and `LABEL` define them (names and labels left out)."""
+    return [m.group() for m in NUMBER.finditer(text) if not LABEL.fullmatch(m.group())]
+
+
+def verdict_problems(text: str) -> list[str]:
+    """Why a short answer breaks the plain-words rules: more than two numbers, interval notation,
+    keep_prob or "share points" (intervals and statuses stay in the findings), or too many words."""
+    from nnreg_keras.pipeline.contract import too_long
+
+    problems = too_long("the verdict", {"text": text})
+    found = numbers_in(text)
+    if len(found) > VERDICT_NUMBERS:
+        problems.append(
+            f"the verdict has {len(found)} numbers ({', '.join(found)}); at most "
+            f"{VERDICT_NUMBERS} are accepted, each with its unit"
+        )
+    notation = INTERVAL.search(text)
+    if notation:
+        problems.append(
+            f"the verdict has interval notation ({notation.group()!r}); intervals stay in the "
+            "findings"
+        )
+    problems += [
+        f"the verdict says {what}" for rule, what in FORBIDDEN.items() if rule.search(text)
+    ]
+    return problems
 
 
 def lock_sha256(path: Path = LOCK_FILE) -> str:
@@ -111,12 +174,17 @@ class Recorder:
         notebook: str,
         title: str,
         questions: list[str],
-        parameters: dict[str, Any],
-        seeds: list[int],
+        parameters: dict[str, Any] | None = None,
+        seeds: list[int] | None = None,
         output_dir: str | Path | None = None,
     ):
         """`output_dir` (or NNREG_OUTPUT_DIR, which the runner sets) is where `write()` and
-        `add_figure` save; without either, nothing is saved (a notebook run by hand)."""
+        `add_figure` save; without either, nothing is saved (a notebook run by hand).
+
+        `parameters` and `seeds` are optional: the runner keeps the exact parameters of a run in its
+        `run.json`. Given, they are kept in the results too; without `seeds`, the seeds are those of
+        `parameters["seeds"]` when it has them, else the results record none (each comparison keeps
+        how many seeds it was decided on)."""
         from nnreg_keras.pipeline.contract import SCHEMA_VERSION
 
         self.notebook = os.environ.get(NOTEBOOK_ENV, notebook)
@@ -129,14 +197,25 @@ class Recorder:
             "questions": list(questions),
             "verdict": None,
             "claims": [],
+            "comparisons": 0,  # how many comparisons the p-values are adjusted over
             "tables": [],
             "figures": [],
             "metrics": {},
-            "parameters": plain(parameters),
-            "seeds": plain(seeds),
             "profile": os.environ.get(PROFILE_ENV, "interactive"),
         }
+        if parameters is not None:
+            self.data["parameters"] = plain(parameters)
+        if seeds is None and isinstance(self.data.get("parameters", {}).get("seeds"), list):
+            seeds = self.data["parameters"]["seeds"]
+        if seeds is not None:
+            self.data["seeds"] = plain(seeds)
         self._figure_number = 0  # figures shown so far; the frames of one group share a number
+        self._comparisons: dict[str, stats.Comparison] = {}  # by claim name, in the order recorded
+        self._texts: dict[str, tuple[str, str]] = {}  # claim name -> (expected, note)
+        self._verdict_read: dict[
+            str, str
+        ] = {}  # the statuses there were when the verdict was given
+        self._shown: dict[str, str] = {}  # claim name -> the display id its finding was shown under
 
     @property
     def results_path(self) -> Path | None:
@@ -189,13 +268,16 @@ class Recorder:
         import matplotlib
         import matplotlib.pyplot as plt
 
-        from nnreg_keras.plots import rasterize_dense
+        from nnreg_keras.plots import fit_for_phone, rasterize_dense, smallest_text
 
+        fit_for_phone(fig)  # its smallest text readable on a phone, in the page
         if fmt == "svg":
             rasterize_dense(fig)  # thousands of marks as one image: a light page, same picture
 
         relative = Path("figures") / self.notebook / f"{name}.{fmt}"
         meta = {"Date": None} if fmt == "svg" else {"Software": None}
+        if fmt == "png" and smallest_text(fig):  # its text is pixels: the page reads its size here
+            meta[render.SMALLEST_TEXT_KEY] = f"{smallest_text(fig):g}"
         drawn = io.BytesIO()
         with matplotlib.rc_context(
             {"svg.hashsalt": "nnreg_keras"}
@@ -227,37 +309,80 @@ class Recorder:
     def compare(
         self,
         name: str,
-        expected: str,
-        a: Any,
-        b: Any,
-        expect: str = "higher",
+        *args: Any,
+        a: Any = None,
+        b: Any = None,
+        expect: str | None = None,
         margin: float | None = None,
-        scale: float = 1.0,
-        unit: str = "",
+        scale: float | None = None,
+        unit: str | None = None,
         note: str = "",
+        points: bool = False,
+        expected: str | None = None,
     ) -> stats.Comparison:
         """Record a claim decided on paired per-seed values and show it; return the comparison.
 
-        `expected` is the claim as the notebook's "what we expect" states it, before any result
-        ("wide + dropout scores higher than the best smaller network"); `a` and `b` hold one value
-        per seed for each setting, trained on the same seeds. `expect` is 'higher' (a above b),
-        'lower' or 'equal' (within ±`margin`, named beforehand). The status, the mean difference,
-        its 95% interval and the seeds won come from `stats.paired`; `scale` and `unit` say how to
-        write the difference (scale=100, unit="points" for accuracies); `note` adds one measured
-        sentence (an f-string)."""
-        comparison = stats.paired(a, b, expect, margin, scale, unit)
-        measured = comparison.summary()
-        if comparison.status == stats.INCONCLUSIVE and comparison.interval is not None:
-            measured = f"not decided at {comparison.seeds} seeds: {measured}"
-        claim = {
+            rec.compare(name, a, b, expect="higher", margin=None, points=False, note="")
+            rec.compare(name, expected, a, b, expect, margin, scale, unit, note)   # the long form
+
+        `a` and `b` hold one value per seed for each setting, trained on the same seeds. `expect` is
+        'higher' (a above b, the default), 'lower', or 'equal' (within ±`margin`, named beforehand;
+        a margin alone implies 'equal'). `points=True` writes accuracies as points (scale 100);
+        otherwise `scale` and `unit` say how to write the difference. `expected` is the claim in
+        a few words ("Dropout leaves more outputs at zero"); without it, `name` with spaces
+        ("dropout_sparser" -> "Dropout sparser"): the notebook's "what we expect" says it in full.
+        `note` adds one measured sentence (an f-string).
+
+        The status comes from `stats.paired` and the false discovery rate over all of this
+        notebook's comparisons: recording one more adjusts every earlier one anew, and the
+        returned objects (and the findings already shown) are updated in place, so statuses read
+        after the last comparison, as a verdict does, are final."""
+        if args and isinstance(args[0], str):
+            if expected is not None:
+                raise TypeError("compare() got the expected text twice")
+            expected, *args = args
+        keys = ("a", "b", "expect", "margin", "scale", "unit", "note")
+        if len(args) > len(keys):
+            raise TypeError(f"compare() takes at most {len(keys) + 2} positional arguments")
+        values = dict(zip(keys, args, strict=False))
+        given = {"a": a, "b": b, "expect": expect, "margin": margin, "scale": scale, "unit": unit}
+        for key, value in given.items():
+            if value is not None and values.get(key) is not None:
+                raise TypeError(f"compare() got {key} twice")
+            if value is not None:
+                values[key] = value
+        if values.get("a") is None or values.get("b") is None:
+            raise TypeError(
+                "compare(name, [expected,] a, b, ...) takes a and b, one value per seed"
+            )
+        margin = values.get("margin")
+        expect = values.get("expect") or ("equal" if margin is not None else "higher")
+        scale = values.get("scale") or (100.0 if points else 1.0)
+        unit = values.get("unit") or ("points" if points else "")
+        note = values.get("note") or note
+        comparison = stats.paired(values["a"], values["b"], expect, margin, scale, unit)
+        self._comparisons.pop(name, None)
+        self._comparisons[name] = comparison
+        self._texts[name] = (expected or name.replace("_", " ").capitalize(), note)
+        before = {n: (c.status, c.p_adjusted) for n, c in self._comparisons.items()}
+        stats.adjust(list(self._comparisons.values()))
+        self.data["comparisons"] = sum(c.p is not None for c in self._comparisons.values())
+        for other, c in self._comparisons.items():
+            if other != name and before[other] != (c.status, c.p_adjusted):
+                self._add_claim(self._comparison_claim(other), update=True)
+        self._add_claim(self._comparison_claim(name))
+        return comparison
+
+    def _comparison_claim(self, name: str) -> dict[str, Any]:
+        """A comparison as the results keep it: status, sentence and numbers."""
+        comparison, (expected, note) = self._comparisons[name], self._texts[name]
+        return {
             "name": name,
             "status": comparison.status,
             "expected": expected,
-            "text": f"{expected}: {measured}." + (f" {note}" if note else ""),
+            "text": f"{expected}: {comparison.measured()}." + (f" {note}" if note else ""),
             **plain(comparison.as_record()),
         }
-        self._add_claim(claim)
-        return comparison
 
     def check(self, name: str, expected: str, held: Any, measured: str) -> None:
         """Record a claim about an exact measurement (a count, an identity to rounding, a
@@ -273,30 +398,44 @@ class Recorder:
             }
         )
 
-    def _add_claim(self, claim: dict[str, Any]) -> None:
-        self.data["claims"] = [c for c in self.data["claims"] if c["name"] != claim["name"]]
-        self.data["claims"].append(claim)
-        self._show(claim, "finding")
+    def _add_claim(self, claim: dict[str, Any], update: bool = False) -> None:
+        """Add a claim (replacing one of the same name) and show it; with `update`, replace it where
+        it stands and update the finding already shown."""
+        claims = self.data["claims"]
+        if update:
+            claims[:] = [claim if c["name"] == claim["name"] else c for c in claims]
+            if claim["name"] in self._shown:
+                self._show(claim, "finding", self._shown[claim["name"]], update=True)
+            return
+        claims[:] = [c for c in claims if c["name"] != claim["name"]]
+        claims.append(claim)
+        self._shown[claim["name"]] = shown = f"{self.notebook}/{claim['name']}/{len(claims)}"
+        self._show(claim, "finding", shown)
 
     def verdict(self, text: str) -> None:
-        """The short answer to the thread's question, at most VERDICT_WORDS words, written as one
-        f-string from the conclusive findings (an inconclusive answer is said plainly)."""
-        from nnreg_keras.pipeline.contract import too_long
-
-        statement = {"text": text}
-        problems = too_long("verdict", statement)
+        """The short answer to the thread's question, written as one f-string from the findings'
+        final statuses (an inconclusive answer is said plainly), after the last comparison. Plain
+        words: at most VERDICT_WORDS words and two numbers, no interval notation, no keep_prob and
+        no "share points" (`verdict_problems`); ResultsError otherwise."""
+        problems = verdict_problems(text)
         if problems:
-            raise ResultsError("; ".join(problems))
+            raise ResultsError(f"verdict {text!r}: " + "; ".join(problems))
+        statement = {"text": text}
         self.data["verdict"] = statement
+        self._verdict_read = {n: c.status for n, c in self._comparisons.items()}
         self._show(statement, "verdict")
 
     @staticmethod
-    def _show(statement: dict[str, Any], kind: str) -> None:
+    def _show(
+        statement: dict[str, Any], kind: str, display_id: str | None = None, update: bool = False
+    ) -> None:
         _display(
             {
                 "text/html": render.statement_html(statement, kind),
                 "text/plain": render.statement_text(statement, kind),
-            }
+            },
+            display_id,
+            update,
         )
 
     def write(self) -> None:
@@ -305,6 +444,16 @@ class Recorder:
         if self.data["verdict"] is None:
             raise ResultsError(
                 f"results of {self.notebook}: no verdict; call Recorder.verdict(...) before write()"
+            )
+        changed = [
+            f"{name!r} ({status} when the verdict was given, {self._comparisons[name].status} now)"
+            for name, status in self._verdict_read.items()
+            if name in self._comparisons and self._comparisons[name].status != status
+        ]
+        if changed:
+            raise ResultsError(
+                f"results of {self.notebook}: comparisons recorded after the verdict changed the "
+                f"status of {', '.join(changed)}; record every comparison, then the verdict"
             )
         from nnreg_keras.pipeline.contract import validate
 

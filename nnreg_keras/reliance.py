@@ -14,6 +14,7 @@ import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.metrics import binary_metrics
+from nnreg_keras.stats import HELD, NOT_HELD, Comparison
 from nnreg_keras.training import keras, predict
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
@@ -158,3 +159,24 @@ def matched_setting(scores: np.ndarray, target: float, tolerance: float) -> tupl
         raise ParameterError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
     index = int(np.argmin(np.abs(scores - target)))
     return index, bool(abs(scores[index] - target) <= tolerance)
+
+
+def change_words(comparison: Comparison) -> str:
+    """Which way a paired difference went, in words its interval supports: "fell" or "rose" when
+    the 95% interval excludes zero, else "did not change measurably"."""
+    if comparison.interval is None:
+        return "was measured on one seed only"
+    return {"lower": "fell", "higher": "rose"}.get(
+        comparison.direction, "did not change measurably"
+    )
+
+
+def answer(*comparisons: Comparison) -> str:
+    """The first word of a yes/no answer resting on several expected effects: "Yes" when all held,
+    "Partly" when some held, "No" when none held and one went the other way, else "Not shown"."""
+    statuses = {c.status for c in comparisons}
+    if statuses == {HELD}:
+        return "Yes"
+    if HELD in statuses:
+        return "Partly"
+    return "No" if NOT_HELD in statuses else "Not shown"

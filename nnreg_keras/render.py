@@ -86,276 +86,67 @@ def compact_png(data: bytes) -> bytes:
     return out.getvalue() if len(out.getvalue()) < len(data) else data
 
 
-SVG, XLINK = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
-HREF = f"{{{XLINK}}}href"
-# Attributes that hold coordinates, which matplotlib writes to 6 decimals of a point.
-GEOMETRY = ("d", "x", "y", "width", "height", "transform", "points", "viewBox")
-_DECIMALS = re.compile(r"(\d+)\.(\d{1,2})\d*")
-_NO_TURN = re.compile(r"^rotate\(-?0(\.0+)?( [^)]*)?\)$")  # matplotlib turns each label by 0°
+_PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)  # the XML declaration and DOCTYPE
+_METADATA = re.compile(r"<metadata\b.*?</metadata>\s*", re.S)
+# matplotlib's style sheet for every element (`*{stroke-linejoin: round; stroke-linecap: butt}`):
+# inline in a page it would style every element of the page, so it moves onto the drawing itself.
+_UNIVERSAL = re.compile(r"<defs>\s*<style[^>]*>\s*\*\s*\{([^{}<]*)\}\s*</style>\s*</defs>\s*")
+_EMBEDDED_PNG = re.compile(r'(xlink:href|href)="data:image/png;base64,([^"]*)"')
 
 
-def _short(match: re.Match) -> str:
-    """A coordinate to 1/100 of a point, without trailing zeros."""
-    decimals = match[2].rstrip("0")
-    return f"{match[1]}.{decimals}" if decimals else match[1]
+def page_svg(svg: str) -> str:
+    """An SVG file as matplotlib saved it (`plots` keeps it small: text as text, dense layers as
+    images, simplified paths), as markup to inline in a page: from `<svg` on, without metadata,
+    with the style sheet for every element as attributes of the drawing, which its elements
+    inherit, and embedded images with a palette (`compact_png`)."""
+    svg = _METADATA.sub("", _PROLOG.sub("", svg, count=1))
+    universal = _UNIVERSAL.search(svg)
+    if universal:
+        pairs = (item.split(":", 1) for item in universal[1].split(";") if ":" in item)
+        attributes = "".join(f' {k.strip()}="{html.escape(v.strip())}"' for k, v in pairs)
+        svg = _UNIVERSAL.sub("", svg, count=1).replace("<svg", "<svg" + attributes, 1)
+
+    def palette(match: re.Match) -> str:
+        data = compact_png(base64.b64decode("".join(match[2].split())))
+        return f'{match[1]}="data:image/png;base64,{base64.b64encode(data).decode("ascii")}"'
+
+    return _EMBEDDED_PNG.sub(palette, _without_bare_groups(svg))
 
 
-_UNIVERSAL = re.compile(r"^\s*\*\s*\{([^{}]*)\}\s*$")  # matplotlib's *{stroke-linejoin: round}
-_PATH_TOKEN = re.compile(r"[A-Za-z]|-?\d*\.?\d+(?:e[-+]?\d+)?")
-_REFERENCE = re.compile(r"#([\w.-]+)")
+_GEOMETRY = {"d", "x", "y", "width", "height", "transform", "points"}
+_DECIMALS = re.compile(r"(\d\.\d\d)\d+")
 
 
-def _name(element: Any) -> str:
-    """An element's tag without its namespace."""
-    return element.tag.rsplit("}", 1)[-1]
-
-
-def _style(text: str) -> dict[str, str]:
-    """A style attribute's declarations."""
-    pairs = (item.split(":", 1) for item in text.split(";") if ":" in item)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def _set_style(element: Any, style: dict[str, str]) -> None:
-    """Write declarations as an element's style attribute (none when there are none)."""
-    if style:
-        element.set("style", "; ".join(f"{k}: {v}" for k, v in style.items()))
-    else:
-        element.attrib.pop("style", None)
-
-
-def _number(value: float) -> str:
-    """A coordinate to 1/100 of a point, without trailing zeros."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _relative(d: str) -> tuple[float, float, str] | None:
-    """Path data as its first point and the rest in relative commands (the same for every copy of
-    a mark, wherever it is drawn), or None for data that does not start with M or has commands
-    other than M, L, Q, C and z (the absolute commands matplotlib writes)."""
-    tokens = _PATH_TOKEN.findall(d)
-    if _PATH_TOKEN.sub("", d).strip(" ,\n") or not set(filter(str.isalpha, tokens)) <= set("MLQCz"):
-        return None
-    commands: list[tuple[str, list[float]]] = []
-    for token in tokens:
-        if token.isalpha():
-            commands.append((token, []))
-        elif commands:
-            commands[-1][1].append(float(token))
-    if not commands or commands[0][0] != "M" or len(commands[0][1]) != 2:
-        return None
-    (x, y), start, out = commands[0][1], commands[0][1], []
-    for command, numbers in commands[1:]:
-        if command == "z":
-            out.append("z")
-            x, y = start
-            continue
-        points = list(zip(numbers[0::2], numbers[1::2], strict=True))
-        out.append(
-            command.lower()
-            + " "
-            + " ".join(f"{_number(px - x)} {_number(py - y)}" for px, py in points)
-        )
-        x, y = points[-1]
-        if command == "M":
-            start = (x, y)
-    return commands[0][1][0], commands[0][1][1], " ".join(out)
-
-
-def _moved(mark: tuple[float, float, str], dx: float, dy: float) -> str:
-    """A copy of a mark (`_relative`) drawn at (dx, dy)."""
-    x, y, rest = mark
-    return f"M {_number(x + dx)} {_number(y + dy)} {rest}".rstrip()
-
-
-def _only_text(element: Any) -> bool:
-    """Text, or a group of text only (a label in mathtext): it touches none of the marks around it."""
-    names = {_name(e) for e in element.iter()}
-    return "text" in names and names <= {"text", "tspan", "g"}
-
-
-def _restructure(element: Any, root: Any) -> None:
-    """Drop metadata; lift matplotlib's style sheet for every element to the root (inline in a page
-    it would style every element of the page); unwrap groups that only carry a name, or a clip path
-    for one member; merge consecutive groups that only share a clip path."""
-    for child in element:
-        _restructure(child, root)
-    children: list[Any] = []
-    for child in element:
-        name = _name(child)
-        universal = _UNIVERSAL.match(child.text or "") if name == "style" else None
-        if name == "metadata":
-            continue
-        if universal:
-            for key, value in _style(universal[1]).items():
-                root.set(key, value)
-            continue
-        if name == "g" and set(child.attrib) <= {"id"}:
-            children.extend(child)
-        elif (
-            name == "g"
-            and set(child.attrib) == {"clip-path"}
-            and children
-            and _name(children[-1]) == "g"
-            and children[-1].attrib == child.attrib
-        ):
-            children[-1].extend(child)
-        else:
-            children.append(child)
-    for i, child in enumerate(children):
-        lone = len(child) == 1 and not {"clip-path", "transform"} & set(child[0].attrib)
-        if _name(child) == "g" and set(child.attrib) == {"clip-path"} and lone:
-            child[0].set("clip-path", child.get("clip-path"))  # one member clips itself
-            children[i] = child[0]
-    element[:] = children
-
-
-def _merge_marks(element: Any, marks: dict[str, Any]) -> None:
-    """Runs of <use> of one mark in one style (an axis's ticks, a line's markers, the points of a
-    small scatter) as one <path> holding every copy; text between them keeps the run going."""
-    for child in element:
-        _merge_marks(child, marks)
-    children: list[Any] = []
-    run: tuple[tuple, Any] | None = None
-    for child in element:
-        mark = marks.get(child.get(HREF, "#")[1:]) if _name(child) == "use" else None
-        relative = _relative(mark.get("d", "")) if mark is not None else None
-        if relative is not None and set(child.attrib) <= {HREF, "x", "y", "style", "clip-path"}:
-            d = _moved(relative, float(child.get("x", 0)), float(child.get("y", 0)))
-            if d:
-                key = (child.get(HREF), child.get("style"), child.get("clip-path"))
-                if run is not None and run[0] == key:
-                    run[1].set("d", f"{run[1].get('d')} {d}")
-                    continue
-                style = {**_style(child.get("style", "")), **_style(mark.get("style", ""))}
-                path = child.makeelement(f"{{{SVG}}}path", {"d": d})
-                _set_style(path, style)
-                if child.get("clip-path"):
-                    path.set("clip-path", child.get("clip-path"))
-                children.append(path)
-                run = (key, path)
-                continue
-        if not _only_text(child):
-            run = None
-        children.append(child)
-    element[:] = children
-
-
-def _box(d: str) -> tuple[float, float, float, float] | None:
-    """The bounding box of path data's points (a box that holds its curves too), or None when
-    the data has commands other than M, L, Q, C and z."""
-    tokens = _PATH_TOKEN.findall(d)
-    if not set(filter(str.isalpha, tokens)) <= set("MLQCz"):
-        return None
-    numbers = [float(t) for t in tokens if not t.isalpha()]
-    xs, ys = numbers[0::2], numbers[1::2]
-    return (min(xs), min(ys), max(xs), max(ys)) if xs and ys else None
-
-
-def _apart(a: tuple, b: tuple) -> bool:
-    """Whether two boxes share no area (touching edges are apart)."""
-    return a[2] <= b[0] + 0.01 or b[2] <= a[0] + 0.01 or a[3] <= b[1] + 0.01 or b[3] <= a[1] + 0.01
-
-
-def _merge_paths(element: Any) -> None:
-    """Consecutive paths that differ only in their data, drawn in one opaque style, as one path:
-    lines always, filled shapes (bars) only while none overlaps another, so nothing is painted
-    differently."""
-    for child in element:
-        _merge_paths(child)
-    children: list[Any] = []
-    boxes: list[tuple] = []
-    for child in element:
-        previous = children[-1] if children else None
-        same = (
-            previous is not None
-            and _name(child) == _name(previous) == "path"
-            and {k: v for k, v in child.attrib.items() if k != "d"}
-            == {k: v for k, v in previous.attrib.items() if k != "d"}
-            and "id" not in child.attrib
-            and "opacity" not in child.get("style", "")
-        )
-        if same:
-            stroked = _style(child.get("style", "")).get("fill") == "none"
-            box = _box(child.get("d", ""))
-            if stroked or (box is not None and boxes and all(_apart(box, b) for b in boxes)):
-                previous.set("d", f"{previous.get('d')} {child.get('d')}")
-                boxes.append(box)
-                continue
-        children.append(child)
-        boxes = (
-            [b for b in [_box(child.get("d", ""))] if b is not None]
-            if _name(child) == "path"
-            else []
-        )
-    element[:] = children
-
-
-def _finish(element: Any, used: set[str]) -> None:
-    """Drop definitions nothing uses any more and the white space between elements; cut
-    coordinates to 1/100 of a point; give embedded PNGs a palette (`compact_png`)."""
-    for child in element:
-        _finish(child, used)
-    if _name(element) == "defs":
-        element[:] = [c for c in element if c.get("id") is None or c.get("id") in used]
-    element[:] = [c for c in element if not (_name(c) == "defs" and len(c) == 0)]
-    if _name(element) != "text":
-        for child in element:
-            child.tail = None
-        if element.text is not None and not element.text.strip():
-            element.text = None
-    if _NO_TURN.match(element.get("transform", "")):
-        del element.attrib["transform"]
-    for name in GEOMETRY:
-        if name in element.attrib:
-            element.attrib[name] = " ".join(_DECIMALS.sub(_short, element.attrib[name]).split())
-    if _name(element) == "image" and element.get(HREF, "").startswith("data:image/png"):
-        data = compact_png(base64.b64decode("".join(element.get(HREF).split(",", 1)[1].split())))
-        element.set(HREF, "data:image/png;base64," + base64.b64encode(data).decode("ascii"))
-
-
-def compact_svg(svg: str) -> str:
-    """An SVG drawing (as matplotlib writes it) as lighter markup that draws the same: no XML prolog
-    or metadata, no groups that only carry a name, repeated marks (ticks, markers) and runs of
-    paths in one style (lines, bars side by side) as one path each, no white space between elements, coordinates to 1/100 of a point, embedded images with a
-    palette, and matplotlib's style sheet for every element as attributes its elements inherit
-    from the drawing. Text is left as it is: a page keeps about a tenth of the elements."""
+def _without_bare_groups(svg: str) -> str:
+    """matplotlib wraps every artist in a group that only names it (`<g id="xtick_1">`) and writes
+    coordinates to 1/1,000,000 of a point: the page keeps what those groups hold, without them,
+    without the white space between elements, and coordinates to 1/100 of a point (a page of
+    figures keeps about half its elements). A drawing that does not parse stays as it is."""
     from xml.etree import ElementTree
 
-    ElementTree.register_namespace("", SVG)
-    ElementTree.register_namespace("xlink", XLINK)
+    ElementTree.register_namespace("", "http://www.w3.org/2000/svg")
+    ElementTree.register_namespace("xlink", "http://www.w3.org/1999/xlink")
     try:
-        root = ElementTree.fromstring(svg.encode("utf-8"))
-    except ElementTree.ParseError:  # not matplotlib's: embedded as it is, from <svg on
-        return svg[svg.index("<svg") :]
-    marks = {p.get("id"): p for p in root.iter(f"{{{SVG}}}path") if p.get("id")}
-    _restructure(root, root)
-    _merge_marks(root, marks)
-    _merge_paths(root)
-    used = {
-        ref
-        for e in root.iter()
-        for key, value in e.attrib.items()
-        if key in (HREF, "clip-path", "style", "mask", "filter", "fill", "stroke")
-        for ref in _REFERENCE.findall(value)
-    }
-    _finish(root, used)
-    _lift_font(root)
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError:
+        return svg
+
+    def unwrap(element: Any) -> None:
+        children = []
+        for child in element:
+            unwrap(child)
+            bare = child.tag.endswith("}g") and set(child.attrib) <= {"id"}
+            children.extend(child if bare else [child])
+        element[:] = children
+        for name in _GEOMETRY.intersection(element.attrib):  # to 1/100 of a point
+            element.set(name, _DECIMALS.sub(r"\1", element.get(name)))
+        if not element.tag.endswith("}text"):
+            element.text = element.text if (element.text or "").strip() else None
+            for child in element:
+                child.tail = None
+
+    unwrap(root)
     return ElementTree.tostring(root, encoding="unicode")
-
-
-def _lift_font(root: Any) -> None:
-    """The font family every text element names, named once on the drawing (they inherit it)."""
-    texts = [e for e in root.iter(f"{{{SVG}}}text") if "font-family" in _style(e.get("style", ""))]
-    families = {_style(e.get("style", ""))["font-family"] for e in texts}
-    if len(families) != 1:
-        return
-    root.set("font-family", families.pop())
-    for text in texts:
-        _set_style(
-            text, {k: v for k, v in _style(text.get("style", "")).items() if k != "font-family"}
-        )
 
 
 _LENGTH = re.compile(r'\b(width|height)="([\d.]+)(pt|px)?"')
@@ -373,6 +164,11 @@ def _size_style(svg: str) -> str:
     return f' style="--width: {round(sizes["width"])}px; --ratio: {sizes["height"] / sizes["width"]:.4f}"'
 
 
+# The note `recording` writes into a PNG (a tEXt chunk): the size of its smallest text, in points.
+SMALLEST_TEXT_KEY = "Smallest text (pt)"
+_SMALLEST_TEXT = re.compile(re.escape(SMALLEST_TEXT_KEY).encode() + rb"\x00([\d.]+)")
+
+
 def figure_markup(path: Path, alt: str) -> str:
     """A saved figure file as markup to embed, labelled with `alt`: inline SVG (its text stays text,
     findable and selectable), or a PNG data URI."""
@@ -385,15 +181,79 @@ def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
     label = html.escape(alt, quote=True)
     if fmt == "svg":
         text = data.decode("utf-8")
+        svg = page_svg(text)
         try:
-            svg = compact_svg(text)
             size = _size_style(svg)
-        except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError):
-            # Not a drawing compaction understands: embedded as it is, from <svg on.
-            svg, size = text[text.find("<svg") :] if "<svg" in text else text, ""
+        except (ValueError, IndexError):  # no size on the drawing: the page gives it the column
+            size = ""
         return f'<div class="svg" role="img" aria-label="{label}"{size}>{svg}</div>'
     encoded = base64.b64encode(compact_png(data)).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{label}">'
+    note = _SMALLEST_TEXT.search(data[:4096])  # a PNG's text is pixels: the recorder noted its size
+    smallest = f' data-smallest-text="{float(note[1]):g}pt"' if note else ""
+    return f'<img src="data:image/png;base64,{encoded}" alt="{label}"{smallest}>'
+
+
+# Math as written in markdown: $$display$$, \\[display\\], \\(inline\\), and $inline$ where the
+# opening $ is followed and the closing one preceded by a non-space, and no digit or word follows
+# (so "costs $5 and $6" stays text).
+_MATH = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
+    r"|(?<![\\$\w])\$(?=[^\s$])(?P<i2>[^$]*?[^\s$\\])\$(?![\w$])",
+    re.S,
+)
+_TAG = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"<\s*(/?)\s*([a-zA-Z][\w:-]*)[^>]*?(/?)>")
+# Where a $ is code or drawing, not math.
+_VERBATIM = {"code", "pre", "kbd", "samp", "script", "style", "textarea", "svg", "math"}
+_BARE_AMPERSAND = re.compile(r"&(?!#?\w+;)")
+
+
+def mathml(latex: str, display: bool = False) -> str | None:
+    """LaTeX as MathML, which browsers draw natively (no script, nothing fetched), or None when the
+    converter cannot read it (the page then shows the source)."""
+    from latex2mathml.converter import convert
+
+    try:
+        markup = convert(latex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - any formula the converter cannot read stays as written
+        return None
+    return _BARE_AMPERSAND.sub("&amp;", markup)
+
+
+def math_html(fragment: str) -> str:
+    """HTML with every formula of its text ($...$, $$...$$, \\(...\\), \\[...\\]) as MathML; code,
+    preformatted text and drawings are left as they are. The formula's text is HTML (entities are
+    read back to characters first)."""
+    if "$" not in fragment and "\\(" not in fragment and "\\[" not in fragment:
+        return fragment
+    out, verbatim = [], 0
+    for part in _TAG.split(fragment):
+        tag = _TAG_NAME.match(part) if part.startswith("<") else None
+        if tag:
+            if tag[2].lower() in _VERBATIM and not tag[3]:
+                verbatim = max(0, verbatim + (-1 if tag[1] else 1))
+            out.append(part)
+        elif part.startswith("<") or verbatim:
+            out.append(part)
+        else:
+
+            def convert(match: re.Match) -> str:
+                display = match["d1"] is not None or match["d2"] is not None
+                latex = next(g for g in match.groups() if g is not None)
+                return mathml(html.unescape(latex), display) or match[0]
+
+            out.append(_MATH.sub(convert, part))
+    return "".join(out)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
+
+
+def first_sentence(text: str) -> tuple[str, str]:
+    """A paragraph as its first sentence and the rest (a sentence ends at . ! or ? followed by a
+    space and a capital: "0.5" and "e.g. a" do not end one)."""
+    parts = _SENTENCE_END.split(text.strip(), maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def figure_caption(caption: str, index: int, frame: str | None = None) -> str:

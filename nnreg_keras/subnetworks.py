@@ -1,7 +1,7 @@
-"""Dropout's thinned sub-networks against one smaller network (tutorial 01): the widths to train,
-many models trained at once with their parameter counts, a setting chosen on validation seed by
-seed, the share of silent ReLU outputs, the step of the lowest validation loss and the k shown for
-Monte Carlo averaging."""
+"""Dropout's thinned sub-networks against one smaller network (tutorials 01 and 06): the widths to
+train, each model read at its best validation step (early stopping from its records), a setting
+chosen on validation seed by seed and where that choice fell in its grid, an equivalence finding in
+words, the share of silent ReLU outputs and the k shown for Monte Carlo averaging."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from nnreg_keras import metrics
-from nnreg_keras.data import Split, goalkeeper_boundary
+from nnreg_keras.data import goalkeeper_boundary
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.formatting import dropout_label, l2_label
-from nnreg_keras.training import fit_many, keras
+from nnreg_keras.formatting import dropout_label, l2_label, mean_sd_text
+from nnreg_keras.stats import HELD, NOT_HELD, Comparison
+from nnreg_keras.training import keras
 
 
 def sweep_widths(widths: list[int], width: int, rate: float) -> tuple[list[int], int]:
@@ -37,31 +37,85 @@ def sweep_widths(widths: list[int], width: int, rate: float) -> tuple[list[int],
     return sorted({*widths, width, kept}), kept
 
 
-def fit_and_count(
-    models: list[keras.Model], data: list[dict[str, Split]], steps: int, record_every: int
-) -> list[dict[str, Any]]:
-    """Train every model full-batch on its own data['train'] in one `fit_many` call, evaluating
-    every split; count each model's parameters before and after training, and how many of them
-    training changed."""
-    before = [metrics.weights_snapshot(model) for model in models]
-    records = fit_many(
-        models,
-        [split["train"][0] for split in data],
-        [split["train"][1] for split in data],
-        steps,
-        record_every,
-        data,
-    )
+def at_best(records: list[dict[str, float]], key: str = "validation_loss") -> dict[str, float]:
+    """The record of the lowest `key` (the first on a tie): the model as early stopping keeps it,
+    its other sets scored at that step."""
+    if not records:
+        raise ValueError("no records: train with record_every <= steps")
+    return records[int(np.argmin([r[key] for r in records]))]
+
+
+def tune(
+    records: dict[Hashable, list[list[dict[str, float]]]], key: str = "validation_loss"
+) -> dict[str, Any]:
+    """Seed by seed, the setting whose best record has the lowest `key`, read at that record.
+
+    `records` maps each candidate setting to one list of records per seed (as `fit_many` returns
+    them). Returns "chosen" (one setting per seed), "step" and every measure of the chosen best
+    record ("test_accuracy", "test_loss"...), one value per seed."""
+    best = {c: [at_best(run, key) for run in runs] for c, runs in records.items()}
+    chosen = choose({c: [r[key] for r in rows] for c, rows in best.items()})
+    picked = [best[c][seed] for seed, c in enumerate(chosen)]
+    recorded = [r["step"] for r in next(iter(records.values()))[0]]
+    return {"chosen": chosen, "recorded_steps": recorded} | {
+        m: np.array([r[m] for r in picked]) for m in picked[0]
+    }
+
+
+TUNED_COLUMNS = [
+    "model",
+    "chosen on validation",
+    "on the edge of its grid",
+    "best step",
+    "test accuracy",
+    "test log-loss",
+]
+
+
+def tuned_row(name: str, tuned: dict[str, Any], grid: Sequence[float], n_train: int) -> list[str]:
+    """A row of TUNED_COLUMNS for a `tune`d setting of (units, kind, strength) models: what was
+    chosen, where the choices fell in their `grid` (widths for plain networks, else strengths) and
+    in the recorded steps, the best step and the test scores, mean ± sd over seeds."""
+    values = [c[0] if c[1] == "plain" else c[2] for c in tuned["chosen"]]
+    step = grid_edges(tuned["step"], tuned["recorded_steps"])
+    edges = [grid_edges(values, grid) if grid else "", step and f"step: {step}"]
     return [
-        {
-            "records": run,
-            "final": run[-1],
-            "params_before": sum(w.size for w in start),
-            "params_after": model.count_params(),
-            "changed": metrics.changed_parameters(start, metrics.weights_snapshot(model)),
-        }
-        for model, run, start in zip(models, records, before, strict=True)
+        name,
+        chosen_text(tuned["chosen"], n_train),
+        "; ".join(e for e in edges if e) or "never",
+        mean_sd_text(tuned["step"], 0),
+        mean_sd_text(tuned["test_accuracy"]),
+        mean_sd_text(tuned["test_loss"]),
     ]
+
+
+def grid_edges(chosen: Sequence[float], grid: Sequence[float]) -> str:
+    """Where the choices fell in their grid, for a finding's limits: "" when never on an edge,
+    else e.g. "the largest offered (0.75) on 3 of 5 seeds"."""
+    low, high = min(grid), max(grid)
+    parts = []
+    for edge, word in ((high, "largest"), (low, "smallest")):
+        count = sum(float(c) == float(edge) for c in chosen)
+        if count and len(grid) > 1:
+            parts.append(f"the {word} offered ({edge:g}) on {count} of {len(chosen)} seeds")
+    return " and ".join(parts)
+
+
+def likeness(comparison: Comparison, other: str, margin: str = "one point") -> str:
+    """An equivalence finding in words a learner can trust: "as accurate as `other`, within
+    `margin`" only when its interval lies inside the margin, naming the direction when the interval
+    excludes zero; otherwise what the interval does show."""
+    way = {"lower": "less", "higher": "more"}.get(comparison.direction or "")
+    if comparison.status == HELD:
+        return f"as accurate as {other}, within {margin}" + (f", slightly {way}" if way else "")
+    if comparison.status == NOT_HELD:
+        return f"{way} accurate than {other}, by more than {margin}"
+    if way:
+        return (
+            f"{way} accurate than {other}, by an amount these seeds cannot place within or "
+            f"beyond {margin}"
+        )
+    return f"not shown to be within {margin} of {other}"
 
 
 def choose(validation: dict[Hashable, Sequence[float]]) -> list[Hashable]:

@@ -43,9 +43,50 @@
   function showContents(open) {
     contents.classList.toggle("open", open);
     opener.setAttribute("aria-expanded", String(open));
+    opener.classList.toggle("shown", open);
     if (open) { contents.querySelector("a").focus(); }
   }
   opener.setAttribute("aria-expanded", "false");
+
+  /* The button shows while the reader scrolls back up (looking for somewhere to go) and hides
+     when they scroll on down or stop for a moment: at rest it covers no text. Open contents keep
+     it shown; keyboard focus shows it too (CSS). */
+  var lastY = window.scrollY;
+  var rest = null;
+  function reveal(shown) {
+    opener.classList.toggle("shown", shown || contents.classList.contains("open"));
+  }
+  window.addEventListener("scroll", function () {
+    var y = window.scrollY;
+    if (Math.abs(y - lastY) >= 4) {
+      reveal(y < lastY && y > 0);
+      lastY = y;
+    }
+    clearTimeout(rest);
+    rest = setTimeout(function () { reveal(false); }, 2500);
+  }, { passive: true });
+
+  /* Wide screens: the contents beside the text mark the section in view. */
+  var links = {};
+  contents.querySelectorAll("a[href^='#']").forEach(function (link) {
+    links[decodeURIComponent(link.getAttribute("href").slice(1))] = link;
+  });
+  var marked = null;
+  function markInView() {
+    var current = null;
+    document.querySelectorAll("main > section[id], footer[id]").forEach(function (section) {
+      if (section.getBoundingClientRect().top <= window.innerHeight * 0.3) { current = section.id; }
+    });
+    var link = links[current] || null;
+    if (link === marked) { return; }
+    if (marked) { marked.removeAttribute("aria-current"); }
+    if (link) { link.setAttribute("aria-current", "location"); }
+    marked = link;
+  }
+  window.addEventListener("scroll", function () {
+    window.requestAnimationFrame(markInView);
+  }, { passive: true });
+  markInView();
   opener.addEventListener("click", function (event) {
     event.preventDefault();
     showContents(!contents.classList.contains("open"));

@@ -59,3 +59,35 @@ def test_point_labels_of_crowded_points_are_placed_apart():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     assert {t.get_position() for t in labels} != {(7, 7)}  # at the first spot they would overlap
     plots.plt.close(fig)
+
+
+def _saved_width_and_smallest_text(fig) -> tuple[float, float]:
+    """A figure saved as the recorder saves it: its width and its smallest font size, in points."""
+    import re
+
+    out = io.StringIO()
+    fig.savefig(out, format="svg", bbox_inches="tight")
+    plots.plt.close(fig)
+    svg = out.getvalue()
+    width = float(re.search(r'width="([\d.]+)pt"', svg)[1])
+    return width, min(float(size) for size in re.findall(r"font-size: ([\d.]+)px", svg))
+
+
+def test_a_wide_figure_is_narrowed_until_its_smallest_text_reads_on_a_phone():
+    fig, axes = plots.plt.subplots(1, 3, figsize=(10, 3))
+    for ax in axes:
+        ax.plot([0, 1], [0, 1])
+        ax.set_xlabel("training step")
+    plots.fit_for_phone(fig)
+    width, smallest = _saved_width_and_smallest_text(fig)
+    # drawn in a 366-px column (1 pt = 4/3 px), the smallest text is at least 10 px
+    assert smallest * 4 / 3 * min(1, plots.COLUMN_PX / (width * 4 / 3)) >= 10
+    assert width > 200  # narrowed, not collapsed
+
+
+def test_a_figure_narrow_enough_is_left_as_it_is():
+    fig, ax = plots.plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1])
+    plots.fit_for_phone(fig)
+    assert tuple(fig.get_size_inches()) == (3, 2)
+    plots.plt.close(fig)

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from nnreg_keras import reliance
+from nnreg_keras import reliance, stats
 from nnreg_keras.data import make_height
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.pipeline.profiles import notebook_defaults
-from nnreg_keras.rules import check_parameters
 from nnreg_keras.training import keras
 from tests.conftest import ROOT
 
@@ -95,14 +94,32 @@ def test_bad_measure_inputs_name_the_parameter(one_feature_task):
         )
 
 
-def test_notebook_parameters_follow_the_shared_rules():
+def test_the_notebook_defaults_make_a_height_dataset():
     defaults = notebook_defaults(NOTEBOOK)
-    assert check_parameters(NOTEBOOK.stem, defaults, defaults) == defaults
-    with pytest.raises(ParameterError, match="'input_rates' = \\[0.2, 1.0\\]"):
-        check_parameters(NOTEBOOK.stem, {**defaults, "input_rates": [0.2, 1.0]}, defaults)
-    make_height(
+    data = make_height(
         defaults["n_train"], defaults["n_test"], defaults["correlations"], defaults["label_noise"]
     )
+    assert len(data.feature_names) == 10 and data.feature_names[0] == "height"
+
+
+def test_change_words_follow_the_interval_not_the_mean():
+    fell = stats.paired([0.1, 0.2, 0.15], [0.3, 0.35, 0.3], "lower")
+    rose = stats.paired([0.3, 0.35, 0.3], [0.1, 0.2, 0.15], "lower")
+    unclear = stats.paired([0.1, 0.3, 0.2], [0.2, 0.2, 0.25], "lower")
+    assert reliance.change_words(fell) == "fell"
+    assert reliance.change_words(rose) == "rose"
+    assert unclear.difference < 0 and reliance.change_words(unclear) == "did not change measurably"
+    assert reliance.change_words(stats.paired([0.1], [0.2])) == "was measured on one seed only"
+
+
+def test_answer_says_yes_only_when_every_effect_held():
+    held = stats.paired([0.3, 0.35, 0.3], [0.1, 0.2, 0.15])
+    against = stats.paired([0.1, 0.2, 0.15], [0.3, 0.35, 0.3])
+    unclear = stats.paired([0.1, 0.3, 0.2], [0.2, 0.2, 0.25])
+    assert reliance.answer(held, held) == "Yes"
+    assert reliance.answer(held, unclear) == reliance.answer(held, against) == "Partly"
+    assert reliance.answer(against, unclear) == "No"
+    assert reliance.answer(unclear, unclear) == "Not shown"
 
 
 def test_per_seed_stacks_a_measure_of_one_model():

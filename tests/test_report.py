@@ -80,15 +80,18 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     assert f'<div class="svg" role="img" aria-label="One square." {size}><svg' in html
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     assert '<tr><th scope="row">wide</th><td>1,200</td><td>0.912</td></tr>' in html
-    assert html.count('<p class="verdict">Measured: 0.9.</p>') == 2
+    assert html.count('<p class="verdict"><strong>Measured: 0.9.</strong></p>') == 2
+    # the page opens with the question, answered once, and the way to the first section quoting it
+    assert html.count('<p class="asked">Why would you use dropout?</p>') == 1
+    assert '<p class="answer">Measured: 0.9. <a href="#01-first">First lesson</a></p>' in html
     assert html.count('<li class="not-held"><span class="status">did not hold</span> Dropout') == 2
     assert (
         html.count('<li class="inconclusive"><span class="status">inconclusive</span> A tie.') == 2
     )
     assert "nnreg-keras run 01 --profile quick" in html
     assert "abc123" in html and "rate=0.5" in html
-    assert "http://" not in html.replace(
-        'xmlns="http://www.w3.org/2000/svg"', ""
+    assert "http://" not in re.sub(
+        r"xmlns=[\"']http://www.w3.org/2000/svg[\"']", "", html
     )  # nothing fetched
 
 
@@ -292,16 +295,12 @@ z" style="fill: #fff"/>
 """
 
 
-def test_compact_svg_draws_the_same_with_fewer_bytes():
-    svg = render.compact_svg(PATH_SVG)
+def test_a_saved_svg_becomes_markup_that_styles_only_itself():
+    svg = render.page_svg(PATH_SVG)
     assert svg.startswith("<svg") and "metadata" not in svg and "rdf" not in svg
-    assert "<style" not in svg and "<defs" not in svg
+    assert "<style" not in svg  # inline in a page, `*{...}` would style every element of the page
     assert 'stroke-linejoin="round" stroke-linecap="butt"' in svg[: svg.index(">")]
-    assert '<path d="M 1.23 2.34 L 3.45 4.56 z" style="fill: #fff" />' in svg
-    assert 'width="100.12pt"' in svg and 'id="figure_1"' not in svg and 'id="patch_1"' not in svg
-    assert '<g id="text_1" clip-path="url(#p1)">' in svg  # a group that does something stays
-    assert '<text x="10.98" y="5.5" style="font-size: 8px">0.912345 </text>' in svg  # text as is
-    assert "\n" not in svg
+    assert '<text x="10.987654" y="5.5" style="font-size: 8px">0.912345 </text>' in svg
 
 
 def test_embedded_pngs_get_a_palette_and_stay_the_same_picture():
@@ -323,8 +322,8 @@ def test_embedded_pngs_get_a_palette_and_stay_the_same_picture():
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode()
-    svg = render.compact_svg(
-        f'<svg xmlns="{render.SVG}" xmlns:xlink="{render.XLINK}">'
+    svg = render.page_svg(
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
         f'<image xlink:href="data:image/png;base64,\n{data}"/></svg>'
     )
     small = base64.b64decode(svg.split("base64,")[1].split('"')[0])
@@ -334,22 +333,56 @@ def test_embedded_pngs_get_a_palette_and_stay_the_same_picture():
     assert np.abs(after - before).mean() < 1  # the same picture to the eye
 
 
-MARKS_SVG = f"""<svg xmlns="{render.SVG}" xmlns:xlink="{render.XLINK}">
- <defs><path id="m1" d="M 0 0 L 0 3.5" style="stroke: #000000; stroke-width: 0.8"/></defs>
- <g id="xtick_1"><use xlink:href="#m1" x="10" y="20" style="stroke: #000000"/>
-  <g id="text_1"><text x="10" y="30">0.5</text></g></g>
- <g id="xtick_2"><use xlink:href="#m1" x="40.5" y="20" style="stroke: #000000"/>
-  <g id="text_2"><text x="40.5" y="30">1.0</text></g></g>
- <path d="M 0 0 L 5 0 L 5 5 L 0 5 z" style="fill: #1b6ca8"/>
- <path d="M 6 0 L 9 0 L 9 5 L 6 5 z" style="fill: #1b6ca8"/>
- <path d="M 8 0 L 12 0 L 12 5 L 8 5 z" style="fill: #1b6ca8"/>
-</svg>"""
+def test_formulas_become_mathml_and_code_and_prices_stay_text():
+    page = render.math_html(
+        "<p>A $x^2$ and $\\lambda_j$ cost $5 and $6.</p><pre><code>$a$</code></pre>"
+        "<p>$$\\frac{\\delta}{1-\\delta}\\sum_j x_{ij}^2 w_j^2$$ and \\(a &lt; b\\)</p>"
+    )
+    assert page.count("<math") == 4 and 'display="block"' in page
+    assert "$5 and $6" in page and "<code>$a$</code>" in page
+    assert "<mfrac>" in page and "&#x0003C;" in page  # "&lt;" read back as "<", then MathML
+    assert "$" not in page.replace("$5 and $6", "").replace("$a$", "")
 
 
-def test_repeated_marks_and_paths_in_one_style_become_one_path():
-    svg = render.compact_svg(MARKS_SVG)
-    ticks = '<path d="M 10 20 l 0 3.5 M 40.5 20 l 0 3.5" style="stroke: #000000; stroke-width: 0.8"'
-    assert ticks in svg and "<use" not in svg and "<defs" not in svg  # the mark's own style wins
-    assert svg.index(ticks) < svg.index(">0.5</text>") < svg.index(">1.0</text>")
-    bars = 'd="M 0 0 L 5 0 L 5 5 L 0 5 z M 6 0 L 9 0 L 9 5 L 6 5 z"'  # apart: one path
-    assert bars in svg and 'd="M 8 0 L 12 0' in svg  # the third overlaps the second: its own path
+def test_markdown_exercises_show_their_formulas_as_mathml():
+    text = str(report.markdown("Penalise $\\lambda_j w_j^2$ by $\\delta/(1-\\delta)$; *keep* it."))
+    assert text.count("<math") == 2 and "<em>keep</em>" in text and "$" not in text
+
+
+def test_each_code_line_is_one_element_with_its_indentation():
+    code = (
+        '<div class="highlight"><pre><span></span><span class="k">def</span> f(x):\n'
+        '    <span class="sd">"""doc\n    more"""</span>\n        return x\n</pre></div>'
+    )
+    lines = report.code_lines(code)
+    assert lines.count('<span class="line"') == 4
+    assert [int(i) for i in re.findall(r"--i: (\d+)", lines)] == [0, 4, 4, 8]
+    # a docstring's span is closed at each line's end and opened again on the next
+    assert '<span class="sd">"""doc</span>\n</span>' in lines
+    assert '<span class="indent">        </span>return x' in lines  # indentation never wraps
+    assert re.sub(r"<[^>]*>", "", lines) == re.sub(r"<[^>]*>", "", code)  # the same text
+
+
+def test_the_first_sentence_ends_at_a_full_stop_before_a_capital():
+    assert render.first_sentence("Yes: 17,025 weights (0.5 kept). A random half is lower.") == (
+        "Yes: 17,025 weights (0.5 kept).",
+        "A random half is lower.",
+    )
+    assert render.first_sentence("No.") == ("No.", "")
+
+
+def test_the_page_opens_with_each_question_answered_once():
+    sections = [
+        {
+            "questions": ["Why?", "Same size?"],
+            "verdict_text": "No. Long.",
+            "anchor": "a",
+            "title": "A",
+        },
+        {"questions": ["Which?"], "verdict_text": "This one. More.", "anchor": "b", "title": "B"},
+        {"questions": ["Why?"], "verdict_text": "Again.", "anchor": "c", "title": "C"},
+    ]
+    assert report.answers(sections) == [
+        {"questions": ["Why?", "Same size?"], "answer": "No.", "anchor": "a", "title": "A"},
+        {"questions": ["Which?"], "answer": "This one.", "anchor": "b", "title": "B"},
+    ]

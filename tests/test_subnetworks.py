@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
-from nnreg_keras import subnetworks
+from nnreg_keras import stats, subnetworks
 from nnreg_keras.data import goalkeeper_boundary, make_goalkeeper, splits
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.models import FixedMaskDropout
 from nnreg_keras.training import keras, set_seed
 
 
@@ -81,6 +80,58 @@ def test_zero_share_counts_silent_relu_outputs_only():
 def test_best_step_is_the_step_of_the_lowest_validation_loss():
     records = [{"step": 50 * (i + 1), "validation_loss": v} for i, v in enumerate([3, 1, 2, 1])]
     assert subnetworks.best_step(records) == 100
+    assert subnetworks.at_best(records) is records[1]  # the first of a tie: stopped early
+    with pytest.raises(ValueError, match="no records"):
+        subnetworks.at_best([])
+
+
+def run(losses: list[float], accuracies: list[float]) -> list[dict[str, float]]:
+    return [
+        {"step": 10 * (i + 1), "validation_loss": v, "test_accuracy": a}
+        for i, (v, a) in enumerate(zip(losses, accuracies, strict=True))
+    ]
+
+
+def test_tune_reads_each_setting_at_its_best_step_and_chooses_seed_by_seed():
+    records = {
+        # seed 0: "a" is best at its first record (0.2) although it ends worst (0.9)
+        "a": [run([0.2, 0.9], [0.8, 0.6]), run([0.7, 0.6], [0.5, 0.55])],
+        "b": [run([0.5, 0.3], [0.7, 0.75]), run([0.4, 0.5], [0.9, 0.85])],
+    }
+    tuned = subnetworks.tune(records)
+    assert tuned["chosen"] == ["a", "b"]
+    assert list(tuned["step"]) == [10, 10]
+    assert list(tuned["test_accuracy"]) == [0.8, 0.9]
+    assert list(tuned["validation_loss"]) == [0.2, 0.4]
+
+
+def test_grid_edges_name_the_edge_and_how_often_it_was_chosen():
+    assert subnetworks.grid_edges([0.5, 0.25, 0.5], [0.25, 0.5, 0.75]) == (
+        "the smallest offered (0.25) on 1 of 3 seeds"
+    )
+    assert subnetworks.grid_edges([0.75, 0.75, 0.25], [0.25, 0.5, 0.75]) == (
+        "the largest offered (0.75) on 2 of 3 seeds and the smallest offered (0.25) on 1 of 3 seeds"
+    )
+    assert subnetworks.grid_edges([0.5, 0.5], [0.25, 0.5, 0.75]) == ""
+    assert subnetworks.grid_edges([0.0, 0.0], [0.0]) == ""  # a grid of one is no choice
+
+
+def test_likeness_says_as_accurate_only_inside_the_margin_and_names_the_direction():
+    def said(differences: list[float]) -> str:
+        comparison = stats.paired(differences, [0.0] * len(differences), "equal", 0.01, 100)
+        return subnetworks.likeness(comparison, "dropout")
+
+    assert said([0.001, -0.001, 0.002, -0.002]) == "as accurate as dropout, within one point"
+    assert said([-0.004, -0.005, -0.006, -0.005]) == (
+        "as accurate as dropout, within one point, slightly less"
+    )
+    assert (
+        said([-0.03, -0.031, -0.029, -0.03]) == "less accurate than dropout, by more than one point"
+    )
+    assert said([-0.008, -0.012, -0.006, -0.014]).startswith(
+        "less accurate than dropout, by an amount"
+    )
+    assert said([0.02, -0.02, 0.015, -0.01]) == "not shown to be within one point of dropout"
 
 
 def test_mc_grid_holds_half_and_largest_k():
@@ -89,31 +140,33 @@ def test_mc_grid_holds_half_and_largest_k():
     assert subnetworks.mc_grid(1) == [1]
 
 
-def test_fit_and_count_trains_all_models_and_sees_a_fixed_mask_leave_weights_untouched():
-    split = splits(make_goalkeeper(n_train=40, n_test=20, seed=2), n_val=10)
-    other = splits(make_goalkeeper(n_train=40, n_test=20, seed=3), n_val=10)
-    models = [
-        small_model(FixedMaskDropout(0.5, seed=1)),
-        small_model(keras.layers.Dropout(0.5, seed=1)),
-        small_model(keras.layers.Dropout(0.5, seed=1)),
-    ]
-    fixed, dropout, dropout_other = subnetworks.fit_and_count(
-        models, [split, split, other], steps=20, record_every=10
-    )
-    for run in (fixed, dropout, dropout_other):
-        assert run["params_before"] == run["params_after"] == 8 * 2 + 8 + 8 + 1
-        assert [r["step"] for r in run["records"]] == [10, 20] and run["final"] is run["records"][
-            -1
-        ]
-        assert set(run["final"]) >= {"train_accuracy", "validation_accuracy", "test_loss"}
-    assert dropout["changed"] == dropout["params_before"]
-    assert fixed["changed"] == 4 * 2 + 4 + 4 + 1  # the 4 kept units' weights and the output bias
-    assert dropout["final"]["train_loss"] != dropout_other["final"]["train_loss"]  # own data each
-
-
 def test_boundary_accuracy_counts_flipped_labels():
     x = np.random.default_rng(3).uniform(-0.75, 0.75, size=(50, 2))
     clean = (x[:, 1] > goalkeeper_boundary(x[:, 0])).astype("float32")
     assert subnetworks.boundary_accuracy(x, clean) == 1.0
     clean[:5] = 1 - clean[:5]
     assert subnetworks.boundary_accuracy(x, clean) == pytest.approx(0.9)
+
+
+def test_tuned_row_names_the_choice_its_grid_edge_and_the_edge_of_the_recorded_steps():
+    records = {
+        (64, "dropout", 0.5): [run([0.5, 0.4], [0.7, 0.8]), run([0.3, 0.6], [0.9, 0.6])],
+        (64, "dropout", 0.75): [run([0.6, 0.7], [0.6, 0.6]), run([0.7, 0.8], [0.5, 0.5])],
+    }
+    for r in [*records.values()][0][0] + [*records.values()][0][1]:
+        r["test_loss"] = 0.4
+    for r in [*records.values()][1][0] + [*records.values()][1][1]:
+        r["test_loss"] = 0.5
+    tuned = subnetworks.tune(records)
+    assert tuned["recorded_steps"] == [10, 20]
+    row = subnetworks.tuned_row("dropout", tuned, [0.25, 0.5], n_train=200)
+    assert dict(zip(subnetworks.TUNED_COLUMNS, row, strict=True)) == {
+        "model": "dropout",
+        "chosen on validation": "dropout rate 0.5 (keep_prob 0.5) ×2",
+        "on the edge of its grid": "the largest offered (0.5) on 2 of 2 seeds; "
+        "step: the largest offered (20) on 1 of 2 seeds and the smallest offered (10) on 1 of 2 "
+        "seeds",
+        "best step": "15 ± 7",
+        "test accuracy": "0.850 ± 0.071",
+        "test log-loss": "0.400 ± 0.000",
+    }

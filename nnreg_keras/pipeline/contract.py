@@ -34,16 +34,17 @@ def too_long(label: str, statement: dict[str, Any]) -> list[str]:
 
 
 def status_problems(claim: dict[str, Any]) -> list[str]:
-    """A comparison whose status is not the one its interval decides (`stats.status_of`)."""
+    """A comparison whose status is not the one its intervals and adjusted p-value decide
+    (`stats.claim_status`)."""
     if "expect" not in claim:
         return []
-    interval = claim.get("interval")
-    decided = stats.status_of(interval and tuple(interval), claim["expect"], claim.get("margin"))
+    decided = stats.claim_status(claim)
     if decided == claim["status"]:
         return []
     return [
-        f"claim {claim['name']!r} is {claim['status']!r}, but its interval {interval} decides "
-        f"{decided!r} (expected {claim['expect']}, margin {claim.get('margin')})"
+        f"claim {claim['name']!r} is {claim['status']!r}, but its interval {claim.get('interval')} "
+        f"and adjusted p-value {claim.get('p_adjusted')} decide {decided!r} (expected "
+        f"{claim['expect']}, margin {claim.get('margin')})"
     ]
 
 

@@ -96,6 +96,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     ]
     verdict = results["verdict"]
     stamp = read_stamp(reports)
+    parameters = (stamp or {}).get("parameters", results.get("parameters", {}))  # exactly as run
     return {
         **results,
         "anchor": anchor(stem),
@@ -111,7 +112,8 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "results_file": landed_file(reports, f"results/{stem}.json"),
         "run": run_info(notebook),
         "overrides": (stamp or {}).get("overrides", {}),
-        "parameters": (stamp or {}).get("parameters", results["parameters"]),  # exactly as run
+        "parameters": parameters,
+        "seeds": results.get("seeds", parameters.get("seeds", [])),
         "command": rerun_command(results, stamp),
     }
 
@@ -125,6 +127,50 @@ def plain_tokens(highlighted: str) -> str:
     return _PLAIN_TOKEN.sub(r"\1", highlighted)
 
 
+_PRE = re.compile(r"(<pre[^>]*>)(.*?)(</pre>)", re.S)
+_CODE_PART = re.compile(r"(<span\b[^>]*>|</span>|\n)")
+
+
+def _lines(code: str) -> str:
+    """The inside of a <pre> as one element per line, each with its indentation as `--i` (in
+    characters), so a line that wraps continues under its own text, not at the margin. A span that
+    runs over several lines (a docstring) is closed at each line's end and opened again."""
+    open_spans: list[str] = []
+    lines: list[list[str]] = [[]]
+    for part in _CODE_PART.split(code):
+        if part == "\n":
+            lines[-1].extend(["</span>"] * len(open_spans) + ["\n"])
+            lines.append(list(open_spans))
+        elif part.startswith("<span"):
+            open_spans.append(part)
+            lines[-1].append(part)
+        elif part == "</span>":
+            if open_spans:
+                open_spans.pop()
+            lines[-1].append(part)
+        elif part:
+            lines[-1].append(part)
+    if lines and not "".join(lines[-1]).strip() and len(lines) > 1:
+        lines[-2].extend(t for t in lines.pop() if t.startswith("</span"))
+    out = []
+    for line in lines:
+        text = html.unescape(re.sub(r"<[^>]*>", "", "".join(line)))
+        indent = len(text) - len(text.lstrip(" "))
+        first = next((i for i, part in enumerate(line) if not part.startswith("<")), None)
+        if indent and first is not None and line[first].startswith(" "):
+            # The indentation does not wrap: the line's text starts on its first row.
+            spaces = len(line[first]) - len(line[first].lstrip(" "))
+            line[first] = f'<span class="indent">{" " * spaces}</span>{line[first][spaces:]}'
+        out.append(f'<span class="line" style="--i: {indent}">{"".join(line)}</span>')
+    return "".join(out)
+
+
+def code_lines(highlighted: str) -> str:
+    """Highlighted code (`plain_tokens`) with each line of each <pre> its own element
+    (`_lines`): wrapped on a narrow screen, Python keeps its indentation."""
+    return _PRE.sub(lambda m: m[1] + _lines(m[2]) + m[3], highlighted)
+
+
 def markdown(text: str) -> Markup:
     """Markdown (a notebook's exercises cell) as HTML that runs and fetches nothing: raw HTML in it
     is escaped, not passed through, and an image becomes a link to it (the page works offline)."""
@@ -134,8 +180,48 @@ def markdown(text: str) -> Markup:
         def image(self, text: str, url: str, title: str | None = None) -> str:
             return self.link(text or html.escape(url), url, title)
 
-    rendered = mistune.create_markdown(renderer=Offline(escape=True))(text)
-    return Markup(sanitize.fragment(rendered))
+    rendered = mistune.create_markdown(renderer=Offline(escape=True), plugins=["math"])(text)
+    return Markup(render.math_html(sanitize.fragment(rendered)))
+
+
+def mathml(fragment: str) -> str:
+    """A notebook page's rendered markdown with its formulas as MathML (`render.math_html`)."""
+    return render.math_html(fragment)
+
+
+# The page's icon, inline: a browser that finds none asks the server for /favicon.ico.
+ICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+    "%3Crect width='16' height='16' rx='3' fill='%231b5f96'/%3E"
+    "%3Cpath d='M4 11V5l4 6V5m4 0v6' stroke='%23fff' fill='none'/%3E%3C/svg%3E"
+)
+ICON_LINK = f'<link rel="icon" href="{ICON}">'
+
+
+def with_icon(page: str) -> str:
+    """A whole page (sanitized: it has no <link> of its own) with the inline icon in its head."""
+    return page.replace("<head>", f"<head>\n{ICON_LINK}", 1)
+
+
+# The filters the executed-notebook template (templates/notebook.html.j2) uses.
+NOTEBOOK_FILTERS = {"plain_tokens": plain_tokens, "code_lines": code_lines, "mathml": mathml}
+
+
+def answers(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the page opens with: each question the sections quote, with the first sentence of the
+    verdict of the first section that quotes it and a link to that section. A section's questions
+    that no earlier section asked share its one answer; a question asked again is answered once."""
+    asked: set[str] = set()
+    found = []
+    for s in sections:
+        new = [q for q in s["questions"] if q not in asked]
+        asked.update(new)
+        if new:
+            lead, _ = render.first_sentence(s["verdict_text"])
+            found.append(
+                {"questions": new, "answer": lead, "anchor": s["anchor"], "title": s["title"]}
+            )
+    return found
 
 
 def _markup(function: Any) -> Any:
@@ -160,8 +246,32 @@ def jinja_environment() -> jinja2.Environment:
         figure_links=_markup(render.figure_links),
         finding=_markup(render.finding_html),
         status_class=render.status_class,
+        first_sentence=render.first_sentence,
+        icon=Markup(ICON),  # a constant: its quotes stay as written
     )
     return env
+
+
+def load_sections(reports: Path) -> list[dict[str, Any]]:
+    """One section per landed run (reports/runs/*/), in the order of their names, each checked
+    whole first (`landing.check_run`). Anything else a section should show is added here, to the
+    dict `section` returns, where the templates read it."""
+    runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
+    sections = [section(landing.check_run(run)[0], run) for run in runs]
+    by_anchor = {s["anchor"]: s for s in sections}
+    for run, found in zip(runs, sections, strict=True):  # a one-off beside its baseline
+        if run.name.endswith(landing.ONE_OFF):
+            base = by_anchor.get(found["anchor"], {}).get("claims", [])
+            statuses = {c["name"]: c["status"] for c in base}
+            found.update(
+                anchor=anchor(run.name),
+                baseline=found["anchor"],
+                compared=[
+                    {"name": c["name"], "baseline": statuses.get(c["name"]), "one_off": c["status"]}
+                    for c in found["claims"]
+                ],
+            )
+    return sections
 
 
 def build(reports: Path = Path("reports")) -> Path:
@@ -186,32 +296,15 @@ def build(reports: Path = Path("reports")) -> Path:
     with lock(reports, "index"):
         landing.recover(reports, holding_index=True)
         with lock(reports, "landing", shared=True):
-            runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
-            if not runs:
+            sections = load_sections(reports)
+            if not sections:
                 raise no_runs
-            sections = [section(landing.check_run(run)[0], run) for run in runs]
-            by_anchor = {s["anchor"]: s for s in sections}
-            for run, found in zip(runs, sections, strict=True):  # a one-off beside its baseline
-                if run.name.endswith(landing.ONE_OFF):
-                    base = by_anchor.get(found["anchor"], {})
-                    statuses = {c["name"]: c["status"] for c in base.get("claims", [])}
-                    found.update(
-                        anchor=anchor(run.name),
-                        baseline=found["anchor"],
-                        compared=[
-                            {
-                                "name": c["name"],
-                                "baseline": statuses.get(c["name"]),
-                                "one_off": c["status"],
-                            }
-                            for c in found["claims"]
-                        ],
-                    )
             html_text = (
                 jinja_environment()
                 .get_template("report.html.j2")
                 .render(
                     sections=sections,
+                    answers=answers(sections),
                     generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 )
             )

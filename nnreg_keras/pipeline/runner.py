@@ -190,7 +190,7 @@ def export_html(executed: Path, target: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from nnreg_keras.pipeline.report import anchor, plain_tokens
+    from nnreg_keras.pipeline.report import NOTEBOOK_FILTERS, anchor, with_icon
 
     stem = executed.stem
     nb = nbformat.read(str(executed), as_version=4)
@@ -209,12 +209,14 @@ def export_html(executed: Path, target: Path) -> None:
         extra_template_paths=[str(TEMPLATES)],
         template_file="notebook.html.j2",
         embed_images=True,
-        filters={"plain_tokens": plain_tokens},
+        filters=NOTEBOOK_FILTERS,
     )
     body, _ = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": title}, "nnreg": links}
     )
-    target.write_text(sanitize.page(body), encoding="utf-8")  # runs nothing, fetches nothing
+    target.write_text(
+        with_icon(sanitize.page(body)), encoding="utf-8"
+    )  # runs nothing, fetches nothing
 
 
 def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any]:
