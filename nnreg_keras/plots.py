@@ -97,6 +97,12 @@ def _texts(fig: plt.Figure, renderer: Any) -> list[matplotlib.text.Text]:
     ]
 
 
+def smallest_text(fig: plt.Figure) -> float | None:
+    """The size of the smallest text a figure draws, in points (None for a figure without text)."""
+    texts = _texts(fig, fig.canvas.get_renderer())
+    return min(t.get_fontsize() for t in texts) if texts else None
+
+
 def fit_for_phone(fig: plt.Figure) -> plt.Figure:
     """Make a figure narrow enough that its smallest text reads at SMALLEST_PX on a phone, wherever
     it is drawn (the report, a notebook page, a PNG or an SVG): a figure wider than its smallest

@@ -144,7 +144,7 @@ def test_a_broken_results_file_stops_the_report_build(project):
     "signum, status, message",
     [
         (signal.SIGINT, 130, "error: interrupted; the previous report is unchanged"),
-        (signal.SIGTERM, 143, "error: terminated; the previous report is unchanged"),
+        (signal.SIGTERM, 143, "error: terminated (SIGTERM); the previous report is unchanged"),
     ],
 )
 def test_interrupt_and_terminate_leave_no_trace(project, signum, status, message):

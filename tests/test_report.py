@@ -359,6 +359,7 @@ def test_each_code_line_is_one_element_with_its_indentation():
     assert [int(i) for i in re.findall(r"--i: (\d+)", lines)] == [0, 4, 4, 8]
     # a docstring's span is closed at each line's end and opened again on the next
     assert '<span class="sd">"""doc</span>\n</span>' in lines
+    assert '<span class="indent">        </span>return x' in lines  # indentation never wraps
     assert re.sub(r"<[^>]*>", "", lines) == re.sub(r"<[^>]*>", "", code)  # the same text
 
 

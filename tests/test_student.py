@@ -207,7 +207,7 @@ def write_lesson(directory: Path, name: str = "01_lesson.ipynb") -> Path:
     return directory / name
 
 
-def test_write_editions_replaces_only_its_own_files(tmp_path):
+def test_write_editions_replaces_only_what_it_wrote_and_deletes_nothing(tmp_path, capsys):
     tutorials, target = tmp_path / "tutorials", tmp_path / "student"
     write_lesson(tutorials)
     write_lesson(tutorials, "02_other.ipynb")
@@ -217,16 +217,32 @@ def test_write_editions_replaces_only_its_own_files(tmp_path):
     ]
     assert student.is_student_edition(target / "01_lesson.ipynb")
     (target / "notes.md").write_text("the teacher's notes")
-    (tutorials / "02_other.ipynb").unlink()
-    write_editions(tutorials, target)  # again: replaces its editions, drops the stale one
-    assert sorted(p.name for p in target.iterdir()) == ["01_lesson.ipynb", "notes.md"]
+    only_one = tmp_path / "one"
+    write_lesson(only_one)
+    write_editions(only_one, target)  # a smaller --tutorials: the other edition stays
+    assert sorted(p.name for p in target.iterdir()) == [
+        ".nnreg-student.json",
+        "01_lesson.ipynb",
+        "02_other.ipynb",
+        "notes.md",
+    ]
+    edited = target / "02_other.ipynb"
+    edited.write_text(edited.read_text().replace("YOUR CODE HERE", "a student's answer"))
+    before = edited.read_bytes()
+    with pytest.raises(student.NnregError, match="are not the editions this command wrote"):
+        write_editions(tutorials, target)
+    assert edited.read_bytes() == before
 
     with pytest.raises(student.NnregError, match="holds the teacher's notebooks"):
         write_editions(tutorials, tutorials)
     mine = write_lesson(tmp_path / "mine")
-    with pytest.raises(student.NnregError, match="are not student editions; nothing was written"):
+    with pytest.raises(student.NnregError, match="are not the editions this command wrote"):
         write_editions(tutorials, tmp_path / "mine")
     assert not student.is_student_edition(mine)
+    (tmp_path / "f").write_text("a file")
+    assert cli.main(["student", str(tmp_path / "f"), "--tutorials", str(tutorials)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'f'} is a file, not a directory" in err and "report" not in err
 
 
 def test_the_student_command_writes_the_editions_of_the_lessons_here(tmp_path, monkeypatch, capsys):
@@ -244,8 +260,8 @@ def test_make_student_writes_an_edition_of_every_tutorial(tmp_path):
         ["make", "-C", str(ROOT), "student", f"STUDENT={target}"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in target.iterdir()) == [nb.name for nb in TUTORIALS]
-    for path in target.iterdir():
+    assert sorted(p.name for p in target.glob("*.ipynb")) == [nb.name for nb in TUTORIALS]
+    for path in target.glob("*.ipynb"):
         edition = nbformat.read(str(path), as_version=4)
         assert all(not c.get("outputs") for c in edition.cells)
         assert "### BEGIN SOLUTION" not in "".join(c.source for c in edition.cells)

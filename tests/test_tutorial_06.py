@@ -63,7 +63,7 @@ def test_every_claim_is_decided_by_its_interval_and_the_verdict_follows(results)
     assert set(found) == set(CLAIMS)
     for name, expect in CLAIMS.items():
         assert found[name]["expect"] == expect
-        decided = stats.status_of(tuple(found[name]["interval"]), expect, None)
+        decided = stats.claim_status(found[name])
         assert found[name]["status"] == decided, name
     assert "Zeros at initialization" in found["dropout_sparser"]["text"]
     verdict = results["verdict"]["text"]

@@ -220,24 +220,15 @@ def export_html(executed: Path, target: Path) -> None:
 
 
 def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any]:
-    """Validate the results, add the exercises, write the HTML page and the stamp."""
+    """Write the HTML page and the stamp (with the exercises) beside what the notebook wrote, then
+    check the run whole, as the report will read it, before it may replace the landed one."""
     stem = job.stem
     executed = out / "notebooks" / f"{stem}.ipynb"
-    results = contract.load(out / "results" / f"{stem}.json")
-    text = exercises(executed)
-    if text is not None:
-        results["exercises"] = text
-        contract.validate(results, source=f"results of {stem}")
-        (out / "results" / f"{stem}.json").write_text(
-            json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-            + "\n",
-            encoding="utf-8",
+    if not (out / "results" / f"{stem}.json").is_file():
+        raise NotebookError(
+            f"notebook {stem} ran to its end without writing its results: a cell stopped it early "
+            f"(sys.exit, exit()), or it never calls rec.write(); the landed run is unchanged"
         )
-    for fig in results["figures"]:
-        if not (out / fig["file"]).is_file():
-            raise NotebookError(
-                f"notebook {stem}: figure {fig['file']} is listed but was not written"
-            )
     export_html(executed, out / "notebooks" / f"{stem}.html")
     stamp = {
         "notebook": stem,
@@ -246,9 +237,17 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         "overrides": job.overrides,
         "duration": round(duration, 1),
         "models": models,
+        "exercises": exercises(executed),
     }
     (out / landing.STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
-    return results
+    fix = (
+        "the notebook wrote a run the report cannot read, so it did not replace the landed run; "
+        "repair the notebook"
+    )
+    try:
+        return landing.check_run(out, complete=True, stem=stem, fix=fix)[0]
+    except ResultsError as err:
+        raise ResultsError(str(err).replace(str(out), f"the new run of {stem}")) from None
 
 
 _FULL = {
@@ -423,7 +422,11 @@ def run_notebook(
             duration = _execute(job, layout, work, label, cell_timeout)
             out = work / "out"
             with landing.writing(out):
-                results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
+                try:
+                    results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
+                except (NotebookError, ResultsError) as err:
+                    where = _keep_failed(job, layout, work, out / "notebooks" / f"{stem}.ipynb")
+                    raise type(err)(f"{err}{where}") from None
                 if _is_one_off(job, layout):  # make sees it as older than its sources: rerun
                     os.utime(out / landing.STAMP, (0, 0))
             landing.land(out, reports, stem)
