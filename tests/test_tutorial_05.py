@@ -108,7 +108,7 @@ def test_the_margin_and_the_stopping_rule_are_stated_before_any_result():
     )
     first_training = next(i for i, c in enumerate(notebook) if "model.fit(" in c.source)
     assert expectations < first_training
-    text = notebook[expectations].source
+    text = " ".join(notebook[expectations].source.split())
     assert "`margin`" in text and "one accuracy point" in text and "best validation step" in text
 
 
