@@ -215,3 +215,13 @@ def smaller_lead(comparison: stats.Comparison) -> str:
     if comparison.status == stats.NOT_HELD:
         return "Because it scored higher" if comparison.difference < 0 else "You need not"
     return "This run cannot tell"
+
+
+def beat_none(l2: stats.Comparison, dropout: stats.Comparison) -> str:
+    """Tuned L2's and tuned dropout's 'higher than none' claims as one clause of a short answer
+    ("Neither tuned L2 nor tuned dropout clearly beat"), each said apart when they differ."""
+    if l2.status != dropout.status:
+        return f"Tuned L2 {BEAT[l2.status]} and tuned dropout {BEAT[dropout.status]}"
+    if l2.status == stats.INCONCLUSIVE:
+        return "Neither tuned L2 nor tuned dropout clearly beat"
+    return f"Tuned L2 and tuned dropout both {BEAT[l2.status]}"
