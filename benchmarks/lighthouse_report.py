@@ -6,8 +6,9 @@ Serves REPORTS over HTTP on 127.0.0.1 (plain files, as a bare static server send
 compresses HTML, SVG and JSON as most web hosts do) and runs the `lighthouse` command (npm package
 `lighthouse`, found on PATH, in ./node_modules/.bin or as $LIGHTHOUSE) in its default mobile mode:
 a mid-range phone on a slow 4G network (simulated). Chromium comes from $CHROME_PATH, else
-/usr/bin/chromium. Prints, per page, the performance and accessibility scores, the main timings,
-the bytes sent, the number of elements, and each failed accessibility audit.
+/usr/bin/chromium. Prints, per page, the performance, accessibility and best-practices scores,
+the main timings, the bytes sent, the number of elements, and each failed accessibility or
+best-practices audit.
 
 Not part of `make test`: the scores depend on how busy the machine is (total blocking time above
 all), and an audit takes about half a minute a page. The browser suite checks what can be checked
@@ -75,7 +76,7 @@ def lighthouse_command() -> str:
 
 
 def audit(url: str, command: str) -> dict:
-    """One Lighthouse run (mobile, performance and accessibility) as its JSON result."""
+    """One Lighthouse run (mobile: performance, accessibility, best practices) as its JSON result."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "lh.json"
         subprocess.run(
@@ -83,7 +84,7 @@ def audit(url: str, command: str) -> dict:
                 command,
                 url,
                 "--quiet",
-                "--only-categories=performance,accessibility",
+                "--only-categories=performance,accessibility,best-practices",
                 "--output=json",
                 f"--output-path={out}",
                 "--chrome-flags=--headless=new --no-sandbox",
@@ -99,13 +100,15 @@ def summary(page: str, result: dict) -> dict:
     audits, categories = result["audits"], result["categories"]
     failed = [
         ref["id"]
-        for ref in categories["accessibility"]["auditRefs"]
+        for category in ("accessibility", "best-practices")
+        for ref in categories[category]["auditRefs"]
         if ref["weight"] > 0 and audits[ref["id"]]["score"] not in (None, 1)
     ]
     return {
         "page": page,
         "performance": round(100 * categories["performance"]["score"]),
         "accessibility": round(100 * categories["accessibility"]["score"]),
+        "best_practices": round(100 * categories["best-practices"]["score"]),
         **{short: audits[name]["numericValue"] for name, short in TIMINGS},
         "bytes": audits["total-byte-weight"]["numericValue"],
         "elements": audits["dom-size"]["numericValue"],
@@ -135,7 +138,8 @@ def main() -> None:
             rows.append(summary(page, audit(url, command)))
             row = rows[-1]
             print(
-                f"{row['performance']:3d} perf {row['accessibility']:3d} a11y  "
+                f"{row['performance']:3d} perf {row['accessibility']:3d} a11y "
+                + f"{row['best_practices']:3d} best  "
                 + f"FCP {row['FCP'] / 1000:.1f} s  LCP {row['LCP'] / 1000:.1f} s  "
                 + f"SI {row['SI'] / 1000:.1f} s  TBT {row['TBT']:,.0f} ms  CLS {row['CLS']:.3f}"
                 + f"  {row['bytes'] / 1024:,.0f} KiB sent, {row['elements']:,.0f} elements  {page}"

@@ -110,7 +110,43 @@ def page_svg(svg: str) -> str:
         data = compact_png(base64.b64decode("".join(match[2].split())))
         return f'{match[1]}="data:image/png;base64,{base64.b64encode(data).decode("ascii")}"'
 
-    return _EMBEDDED_PNG.sub(palette, svg)
+    return _EMBEDDED_PNG.sub(palette, _without_bare_groups(svg))
+
+
+_GEOMETRY = {"d", "x", "y", "transform", "points"}  # the drawing's own size stays exact
+_DECIMALS = re.compile(r"(\d\.\d\d)\d+")
+
+
+def _without_bare_groups(svg: str) -> str:
+    """matplotlib wraps every artist in a group that only names it (`<g id="xtick_1">`) and writes
+    coordinates to 1/1,000,000 of a point: the page keeps what those groups hold, without them,
+    without the white space between elements, and coordinates to 1/100 of a point (a page of
+    figures keeps about half its elements). A drawing that does not parse stays as it is."""
+    from xml.etree import ElementTree
+
+    ElementTree.register_namespace("", "http://www.w3.org/2000/svg")
+    ElementTree.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError:
+        return svg
+
+    def unwrap(element: Any) -> None:
+        children = []
+        for child in element:
+            unwrap(child)
+            bare = child.tag.endswith("}g") and set(child.attrib) <= {"id"}
+            children.extend(child if bare else [child])
+        element[:] = children
+        for name in _GEOMETRY.intersection(element.attrib):  # to 1/100 of a point
+            element.set(name, _DECIMALS.sub(r"\1", element.get(name)))
+        if not element.tag.endswith("}text"):
+            element.text = element.text if (element.text or "").strip() else None
+            for child in element:
+                child.tail = None
+
+    unwrap(root)
+    return ElementTree.tostring(root, encoding="unicode")
 
 
 _LENGTH = re.compile(r'\b(width|height)="([\d.]+)(pt|px)?"')
@@ -126,6 +162,11 @@ def _size_style(svg: str) -> str:
     if not sizes.get("width") or not sizes.get("height"):
         return ""
     return f' style="--width: {round(sizes["width"])}px; --ratio: {sizes["height"] / sizes["width"]:.4f}"'
+
+
+# The note `recording` writes into a PNG (a tEXt chunk): the size of its smallest text, in points.
+SMALLEST_TEXT_KEY = "Smallest text (pt)"
+_SMALLEST_TEXT = re.compile(re.escape(SMALLEST_TEXT_KEY).encode() + rb"\x00([\d.]+)")
 
 
 def figure_markup(path: Path, alt: str) -> str:
@@ -147,7 +188,9 @@ def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
             size = ""
         return f'<div class="svg" role="img" aria-label="{label}"{size}>{svg}</div>'
     encoded = base64.b64encode(compact_png(data)).decode("ascii")
-    return f'<img src="data:image/png;base64,{encoded}" alt="{label}">'
+    note = _SMALLEST_TEXT.search(data[:4096])  # a PNG's text is pixels: the recorder noted its size
+    smallest = f' data-smallest-text="{float(note[1]):g}pt"' if note else ""
+    return f'<img src="data:image/png;base64,{encoded}" alt="{label}"{smallest}>'
 
 
 # Math as written in markdown: $$display$$, \\[display\\], \\(inline\\), and $inline$ where the

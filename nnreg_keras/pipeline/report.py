@@ -104,7 +104,9 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
-        "exercises": _without_heading(results.get("exercises", "")),
+        "exercises": _without_heading(
+            (stamp or {}).get("exercises") or results.get("exercises", "")
+        ),
         "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
         "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
         "results_file": landed_file(reports, f"results/{stem}.json"),
@@ -154,6 +156,11 @@ def _lines(code: str) -> str:
     for line in lines:
         text = html.unescape(re.sub(r"<[^>]*>", "", "".join(line)))
         indent = len(text) - len(text.lstrip(" "))
+        first = next((i for i, part in enumerate(line) if not part.startswith("<")), None)
+        if indent and first is not None and line[first].startswith(" "):
+            # The indentation does not wrap: the line's text starts on its first row.
+            spaces = len(line[first]) - len(line[first].lstrip(" "))
+            line[first] = f'<span class="indent">{" " * spaces}</span>{line[first][spaces:]}'
         out.append(f'<span class="line" style="--i: {indent}">{"".join(line)}</span>')
     return "".join(out)
 
@@ -245,6 +252,28 @@ def jinja_environment() -> jinja2.Environment:
     return env
 
 
+def load_sections(reports: Path) -> list[dict[str, Any]]:
+    """One section per landed run (reports/runs/*/), in the order of their names, each checked
+    whole first (`landing.check_run`). Anything else a section should show is added here, to the
+    dict `section` returns, where the templates read it."""
+    runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
+    sections = [section(landing.check_run(run)[0], run) for run in runs]
+    by_anchor = {s["anchor"]: s for s in sections}
+    for run, found in zip(runs, sections, strict=True):  # a one-off beside its baseline
+        if run.name.endswith(landing.ONE_OFF):
+            base = by_anchor.get(found["anchor"], {}).get("claims", [])
+            statuses = {c["name"]: c["status"] for c in base}
+            found.update(
+                anchor=anchor(run.name),
+                baseline=found["anchor"],
+                compared=[
+                    {"name": c["name"], "baseline": statuses.get(c["name"]), "one_off": c["status"]}
+                    for c in found["claims"]
+                ],
+            )
+    return sections
+
+
 def build(reports: Path = Path("reports")) -> Path:
     """Render reports/index.html from reports/runs/*/, each run checked whole first
     (`landing.check_run`: a damaged run names the command that repairs it); write it in one step.
@@ -267,10 +296,9 @@ def build(reports: Path = Path("reports")) -> Path:
     with lock(reports, "index"):
         landing.recover(reports, holding_index=True)
         with lock(reports, "landing", shared=True):
-            runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
-            if not runs:
+            sections = load_sections(reports)
+            if not sections:
                 raise no_runs
-            sections = [section(landing.check_run(run)[0], run) for run in runs]
             html_text = (
                 jinja_environment()
                 .get_template("report.html.j2")

@@ -182,12 +182,13 @@ def printed(open_report) -> OpenedPage:
 
 @dataclass
 class Printout:
-    """The report printed to A4: the PDF's bytes, the text of each of its pages and how many
-    raster images each page draws (a figure drawn as an image holds no text)."""
+    """The report printed to A4: the PDF's bytes, the text of each of its pages, how many raster
+    images each page draws (a figure drawn as an image holds no text) and how full each page is."""
 
     pdf: bytes
     pages: list[str]
     images: list[int]
+    fill: list[float]  # how far down each page its lowest text reaches, as a share of its text area
 
 
 @pytest.fixture(scope="session")
@@ -206,8 +207,26 @@ def printout(printed) -> Printout:
     )
     pages = PdfReader(io.BytesIO(pdf)).pages
     return Printout(
-        pdf, [page.extract_text() for page in pages], [len(page.images) for page in pages]
+        pdf,
+        [page.extract_text() for page in pages],
+        [len(page.images) for page in pages],
+        [_fill(page) for page in pages],
     )
+
+
+def _fill(page: Any) -> float:
+    """How far down its text area a PDF page's lowest text reaches (0 empty, 1 full): each piece of
+    text is placed by its text matrix times the current transformation matrix."""
+    margin = PRINT_MARGIN_MM / 25.4 * 72
+    top, bottom = float(page.mediabox.top) - margin, float(page.mediabox.bottom) + margin
+    lowest = [top]
+
+    def visit(text: str, cm: list, tm: list, font: Any, size: float) -> None:
+        if text.strip():
+            lowest.append(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
+
+    page.extract_text(visitor_text=visit)
+    return (top - min(lowest)) / (top - bottom)
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,20 @@ and linked back to their section of the report."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS, VIEWS
-from tests.browser.test_report_in_browser import OVERFLOWING, axe_violations
+from tests.browser.test_report_in_browser import (
+    ALL_FIGURE_TEXT,
+    OVERFLOWING,
+    READABLE_PX,
+    axe_violations,
+    page_math,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 
@@ -36,6 +43,11 @@ def test_each_page_carries_its_notebooks_title_and_every_figures_alt_text(
         assert missing == [], f"{path.name}: figures without their alt text"
         assert "No description has been provided" not in path.read_text()
         assert opened.console_errors == [] and opened.other_requests == []
+        head = opened.js(
+            """() => ({description: document.querySelector('meta[name=description]').content,
+            icon: document.querySelector('link[rel=icon]').href})"""
+        )
+        assert found["title"] in head["description"] and head["icon"].startswith("data:"), head
 
 
 def test_each_page_links_back_to_its_section_of_the_report(open_page, notebook_pages, report_file):
@@ -92,3 +104,88 @@ def test_axe_finds_no_violation_on_the_notebook_pages(open_page, notebook_pages,
         if violations:
             found[path.name] = violations
     assert found == {}
+
+
+@pytest.mark.parametrize("view", [*VIEWS, "print"])
+def test_formulas_are_mathml_and_no_latex_source_shows(open_page, notebook_pages, view):
+    """Each `$...$` of a markdown cell is drawn as MathML, on screen and on paper."""
+    import nbformat
+
+    size = VIEWS["desktop"] if view == "print" else VIEWS[view]
+    for path in notebook_pages:
+        opened = open_page(**size, path=path, media="print" if view == "print" else "screen")
+        found = page_math(opened)
+        assert found["source"] == [], f"{path.name}: LaTeX source shown as text"
+        notebook = nbformat.read(str(path.with_suffix(".ipynb")), as_version=4)
+        markdown = "".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+        if re.search(r"\$[^$\s][^$]*\$", markdown):
+            assert found["formulas"] > 0, f"{path.name}: its formulas are not MathML"
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_figure_text_is_readable_in_the_page(open_page, notebook_pages, view):
+    for path in notebook_pages:
+        figures = open_page(**VIEWS[view], path=path).js(ALL_FIGURE_TEXT)
+        small = [(f["id"], round(f["least"], 1)) for f in figures if not f["least"] >= READABLE_PX]
+        assert small == [], f"{path.name}: figure text below {READABLE_PX} px"
+
+
+# Lines of code that wrap on screen: where the line starts its text, and where its second
+# screen line starts.
+WRAPPED = """() => Array.from(document.querySelectorAll('.highlight pre .line')).map(line => {
+    const text = line.textContent, start = text.length - text.trimStart().length;
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    range.selectNodeContents(line);
+    const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
+    const lefts = [...new Set(rects.map(r => Math.round(r.top)))].length;
+    if (lefts < 2) return null;
+    // the first visible character's left edge, and the left edge of the line's second row
+    let node = walker.nextNode(), skipped = 0;
+    while (node && skipped + node.textContent.length <= start) { skipped += node.textContent.length; node = walker.nextNode(); }
+    const first = document.createRange();
+    first.setStart(node, start - skipped);
+    first.setEnd(node, start - skipped + 1);
+    const top = Math.min(...rects.map(r => r.top));
+    const second = rects.filter(r => r.top > top + 2).map(r => r.left);
+    return {text: text.trim().slice(0, 50), indent: start, first: first.getBoundingClientRect().left,
+            continuation: Math.min(...second)};
+}).filter(Boolean)"""
+
+
+@pytest.mark.parametrize("view", ["phone", "tablet"])
+def test_wrapped_code_keeps_its_indentation(open_page, notebook_pages, view):
+    """A code line too long for the screen continues to the right of where its own text starts,
+    so Python's indentation stays readable."""
+    wrapped = []
+    for path in notebook_pages:
+        lines = open_page(**VIEWS[view], path=path).js(WRAPPED)
+        wrapped += lines
+        bad = [line for line in lines if line["continuation"] <= line["first"] + 1]
+        assert bad == [], f"{path.name}: continuation lines left of their line's text"
+    if view == "phone":
+        assert any(line["indent"] > 0 for line in wrapped), "no indented line wraps at 390 px"
+
+
+def test_screenshots_for_the_reader(open_page, open_report, notebook_pages):
+    """Phone screenshots under reports/screenshots/: the report's section with the most figures,
+    and the first displayed formula of a notebook page (tutorial 04's derivation)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    report = open_report(**VIEWS["phone"])
+    busiest = report.js(
+        """() => Array.from(document.querySelectorAll('main section')).map(s =>
+        [s.querySelectorAll('figure .svg, figure img').length, s.id]).sort((a, b) => b[0] - a[0])[0][1]"""
+    )
+    report.js("id => document.getElementById(id).querySelector('figure').scrollIntoView()", busiest)
+    report.page.screenshot(path=SCREENSHOTS / f"390px-figures-{busiest}.png")
+    shot = None
+    for path in notebook_pages:
+        opened = open_page(**VIEWS["phone"], path=path)
+        if opened.js("() => document.querySelector('math[display=block]') !== null"):
+            opened.js("() => document.querySelector('math[display=block]').scrollIntoView()")
+            opened.js("() => window.scrollBy(0, -200)")
+            shot = SCREENSHOTS / f"390px-formula-{path.stem[:2]}.png"
+            opened.page.screenshot(path=shot)
+            break
+    assert (SCREENSHOTS / f"390px-figures-{busiest}.png").stat().st_size > 0
+    assert shot is None or shot.stat().st_size > 0

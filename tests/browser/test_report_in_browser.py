@@ -57,7 +57,8 @@ TEXT_SIZES = f"""() => {{
     const sizes = [];
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {{
         const el = node.parentElement;
-        if (!node.textContent.trim() || el.closest('svg') || !el.checkVisibility()) continue;
+        // a formula's indices are set smaller, as in print
+        if (!node.textContent.trim() || el.closest('svg, math') || !el.checkVisibility()) continue;
         sizes.push([describe(el), parseFloat(getComputedStyle(el).fontSize)]);
     }}
     return sizes;
@@ -89,10 +90,15 @@ FIGURES = f"""() => Array.from(document.querySelectorAll('figure')).map(figure =
 }})"""
 
 # The smallest text of a drawing as rendered, in CSS pixels (font size times the drawing's scale);
-# for a PNG, which has no text elements, how large it is drawn against its own pixels.
+# for a PNG, which has no text elements, the size the recorder noted in it, times its drawn scale.
 SMALLEST_TEXT = """graphic => {
     const svg = graphic.querySelector('svg');
-    if (!svg) return {svg: false, scale: graphic.getBoundingClientRect().width / graphic.naturalWidth};
+    if (!svg) {
+        // A PNG, saved at 110 dpi, notes the size of its smallest text in points.
+        const scale = graphic.getBoundingClientRect().width / graphic.naturalWidth;
+        const points = parseFloat(graphic.dataset.smallestText || 'NaN');
+        return {svg: false, scale: scale, least: points / 72 * 110 * scale};
+    }
     let least = Infinity;
     for (const text of svg.querySelectorAll('text')) {
         const matrix = text.getScreenCTM(), size = parseFloat(getComputedStyle(text).fontSize);
@@ -142,10 +148,41 @@ def results_of(report_file: Path) -> list[dict]:
     ]
 
 
+# Visible text outside code, drawings and formulas that still reads as LaTeX source ($...$).
+MATH_SOURCE = r"""() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), found = [];
+    const source = /\$[^$\s][^$]*\$/;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const el = node.parentElement;
+        if (el.closest('code, pre, svg, math, script, style') || !el.checkVisibility()) continue;
+        if (source.test(node.textContent)) found.push(node.textContent.trim().slice(0, 60));
+    }
+    return {source: found, formulas: document.querySelectorAll('math').length};
+}"""
+
+
+def page_math(opened) -> dict:
+    """LaTeX source still visible on an opened page, and how many MathML formulas it draws (every
+    <details> opened first, as on paper)."""
+    opened.js("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    return opened.js(MATH_SOURCE)
+
+
+@pytest.mark.parametrize("view", [*VIEWS, "printed"])
+def test_formulas_are_mathml_and_no_latex_source_shows(request, view, report_file: Path):
+    opened = request.getfixturevalue(view)
+    found = page_math(opened)
+    assert found["source"] == [], "LaTeX source shown as text"
+    exercises = "".join(r.get("exercises", "") for r in results_of(report_file))
+    if "$" in exercises:
+        assert found["formulas"] > 0
+
+
 def test_page_loads_without_console_errors_or_requests(desktop):
     assert desktop.js("document.title")
     assert desktop.console_errors == []
     assert desktop.other_requests == [], "the report must be self-contained"
+    assert desktop.js("() => document.querySelector('link[rel=icon]').href").startswith("data:")
 
 
 def test_the_page_is_light(desktop, report_file: Path):
@@ -164,37 +201,38 @@ def test_every_figure_is_drawn_with_a_size(desktop):
         assert fig["graphics"] >= 1, f"no drawn image in {fig['figure']}"
 
 
+# Every drawing of a page, frames of explorable figures included, made visible one at a time.
+ALL_FIGURE_TEXT = f"""() => Array.from(document.querySelectorAll('figure .svg, figure img'))
+    .map(graphic => {{
+        const frame = graphic.closest('figure.frame'), hidden = frame && frame.hidden;
+        if (hidden) frame.hidden = false;
+        const found = {{id: ({DESCRIBE})(graphic.closest('figure')), ...({SMALLEST_TEXT})(graphic)}};
+        if (hidden) frame.hidden = true;
+        return found;
+    }})"""
+
+
 @pytest.mark.parametrize("view", VIEWS)
-def test_figure_text_is_readable_where_drawn_or_one_press_away(request, view):
-    """Text of at least 10 px in the page, or at full size: the figure's "Full size" button (a tap,
-    a click, or Enter from the keyboard) opens a viewer that draws it so large. PNG figures are saved
-    at 110 dpi, where their smallest (8 pt) text is 12 px: the viewer draws them at their own size."""
-    opened = request.getfixturevalue(view)
-    page, small, shown_before = opened.page, [], opened.js(SHOWN_FIGURES)
-    for fig in shown_before:
-        if fig["svg"] and fig["least"] >= READABLE_PX:
-            continue
-        small.append(fig["id"])
-        button = page.locator("main figure:not(.explorable)").nth(fig["index"])
-        button = button.locator(":scope > figcaption button.full-size")
-        button.focus()
-        page.keyboard.press("Enter")
-        shown = opened.js(IN_VIEWER)
-        assert shown["open"], f"{fig['id']}: Enter on its Full size button opened nothing"
-        if shown["svg"]:
-            assert shown["least"] >= READABLE_PX, f"{fig['id']} at full size: {shown}"
-        else:
-            assert shown["scale"] >= 1, f"{fig['id']} is drawn below its own size: {shown}"
-        page.keyboard.press("Escape")
-        assert not opened.js("() => document.querySelector('dialog.viewer').open")
-        assert opened.js("() => document.activeElement.classList.contains('full-size')")
-    assert [f["id"] for f in opened.js(SHOWN_FIGURES)] == [f["id"] for f in shown_before]
-    print(f"\n{view}: {len(small)} figures open full size to be read: {', '.join(small)}")
+def test_figure_text_is_readable_in_the_page(request, view):
+    """Every SVG and PNG figure draws its smallest text at 10 px or more, where it stands in the
+    page, at every width (`plots.fit_for_phone` narrows figures until it does)."""
+    figures = request.getfixturevalue(view).js(ALL_FIGURE_TEXT)
+    assert figures and all(f["least"] == f["least"] for f in figures), "a figure without a size"
+    small = [(f["id"], round(f["least"], 1)) for f in figures if f["least"] < READABLE_PX]
+    assert small == [], f"figure text below {READABLE_PX} px at {VIEWS[view]['width']} px"
+
+
+def test_printed_figure_text_is_7_pt_or_more(printed):
+    """On paper (CSS px at 96 per inch, 72 points per inch), every frame of every figure."""
+    figures = printed.js(ALL_FIGURE_TEXT)
+    small = [(f["id"], round(f["least"] * 0.75, 1)) for f in figures if f["least"] * 0.75 < 7]
+    assert figures and small == [], "figure text below 7 pt on paper"
 
 
 def test_a_tap_on_a_figure_opens_it_full_size_and_the_backdrop_or_close_button_closes_it(phone):
     page = phone.page
     figure = page.locator("main figure:not(.explorable)").first
+    figure.scroll_into_view_if_needed()
     figure.locator(":scope > .svg, :scope > img").tap()
     assert phone.js(IN_VIEWER)["open"]
     page.locator("dialog.viewer .viewer-close").tap()
@@ -239,20 +277,81 @@ def test_no_text_in_a_figure_overlaps_another(printed):
     assert overlapping == {}
 
 
-def test_the_first_phone_screen_holds_the_first_question_and_its_short_answer(phone):
+def test_the_first_phone_screen_answers_every_question_with_a_link_to_its_section(
+    phone, report_file: Path
+):
+    """The page opens with each question the sections quote (answered once, by the first section
+    quoting it), the first sentence of that section's verdict, and a link to it: all on a
+    390 x 844 screen."""
     page = phone.page
     page.evaluate("window.scrollTo(0, 0)")
-    first = phone.js(
-        """() => { const section = document.querySelector('main section');
-        const box = el => el.getBoundingClientRect();
-        return {question: box(section.querySelector('blockquote')).bottom,
-                answer: box(section.querySelector('.verdict')).bottom, height: window.innerHeight,
-                contents: box(document.querySelector('a.to-contents')).bottom}; }"""
+    shown = phone.js(
+        """() => Array.from(document.querySelectorAll('ol.answers > li')).map(li => ({
+        asked: Array.from(li.querySelectorAll('.asked')).map(p => p.textContent.trim()),
+        answer: li.querySelector('.answer').firstChild.textContent.trim(),
+        href: li.querySelector('.answer a').getAttribute('href'),
+        bottom: li.getBoundingClientRect().bottom}))"""
     )
+    expected, asked = [], set()
+    for results in results_of(report_file):
+        new = [q for q in results["questions"] if q not in asked]
+        asked.update(new)
+        if new:
+            expected.append((new, results["verdict"]["text"], results["notebook"]))
+    assert [s["asked"] for s in shown] == [e[0] for e in expected]
+    for item, (_, verdict, stem) in zip(shown, expected, strict=True):
+        assert verdict.startswith(item["answer"]) and item["answer"][-1] in ".!?", item
+        assert item["href"] == "#" + re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "390px-first-screen.png")
-    assert first["question"] <= first["height"] and first["answer"] <= first["height"], first
-    assert first["contents"] <= first["height"], "the Contents button is not on the first screen"
+    assert max(s["bottom"] for s in shown) <= VIEWS["phone"]["height"], shown
+
+
+# Text under the contents button: text nodes whose boxes meet the button's, on screen.
+COVERED = """() => {
+    const button = document.querySelector('a.to-contents'), b = button.getBoundingClientRect();
+    const opaque = parseFloat(getComputedStyle(button).opacity) > 0;
+    if (!opaque || b.top >= window.innerHeight || !button.checkVisibility({visibilityProperty: true}))
+        return {visible: false, covered: []};
+    const covered = [], walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (!node.textContent.trim()) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        for (const r of range.getClientRects())
+            if (r.right > b.left && r.left < b.right && r.bottom > b.top && r.top < b.bottom)
+                covered.push(node.textContent.trim().slice(0, 30));
+    }
+    return {visible: true, covered};
+}"""
+
+
+@pytest.mark.parametrize("view", ["phone", "tablet"])
+def test_the_contents_button_covers_no_text_at_rest(request, view):
+    opened = request.getfixturevalue(view)
+    page = opened.page
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    for share in (0, 0.3, 0.6):
+        page.evaluate(f"window.scrollTo(0, document.documentElement.scrollHeight * {share})")
+        page.evaluate("window.scrollBy(0, -200)")  # scrolling back up shows it ...
+        page.wait_for_timeout(3000)  # ... and at rest it leaves
+        found = opened.js(COVERED)
+        assert found["covered"] == [], f"at {share:.0%}: {found}"
+
+
+def test_the_sidebar_marks_the_section_in_view(desktop):
+    page, targets = desktop.page, desktop.js(ANCHOR_TARGETS)
+    for target in targets:
+        desktop.js("id => document.getElementById(id).scrollIntoView()", target)
+        page.wait_for_timeout(100)
+        current = desktop.js(
+            """() => Array.from(document.querySelectorAll('nav#contents a[aria-current]'))
+            .map(a => decodeURIComponent(a.getAttribute('href').slice(1)))"""
+        )
+        at_bottom = desktop.js(
+            "() => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1"
+        )
+        assert current == [target] or (at_bottom and len(current) == 1), (target, current)
 
 
 @pytest.mark.parametrize("view", ["phone", "tablet"])
@@ -260,6 +359,8 @@ def test_the_contents_are_one_tap_away_anywhere_on_the_page(request, view):
     opened = request.getfixturevalue(view)
     page, targets = opened.page, opened.js(ANCHOR_TARGETS)
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight * 0.6)")
+    page.evaluate("window.scrollBy(0, -100)")  # a reader looking for the contents scrolls back up
+    page.wait_for_timeout(300)
     button = page.locator("a.to-contents")
     assert button.is_visible() and button.bounding_box()["y"] >= 0
     button.tap()
@@ -273,7 +374,8 @@ def test_the_contents_are_one_tap_away_anywhere_on_the_page(request, view):
     links.nth(len(targets) - 2).tap()  # the last section
     top = opened.js(f"() => document.getElementById('{targets[-2]}').getBoundingClientRect().top")
     assert abs(top) <= 2 and not page.locator("nav#contents").is_visible()
-    button.tap()
+    button.focus()  # from the keyboard, the button shows wherever the page is
+    page.keyboard.press("Enter")
     page.keyboard.press("Escape")
     assert not page.locator("nav#contents").is_visible()
 
@@ -429,12 +531,11 @@ def test_print_keeps_every_column_and_figure_on_the_page(printed, printout):
         if table["height"] <= PRINT_HEIGHT:
             assert table["breakInside"] == "avoid", f"{table['table']} may be split across pages"
     for fig in printed.js(FIGURES):
-        if fig["hidden"] or fig["height"] == 0:
-            continue
+        if fig["hidden"] or fig["height"] == 0 or ".explorable" in fig["figure"]:
+            continue  # an explorable figure's frames are figures, each checked here
         assert max(fig["right"], fig["graphicsRight"]) <= PRINT_WIDTH + 0.5, fig
         assert fig["height"] <= PRINT_HEIGHT and fig["breakInside"] == "avoid", fig
     print(f"\nreport.pdf: {len(printout.pages)} A4 pages")
-    assert len(printout.pages) >= len(printed.js(ANCHOR_TARGETS))  # sections start new pages
 
 
 def _squeezed(text: str) -> str:
@@ -454,31 +555,47 @@ def test_the_printed_report_has_every_exercise(printed, printout):
     assert missing == [], "exercises missing from the printed report"
 
 
-def test_the_first_printed_page_holds_the_first_question_and_answer(printed, printout):
+def test_the_first_printed_page_holds_every_question_and_its_answer(printed, printout):
     first = printed.js(
-        """() => { const s = document.querySelector('main section');
-        return [s.querySelector('blockquote').textContent, s.querySelector('.verdict').textContent]; }"""
+        "() => Array.from(document.querySelectorAll('ol.answers p')).map(p => p.textContent)"
     )
     page = _squeezed(printout.pages[0])
-    assert all(_squeezed(text)[:80] in page for text in first)
+    assert first and all(_squeezed(text)[:80] in page for text in first)
 
 
-def test_no_printed_page_ends_with_a_heading_or_holds_almost_nothing(printed, printout):
+def test_no_printed_page_ends_with_a_heading_or_is_filled_40_percent_or_less(printed, printout):
+    """Every page but the last is filled below 40% of its height (its lowest text, figures' text
+    included; a page that draws an image counts as full) and ends with no heading."""
     headings = set(
         printed.js(
             """() => Array.from(document.querySelectorAll('h1, h2, h3, summary'))
             .map(h => h.innerText.trim()).filter(Boolean)"""
         )
     )
-    ends = {}
-    for number, (text, images) in enumerate(
-        zip(printout.pages[:-1], printout.images[:-1], strict=True), 1
+    ends, sparse = {}, {}
+    for number, (text, images, fill) in enumerate(
+        zip(printout.pages[:-1], printout.images[:-1], printout.fill[:-1], strict=True), 1
     ):
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        assert len(lines) >= 5 or images, f"page {number} holds only {lines}"
-        if lines[-1] in headings:
+        if fill <= 0.4 and not images:
+            sparse[number] = (round(fill, 2), lines[:3])
+        if lines and lines[-1] in headings:
             ends[number] = lines[-1]
+    print(f"\nfilled: {[round(f, 2) for f in printout.fill]}")
+    assert sparse == {}, "pages filled 40% or less"
     assert ends == {}, "pages that end with a heading"
+
+
+def test_every_printed_link_shows_where_it_goes(printed, printout):
+    hrefs = printed.js(
+        """() => Array.from(document.querySelectorAll('main a[href], footer a[href]'))
+        .filter(a => !a.getAttribute('href').startsWith('#') && a.checkVisibility())
+        .map(a => a.getAttribute('href'))"""
+    )
+    text = _squeezed("".join(printout.pages))
+    assert hrefs, "no link to a file on the page"
+    missing = [href for href in hrefs if _squeezed(href) not in text]
+    assert missing == [], "links printed without their target"
 
 
 @pytest.mark.parametrize(
@@ -549,9 +666,9 @@ def test_an_explorable_figure_is_a_slider_on_screen_and_every_frame_in_print(ope
         assert printed.js(f"() => getComputedStyle({controls}).display") == "none"
 
 
-def test_each_compacted_drawing_looks_like_its_file(browser, report_file: Path):
-    """The page's lighter markup of each SVG figure (`render.compact_svg`) draws what the file
-    draws: screenshots of both, at the file's own size, differ in almost no pixel."""
+def test_each_inlined_drawing_looks_like_its_file(browser, report_file: Path):
+    """The page's markup of each SVG figure (`render.page_svg`) draws what the file draws:
+    screenshots of both, at the file's own size, differ in almost no pixel."""
     import io
 
     import numpy as np
@@ -565,7 +682,7 @@ def test_each_compacted_drawing_looks_like_its_file(browser, report_file: Path):
         for path in sorted(report_file.parent.glob("runs/*/figures/*/*.svg")):
             svg = path.read_text(encoding="utf-8")
             shots = []
-            for markup in (svg[svg.index("<svg") :], render.compact_svg(svg)):
+            for markup in (svg[svg.index("<svg") :], render.page_svg(svg)):
                 page.set_content(f"<!DOCTYPE html><body style='margin: 0'>{markup}</body>")
                 shot = Image.open(io.BytesIO(page.locator("svg").first.screenshot()))
                 shots.append(np.asarray(shot.convert("RGB")).astype(int))
