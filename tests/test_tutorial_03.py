@@ -285,13 +285,16 @@ def test_tutorial_03_shows_each_share_beside_its_baselines(quick_reports):
 @pytest.mark.notebooks
 def test_tutorial_03_names_each_validated_choice_and_its_grid(quick_reports):
     claims = claims_of(results_of(quick_reports))
-    seeds = parameters_of(quick_reports)["seeds"]
-    for name in ("l2_generalizes_better", "dropout_generalizes_better"):
-        pattern = r"chosen(?: per seed)?: \[([^\]]*)\], (\d+) of (\d+) at an edge of \[([^\]]*)\]"
-        chosen, on_edge, total, grid = re.search(pattern, claims[name]["text"]).groups()
-        picks = [float(v) for v in chosen.split(",")]
-        offered = [float(v) for v in grid.split(",")]
-        assert len(picks) == int(total) == len(seeds) and set(picks) <= set(offered), name
+    parameters = parameters_of(quick_reports)
+    for name, grid in (
+        ("l2_generalizes_better", "lambds"),
+        ("dropout_generalizes_better", "keep_probs"),
+    ):
+        pattern = r"chosen(?: per seed)?: \[([^\]]*)\], (\d+) of (\d+) at the grid's edge"
+        chosen, on_edge, total = re.search(pattern, claims[name]["text"]).groups()
+        picks, offered = [float(v) for v in chosen.split(",")], parameters[grid]
+        assert len(picks) == int(total) == len(parameters["seeds"]), name
+        assert set(picks) <= set(offered), name
         assert int(on_edge) == sum(p in (min(offered), max(offered)) for p in picks), name
 
 
