@@ -108,6 +108,16 @@ class Comparison:
         return self.status != INCONCLUSIVE
 
     @property
+    def p_value(self) -> float | None:
+        """The comparison's own p-value (`p`)."""
+        return self.p
+
+    @property
+    def adjusted_p(self) -> float | None:
+        """The p-value adjusted over the notebook's comparisons (`p_adjusted`)."""
+        return self.p_adjusted
+
+    @property
     def held(self) -> bool:
         return self.status == HELD
 

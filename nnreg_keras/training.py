@@ -401,18 +401,30 @@ def fit_many(
     lists with one entry per model (each seed's own data draw, of the same shapes).
 
     Models of one architecture (the signature `fit_full_batch` reuses runners by) train side by side,
-    up to `group_size` in one compiled call between two records. On JAX that call maps Keras's own
-    training step over the models (`jax.vmap`), which is bit-identical to `fit_full_batch`: the same
-    records, weights, seed states and optimizer state. On TensorFlow, Sequential models of Dense and
+    up to `group_size` in one compiled call between two records. On JAX that call runs Keras's own
+    training loop of each model in turn (`jax.lax.map`), the computation `fit_full_batch` compiles,
+    so it is bit-identical to `fit_full_batch` one model at a time: the same records, weights, seed
+    states and optimizer state, with either `masks`. On TensorFlow, Sequential models of Dense and
     dropout layers (`keras.layers.Dropout`, `models.BitsDropout`, `models.FixedMaskDropout`) trained
     with an element-wise optimizer (SGD, Adam...) and a standard loss run as one stacked model, its
-    kernels with a leading model axis, under XLA unless a `keras.layers.Dropout` is inside; each
-    model keeps its own dropout masks and random state, so results equal `fit_full_batch` up to
-    float rounding. The stacked model reads each model's L2 strengths (no penalty counts as 0),
-    BitsDropout rates and fixed masks from variables, so a sweep over them is one group, traced once;
-    a group of more than `group_size` models trains in equal parts.
-    Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
+    kernels with a leading model axis, under XLA unless Keras's own masks are drawn; each model
+    keeps its own dropout masks and random state, so results equal `fit_full_batch` up to float
+    rounding (the stacked products round differently: about 1e-6 relative after a few dozen steps).
+    The stacked model reads each model's L2 strengths (no penalty counts as 0), BitsDropout rates
+    (and keras.layers.Dropout rates with `masks="fast"`) and fixed masks from variables, so a sweep
+    over them is one group, traced once; a group of more than `group_size` models trains in equal
+    parts. Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
     architecture met once) goes through `fit_full_batch`.
+
+    `masks` decides how `keras.layers.Dropout` layers draw their masks while they train:
+    - "keras" (the default): Keras's own random masks, so each model ends as
+      `model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)` leaves it (up to
+      float rounding on TensorFlow's stacked model);
+    - "fast": masks from the counter-based hash of `models.fast_masks` (what `BitsDropout` draws):
+      the same keep probability (within 2⁻³³) and inverted scaling, independent across steps, units,
+      examples, layers and models, the identity at inference; other random numbers than Keras's,
+      drawn several times faster (`make bench`). Only the training call changes: the models keep
+      Keras's own masks for any later `fit` or call with `training=True`.
 
     Each record is checked by `guards.check_record`. A model that diverges stops being recorded and
     keeps the state it had before training, as `fit_full_batch` leaves it; the others train to the
@@ -542,7 +554,8 @@ _GROUP_LOOPS: dict[str, Callable] = {}
 
 
 def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, masks):
-    """`jax.vmap` of the runner's training step over the models' stacked state (see `fit_many`)."""
+    """The runner's training loop over the models' stacked state, one model after another inside
+    one compiled call (`jax.lax.map`; see `fit_many`)."""
     import jax
     import jax.numpy as jnp
 
@@ -558,7 +571,14 @@ def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, ma
 
         @jax.jit
         def loop(state, xs, ys, n):
-            return jax.lax.fori_loop(0, n, lambda _, s: jax.vmap(one_model)(s, xs, ys), state)
+            # Each model's own loop, one model after another in one compiled call: the same
+            # computation as `fit_full_batch`'s, so the same bits. (`jax.vmap` over the models
+            # batches their products, which XLA may round differently: 1e-7 after 60 steps.)
+            def alone(args):
+                s, x1, y1 = args
+                return jax.lax.fori_loop(0, n, lambda _, t: one_model(t, x1, y1), s)
+
+            return jax.lax.map(alone, (state, xs, ys))
 
         _GROUP_LOOPS[signature] = loop
 
@@ -891,3 +911,145 @@ def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics, mas
         if found[k][1] is None:
             runner.store(k, model)
     return found
+
+
+# Models predicted in one compiled call, at most this many.
+PREDICT_GROUP_SIZE = 32
+
+
+def predict_many(
+    models: list[keras.Model],
+    x: np.ndarray | list[np.ndarray],
+    training: bool = False,
+    masks: str = "keras",
+) -> list[np.ndarray]:
+    """Outputs of many models as numpy arrays, one per model in the order of `models`, as
+    `predict(model, x, training)` gives them (up to float rounding). `x` is shared by every model,
+    or a list with one input array per model (of one shape).
+
+    Models of one architecture are predicted in one compiled call per group of at most
+    `PREDICT_GROUP_SIZE` (on TensorFlow and JAX), traced once per architecture, input shape and
+    group size, instead of one call per model; a model whose architecture is met once here, or
+    with an adapted preprocessing layer, is called eagerly. With `training=True` (Monte Carlo
+    dropout passes) each model draws its own masks and its dropout seed states advance as a call of
+    its own would advance them; `masks="fast"` draws `keras.layers.Dropout`'s masks from the hash
+    of `models.fast_masks` (see `fit_many`)."""
+    from nnreg_keras.models import fast_masks
+
+    _check_masks(masks)
+    n = len(models)
+    if isinstance(x, list):
+        inputs = [np.asarray(xi, "float32") for xi in _per_model(x, n, "x")]
+    else:
+        inputs = [np.asarray(x, "float32")] * n
+    groups: dict[Any, list[int]] = {}
+    for i, model in enumerate(models):
+        key = _predict_key(model, inputs[i], training, masks)
+        groups.setdefault(key if key else ("alone", i), []).append(i)
+    outputs: list[np.ndarray] = [np.empty(0)] * n
+    for key, members in groups.items():
+        if key[0] == "alone" or len(members) == 1 or BACKEND not in ("jax", "tensorflow"):
+            for i in members:
+                if _mask_draw(models[i], masks) == "fast":
+                    with fast_masks(models[i]):
+                        outputs[i] = predict(models[i], inputs[i], training)
+                else:
+                    outputs[i] = predict(models[i], inputs[i], training)
+            continue
+        for part in _even_parts(members, PREDICT_GROUP_SIZE):
+            found = _predict_group(key, [models[i] for i in part], [inputs[i] for i in part])
+            for i, values in zip(part, found, strict=True):
+                outputs[i] = values
+    return outputs
+
+
+def _predict_key(model: keras.Model, x: np.ndarray, training: bool, masks: str) -> tuple | None:
+    """What models must share to be predicted in one compiled call; None for a model called alone."""
+    if _adapts(model) or not model.built:
+        return None
+    try:
+        config = model.get_config()
+    except NotImplementedError:
+        return None
+    names = {name: f"#{i}" for i, name in enumerate(dict.fromkeys(_layer_names(config)))}
+    described = [
+        type(model).__module__,
+        type(model).__qualname__,
+        _canonical(config, names),
+        [
+            (v.shape, str(v.dtype))
+            for v in (*model.trainable_variables, *model.non_trainable_variables)
+        ],
+        [x.shape, str(x.dtype)],
+    ]
+    text = json.dumps(described, sort_keys=True, default=repr)
+    return (hashlib.sha256(text.encode()).hexdigest(), bool(training), _mask_draw(model, masks))
+
+
+_PREDICTORS: dict[tuple, Callable] = {}
+
+
+def _predictor(key: tuple, model: keras.Model) -> Callable:
+    """`outputs(trainable, non_trainable, xs)`: a compiled call of the architecture's template on
+    each model's stacked variables and inputs; returns outputs and new non-trainable values."""
+    from nnreg_keras.models import use_fast_masks
+
+    found = _PREDICTORS.get(key)
+    if found is not None:
+        return found
+    saved = random.getstate(), np.random.get_state()
+    try:
+        template = keras.models.clone_model(model)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+    if key[2] == "fast":
+        use_fast_masks(template)
+    training = key[1]
+
+    def one(args):
+        trainable, non_trainable, xs = args
+        out, new = template.stateless_call(
+            list(trainable), list(non_trainable), xs, training=training
+        )
+        return out, new
+
+    if BACKEND == "jax":
+        import jax
+
+        found = jax.jit(jax.vmap(lambda t, nt, xs: one((t, nt, xs))))
+    else:
+        import tensorflow as tf
+
+        signature = (tf.float32, [v.dtype for v in template.non_trainable_variables])
+
+        @tf.function(reduce_retracing=True)
+        def found(t, nt, xs):
+            return tf.map_fn(one, (t, nt, xs), fn_output_signature=signature)
+
+    _PREDICTORS[key] = found
+    return found
+
+
+def _predict_group(key: tuple, models: list[keras.Model], inputs: list[np.ndarray]) -> list:
+    """`predict_many` of models of one key, in one compiled call."""
+    predictor = _predictor(key, models[0])
+    stack = keras.ops.stack
+    trainable = [
+        stack([m.trainable_variables[j].value for m in models])
+        for j in range(len(models[0].trainable_variables))
+    ]
+    non_trainable = [
+        stack([m.non_trainable_variables[j].value for m in models])
+        for j in range(len(models[0].non_trainable_variables))
+    ]
+    outputs, new = predictor(
+        trainable, non_trainable, keras.ops.convert_to_tensor(np.stack(inputs))
+    )
+    if key[1]:  # training: the seed states advance as each model's own call advances them
+        for j, values in enumerate(new):
+            values = keras.ops.convert_to_numpy(values)
+            for k, model in enumerate(models):
+                model.non_trainable_variables[j].assign(values[k])
+    outputs = keras.ops.convert_to_numpy(outputs)
+    return [outputs[k] for k in range(len(models))]

@@ -12,6 +12,7 @@ from scipy import stats as scipy_stats
 
 from nnreg_keras import recording, stats
 from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.formatting import dropout_label
 from nnreg_keras.pipeline.contract import validate
 from nnreg_keras.recording import Recorder, numbers_in, verdict_problems
 
@@ -149,6 +150,7 @@ def test_the_recorder_adjusts_every_comparison_and_updates_them_in_place(monkeyp
         scipy_stats.false_discovery_control(p).tolist(), abs=1e-15
     )
     assert first.p_adjusted >= 0.05 and first.status == stats.INCONCLUSIVE  # the same object
+    assert (first.p_value, first.adjusted_p) == (first.p, first.p_adjusted)
     assert rec.data["comparisons"] == 6 and all(c.comparisons == 6 for c in returned)
     claim = next(c for c in rec.data["claims"] if c["name"] == "barely")
     assert claim["status"] == stats.INCONCLUSIVE and claim["p_adjusted"] == first.p_adjusted
@@ -332,3 +334,10 @@ def test_quick_profile_equivalence_sentences_name_their_direction(quick_reports)
             way = "higher" if low > 0 else "lower"
             measured = claim["text"].removeprefix(f"{claim['expected']}: ").split(":")[0]
             assert way in measured, (results["notebook"], claim["name"], claim["text"])
+
+
+def test_a_dropout_label_in_plain_words_passes_the_verdict_rules():
+    assert dropout_label(0.3) == "dropout rate 0.3 (keep_prob 0.7)"
+    assert dropout_label(0.3, course=False) == "dropout rate 0.3"
+    assert verdict_problems(f"Yes: with {dropout_label(0.3, course=False)}.") == []
+    assert verdict_problems(f"Yes: with {dropout_label(0.3)}.") != []

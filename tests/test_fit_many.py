@@ -503,3 +503,73 @@ def test_fast_masks_draw_what_bits_dropout_draws_and_restore_keras_masks():
     assert all(len(set(row)) == 1 for row in out)  # one mask entry per example, as noise_shape asks
     assert 0 < (out[:, 0] != 0).sum() < len(out)
     np.testing.assert_array_equal(fast_draw(keras.layers.Dropout(1.0), x), np.zeros_like(x))
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="bit-identical on JAX only")
+@pytest.mark.parametrize("masks", ["keras", "fast"])
+def test_jax_groups_are_bit_identical_with_three_inputs_and_an_output_penalty(masks):
+    """3-24-1, Dropout(0.3), L2 on the output kernel, 60 steps: products of three inputs, which
+    XLA rounds differently when the models are batched (jax.vmap); one after another they are not."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype("float32")
+    y = (x.sum(axis=1) > 0).astype("float32")
+
+    def build(seed):
+        set_seed(seed)
+        model = keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(24, activation="relu"),
+                keras.layers.Dropout(0.3),
+                keras.layers.Dense(
+                    1, activation="sigmoid", kernel_regularizer=keras.regularizers.L2(1e-3)
+                ),
+            ]
+        )
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+        return model
+
+    grouped = [build(seed) for seed in range(4)]
+    grouped_records = fit_many(grouped, x, y, 60, 20, masks=masks)
+    for seed, model, records in zip(range(4), grouped, grouped_records, strict=True):
+        alone = build(seed)
+        assert fit_full_batch(alone, x, y, 60, 20, masks=masks) == records
+        assert_same_state(alone, model, exact=True)
+
+
+# predict_many
+
+
+@pytest.mark.parametrize("masks", ["keras", "fast"])
+def test_predict_many_gives_what_predict_gives(masks, monkeypatch):
+    """One compiled call per architecture; in training mode each model draws its own masks and its
+    seed state advances as its own call's would, pass after pass."""
+    calls = []
+    original = training._predict_group
+    monkeypatch.setattr(
+        training,
+        "_predict_group",
+        lambda key, ms, xs: calls.append(len(ms)) or original(key, ms, xs),
+    )
+    x = DATA.x_test.astype("float32")
+    builds = [lambda s=s: lesson_model(s) for s in range(4)] + [lambda: mlp(9, "bits")]
+    many, one = [b() for b in builds], [b() for b in builds]
+    for mode in (False, True, True):
+        found = training.predict_many(many, x, training=mode, masks=masks)
+        for model, values in zip(one, found, strict=True):
+            if masks == "fast" and training._mask_draw(model, masks) == "fast":
+                with fast_masks(model):
+                    expected = training.predict(model, x, training=mode)
+            else:
+                expected = training.predict(model, x, training=mode)
+            assert values.shape == (len(x), 1)
+            np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-6)
+    assert calls == ([4, 4, 4] if GROUPS else [])
+    drawn = [training.predict_many(many[:2], x, training=True)[0] for _ in range(2)]
+    assert not np.array_equal(*drawn)  # each pass draws new masks
+    per_model = training.predict_many(many[:2], [x, x[::-1]])
+    np.testing.assert_allclose(
+        per_model[1], training.predict(many[1], x[::-1]), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="x: give one value shared by all 2 models"):
+        training.predict_many(many[:2], [x])
