@@ -213,7 +213,7 @@ def test_the_short_answer_is_plain_and_says_as_good_as_only_when_it_held(results
     for banned in ("keep_prob", "interval", "share points", " to +", " to −"):
         assert banned not in verdict, banned
     smaller = claims["smaller_network_as_good"]
-    assert ("was as good as the wide one" in verdict) == (
+    assert ("were as good as the wide network" in verdict) == (
         smaller["status"] == "held" and smaller["interval"][0] <= 0 <= smaller["interval"][1]
     )
     if "within a point of" in verdict:

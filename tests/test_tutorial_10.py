@@ -88,4 +88,4 @@ def test_the_short_answer_is_built_from_the_control(results):
     )
     assert f"by itself {said} the accuracy" in verdict
     held = claims["mixed_units_l2_as_good_as_none"]["status"] == "held"
-    assert ("as good as none" in verdict or "within a point of" in verdict) == held
+    assert ("was as good as none" in verdict or "within a point of" in verdict) == held
