@@ -21,8 +21,14 @@ STUDENT ?= student
 BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
-# With -jN (N > 1) notebooks run side by side and share the cores: one thread each for TensorFlow's
-# and XLA's pools (measured by `make bench`); `make -j2 report ONE_THREAD_EACH=` keeps the defaults.
+# Notebooks run side by side, as many at once as there are cores (`make -j1 report`: one at a
+# time; `make -jN report`: N). A -j on the command line overrides this default.
+NPROC := $(shell nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
+MAKEFLAGS += -j$(NPROC)
+# How many at once, as make runs them (MAKEFLAGS holds the effective -j inside a recipe).
+JOBS = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),as many as there are notebooks)
+# Side by side, the notebooks share the cores: one thread each for TensorFlow's and XLA's pools
+# (measured by `make bench`); `make report ONE_THREAD_EACH=` keeps the defaults.
 ONE_THREAD_EACH ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \
   XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 SIDE_BY_SIDE = $(filter-out -j1,$(filter -j%,$(MAKEFLAGS)))
@@ -50,7 +56,7 @@ endif
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
-	@echo "make -j2 report               the same, two notebooks at a time"
+	@echo "                              ($(NPROC) notebooks at a time, one per core; make -j1 report: one at a time)"
 	@echo "make reports/runs/NN_name/run.json   execute one notebook with the last report's profile"
 	@echo "make student [STUDENT=dir]    student editions of every notebook in student/ (solutions blanked)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
@@ -94,6 +100,7 @@ $(filter reports/%,$(STALE)): FORCE
 reports/.profile: FORCE | $(INSTALLED)
 	@$(if $(filter CHECK-FAILED,$(STALE)),$(PY) -m nnreg_keras check --profile $(PROFILE) >/dev/null,true)
 	@mkdir -p reports
+	@$(if $(filter report,$(MAKECMDGOALS)),echo "notebooks: $(JOBS) at a time on $(NPROC) cores (longest first; make -j1 report: one at a time)")
 	@echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
 
 # The notebooks there are; adding or deleting one rebuilds the report (which drops deleted ones).
@@ -125,8 +132,8 @@ test: | $(INSTALLED)
 # Per backend: the training tests, then every notebook with the quick profile into a temporary reports
 # directory; then the largest difference in each notebook's metrics between backends. With
 # NNREG_QUICK_REPORTS=DIR set for both `make test` and this target (as CI does), a backend whose
-# quick run the test session kept in DIR/<backend> is not run a second time. Notebooks run two at a
-# time (one thread each), the last first: results are compared between backends, not bit for bit.
+# quick run the test session kept in DIR/<backend> is not run a second time. Notebooks run one per
+# core (one thread each), the last first: results are compared between backends, not bit for bit.
 test-backends: | $(INSTALLED)
 	@out=$$(mktemp -d); tested=""; skipped=""; \
 	for backend in $(BACKENDS); do \
@@ -138,7 +145,7 @@ test-backends: | $(INSTALLED)
 	    echo "notebooks: the quick run that make test kept in $$NNREG_QUICK_REPORTS/$$backend"; \
 	    cp -r "$$NNREG_QUICK_REPORTS/$$backend" $$out/$$backend; \
 	  else \
-	    printf '%s\n' $(STEMS) | sort -r | KERAS_BACKEND=$$backend $(ONE_THREAD_EACH) xargs -P2 -I{} \
+	    printf '%s\n' $(STEMS) | sort -r | KERAS_BACKEND=$$backend $(ONE_THREAD_EACH) xargs -P$(NPROC) -I{} \
 	      $(PY) -m nnreg_keras run {} --profile quick --reports $$out/$$backend || exit 1; \
 	  fi; \
 	  tested="$$tested $$backend"; \

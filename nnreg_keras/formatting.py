@@ -44,9 +44,10 @@ def mean_sd_text(values: Iterable[float], digits: int = 3) -> str:
     return f"{number(mean, digits)} ± {number(sd, digits)}"
 
 
-def dropout_label(rate: float) -> str:
-    """Dropout strength in both conventions: Keras's rate and the course's keep_prob."""
-    return f"dropout rate {rate:g} (keep_prob {1 - rate:g})"
+def dropout_label(rate: float, course: bool = True) -> str:
+    """Dropout strength in both conventions: Keras's rate and the course's keep_prob; with
+    `course=False`, the rate alone, in plain words (as a short answer says it)."""
+    return f"dropout rate {rate:g}" + (f" (keep_prob {1 - rate:g})" if course else "")
 
 
 def l2_label(l2: float, m: int) -> str:

@@ -5,16 +5,17 @@ The models themselves (Dense, Dropout, L2) are written in the notebooks, where a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.rules import check_rate
-from nnreg_keras.training import BACKEND, keras
+from nnreg_keras.training import BACKEND, MASK_BITS, keras, mask_scale, mask_threshold
 
-# Random bits per unit of `BitsDropout`: its keep probability is a multiple of 2**-MASK_BITS.
-MASK_BITS = 32
+__all__ = ["MASK_BITS", "mask_scale", "mask_threshold"]  # and the layers below
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")
@@ -80,8 +81,8 @@ def hash_bits(index: Any, key0: Any, key1: Any) -> Any:
 
 
 def _keep_mask(inputs: Any, seed: Any, threshold: int) -> Any:
-    """Where `BitsDropout` keeps a unit: the hash of the unit's index and the seed state
-    (SeedGenerator.next()) at least `threshold`."""
+    """Where a hashed mask keeps a unit of a tensor shaped like `inputs`: the hash of the unit's
+    index and the seed state (SeedGenerator.next()) at least `threshold`."""
     if BACKEND == "jax":
         import jax.numpy as jnp
 
@@ -93,6 +94,85 @@ def _keep_mask(inputs: Any, seed: Any, threshold: int) -> Any:
     if tf.executing_eagerly():  # a call outside a traced step (Monte Carlo passes): one XLA kernel
         return _eager_keep_mask(inputs, seed, threshold)
     return _tf_keep_mask(inputs, seed, threshold)
+
+
+def hash_dropout(
+    inputs: Any, rate: float, seed_generator: Any, noise_shape: tuple | None = None
+) -> Any:
+    """Inverted dropout in training with a mask from `hash_bits`: each unit (or each entry of
+    `noise_shape`, broadcast as Keras does) kept with probability 1 - round(rate·2³²)/2³², kept
+    units scaled by 1/(1 - rate); the seed generator advances once per call, as in Keras's layer.
+    On PyTorch, Keras's uniform draw against the same threshold."""
+    if rate >= 1:
+        return keras.ops.zeros_like(inputs)
+    shape = tuple(inputs.shape)
+    if noise_shape is not None:
+        shape = tuple(s if d is None else d for s, d in zip(shape, noise_shape, strict=True))
+    threshold = mask_threshold(rate)
+    if BACKEND in ("jax", "tensorflow"):
+        like = inputs if shape == tuple(inputs.shape) else keras.ops.zeros(shape, "float32")
+        keep = _keep_mask(like, seed_generator.next(), threshold)
+    else:
+        uniform = keras.random.uniform(shape, seed=seed_generator)
+        keep = keras.ops.greater_equal(uniform, threshold / 2**MASK_BITS)
+    if shape != tuple(inputs.shape):
+        keep = keras.ops.broadcast_to(keep, keras.ops.shape(inputs))
+    return keras.ops.where(keep, inputs * mask_scale(rate), keras.ops.zeros_like(inputs))
+
+
+def _keras_dropouts(model: Any) -> list[Any]:
+    """Every `keras.layers.Dropout` (the class itself, not a subclass) that drops: the layer itself,
+    or the layers of a model, nested ones too."""
+    if type(model) is keras.layers.Dropout:
+        return [model] if model.rate > 0 else []
+    found = []
+    for layer in getattr(model, "layers", []):
+        if type(layer) is keras.layers.Dropout and layer.rate > 0:
+            found.append(layer)
+        found += _keras_dropouts(layer)
+    return found
+
+
+def has_keras_dropout(model: Any) -> bool:
+    """Whether `fast_masks` changes anything in the model."""
+    return bool(_keras_dropouts(model))
+
+
+def _fast_call(layer: Any):
+    def call(inputs, training=False):
+        if not training:
+            return inputs
+        return hash_dropout(inputs, layer.rate, layer.seed_generator, layer.noise_shape)
+
+    return call
+
+
+def use_fast_masks(model: Any) -> Callable[[], None]:
+    """Make every `keras.layers.Dropout` in `model` draw its masks with `hash_dropout` (see
+    `fast_masks`) from now on; return a function that gives them Keras's masks back."""
+    layers = _keras_dropouts(model)
+    for layer in layers:
+        object.__setattr__(layer, "call", _fast_call(layer))
+
+    def restore() -> None:
+        for layer in layers:
+            layer.__dict__.pop("call", None)
+
+    return restore
+
+
+@contextlib.contextmanager
+def fast_masks(model: Any) -> Iterator[Any]:
+    """Within the block, every `keras.layers.Dropout` of `model` draws its training masks from the
+    counter-based `hash_bits` (what `BitsDropout` draws) instead of Keras's random generator:
+    the same keep probability (within 2⁻³³), the same inverted scaling, masks independent across
+    steps, units, examples, layers and models (each layer's seed state is the key), the identity
+    at inference. A step traced within the block keeps the hashed masks."""
+    restore = use_fast_masks(model)
+    try:
+        yield model
+    finally:
+        restore()
 
 
 def _tf_keep_mask(inputs: Any, seed: Any, threshold: Any) -> Any:
@@ -134,18 +214,13 @@ class BitsDropout(keras.layers.Dropout):
                 "unit); use keras.layers.Dropout for a shared mask"
             )
         super().__init__(check_rate(rate), seed=seed, **kwargs)
-        self.threshold = min(round(self.rate * 2**MASK_BITS), 2**MASK_BITS - 1)
-        self.scale = float(np.float32(1 / (1 - self.rate)))  # a float32 number, on every backend
+        self.threshold = mask_threshold(self.rate)
+        self.scale = mask_scale(self.rate)
 
     def call(self, inputs, training=False):
         if not training or self.threshold == 0:
             return inputs
-        if BACKEND in ("jax", "tensorflow"):
-            keep = _keep_mask(inputs, self.seed_generator.next(), self.threshold)
-        else:  # PyTorch: Keras's uniform draw, compared with the same threshold
-            uniform = keras.random.uniform(tuple(inputs.shape), seed=self.seed_generator)
-            keep = keras.ops.greater_equal(uniform, self.threshold / 2**MASK_BITS)
-        return keras.ops.where(keep, inputs * self.scale, keras.ops.zeros_like(inputs))
+        return hash_dropout(inputs, self.rate, self.seed_generator)
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")

@@ -73,24 +73,28 @@ def _display(bundle: dict[str, str], display_id: str | None = None, update: bool
         display(bundle, raw=True)
 
 
-# The short answer (verdict): plain words a program can check. A number is a numeral standing as
-# a word of its own: digits with optional thousands separators, decimals, exponent, sign and a
-# trailing %; digits touching a letter, an underscore or another digit group ("L2", "x_1",
-# "float32", "3D") are part of a name, and so is a zero-led integer ("01", "007": a label).
+# The short answer (verdict): plain words a program can check.
+# A number is a numeral standing as a word of its own: digits, with optional thousands separators
+# ("17,025"), decimals ("0.5", ".5"), exponent ("1e-3"), sign ("+3.4", "−0.58") and a trailing %.
+# Digits touching a letter, an underscore or a decimal point ("L2", "x_1", "float32", "3D", "v1.2")
+# belong to a name, and a zero-led integer ("01", "007") is a label (a lesson, a seed), not a
+# quantity. Joined by a dash, "1-4" is two numbers.
 NUMBER = re.compile(
-    r"(?<![\w.,])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+−]?\d+)?%?(?![\w])"
-    r"|(?<![\w.,])[-+−]?\.\d+(?![\w])"
+    r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+−]?\d+)?%?(?![\w])"
+    r"|(?<![\w.])[-+−]?\.\d+%?(?![\w])"
 )
 LABEL = re.compile(r"[-+−]?0\d+")  # a zero-led integer: a lesson or seed label, not a quantity
-_NUM = r"[-+−]?\d[\d,]*(?:\.\d+)?%?"
+_NUM = r"[-+−]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)%?"
+# Interval notation: ±, the words "interval" and "CI", and two numbers bracketed together
+# ("(−0.82 to −0.34)", "[0.1, 0.3]", "(… +1.75 to +5.15)").
 INTERVAL = re.compile(
-    rf"±|\binterval\b|\bCI\b|[\[(]\s*{_NUM}\s*(?:,|;|to|–|—|\.\.)\s*{_NUM}\s*[\])]"
-    rf"|\b{_NUM}\s+to\s+{_NUM}\s*\)",
+    rf"±|\binterval|\bCI\b|[\[(]\s*{_NUM}\s*(?:,|;|to|–|—|\.\.)\s*{_NUM}\s*[\])]"
+    rf"|(?<![\w.]){_NUM}\s*(?:to|–|—|\.\.)\s*{_NUM}\s*[\])]",
     re.IGNORECASE,
 )
-FORBIDDEN = {
-    re.compile(r"keep[_\s]?prob", re.IGNORECASE): "keep_prob (say the dropout rate in words)",
-    re.compile(r"share\s+points", re.IGNORECASE): '"share points"',
+FORBIDDEN = {  # words of notation, not of the answer
+    re.compile(r"\bkeep(?:[_-]|\s)?prob\b", re.IGNORECASE): "keep_prob (say the dropout rate)",
+    re.compile(r"\bshare[\s-]+points?\b", re.IGNORECASE): '"share points"',
 }
 VERDICT_NUMBERS = 2
 
@@ -306,6 +310,8 @@ class Recorder:
         self,
         name: str,
         *args: Any,
+        a: Any = None,
+        b: Any = None,
         expect: str | None = None,
         margin: float | None = None,
         scale: float | None = None,
@@ -335,26 +341,24 @@ class Recorder:
             if expected is not None:
                 raise TypeError("compare() got the expected text twice")
             expected, *args = args
-        values = dict(
-            zip(("a", "b", "expect", "margin", "scale", "unit", "note"), args, strict=False)
-        )
-        if len(args) > len(values) or len(values) < 2:
+        keys = ("a", "b", "expect", "margin", "scale", "unit", "note")
+        if len(args) > len(keys):
+            raise TypeError(f"compare() takes at most {len(keys) + 2} positional arguments")
+        values = dict(zip(keys, args, strict=False))
+        given = {"a": a, "b": b, "expect": expect, "margin": margin, "scale": scale, "unit": unit}
+        for key, value in given.items():
+            if value is not None and values.get(key) is not None:
+                raise TypeError(f"compare() got {key} twice")
+            if value is not None:
+                values[key] = value
+        if values.get("a") is None or values.get("b") is None:
             raise TypeError(
                 "compare(name, [expected,] a, b, ...) takes a and b, one value per seed"
             )
-        for key, given in {
-            "expect": expect,
-            "margin": margin,
-            "scale": scale,
-            "unit": unit,
-        }.items():
-            if given is not None and values.get(key) is not None:
-                raise TypeError(f"compare() got {key} twice")
-        expect = values.get("expect") or expect
-        margin = values.get("margin", margin)
-        expect = expect or ("equal" if margin is not None else "higher")
-        scale = values.get("scale") or scale or (100.0 if points else 1.0)
-        unit = values.get("unit") or unit or ("points" if points else "")
+        margin = values.get("margin")
+        expect = values.get("expect") or ("equal" if margin is not None else "higher")
+        scale = values.get("scale") or (100.0 if points else 1.0)
+        unit = values.get("unit") or ("points" if points else "")
         note = values.get("note") or note
         comparison = stats.paired(values["a"], values["b"], expect, margin, scale, unit)
         self._comparisons.pop(name, None)

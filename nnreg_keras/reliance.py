@@ -166,10 +166,9 @@ def change_words(comparison: Comparison) -> str:
     the 95% interval excludes zero, else "did not change measurably"."""
     if comparison.interval is None:
         return "was measured on one seed only"
-    low, high = comparison.interval
-    if high < 0:
-        return "fell"
-    return "rose" if low > 0 else "did not change measurably"
+    return {"lower": "fell", "higher": "rose"}.get(
+        comparison.direction, "did not change measurably"
+    )
 
 
 def answer(*comparisons: Comparison) -> str:

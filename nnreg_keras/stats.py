@@ -108,6 +108,16 @@ class Comparison:
         return self.status != INCONCLUSIVE
 
     @property
+    def p_value(self) -> float | None:
+        """The comparison's own p-value (`p`)."""
+        return self.p
+
+    @property
+    def adjusted_p(self) -> float | None:
+        """The p-value adjusted over the notebook's comparisons (`p_adjusted`)."""
+        return self.p_adjusted
+
+    @property
     def held(self) -> bool:
         return self.status == HELD
 
@@ -143,7 +153,8 @@ class Comparison:
         parts = []
         if self.equivalence_interval is not None:
             low, high = (self._bare(v) for v in self.equivalence_interval)
-            parts.append(f"90% interval {low} to {high}, margin ±{self._bare(self.margin)}")
+            margin = self._value(self.margin, signed=False).removesuffix(f" {self.unit}")
+            parts.append(f"90% interval {low} to {high}, margin ±{margin}")
         low, high = (self._bare(v) for v in self.interval)
         parts.append(f"95% interval {low} to {high}")
         side = {"higher": "higher", "lower": "lower", "equal": "higher"}[self.expect]
@@ -208,8 +219,14 @@ class Comparison:
 
 
 def p_text(p: float) -> str:
-    """'= 0.004', '= 0.31' or '< 0.001'."""
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+    """'= 0.31', '= 0.004' or '< 0.001': two decimals from 0.1, three below, and as many more as
+    it takes for the text to fall on the same side of ALPHA as p ('= 0.0499', not '= 0.050')."""
+    if p < 0.001:
+        return "< 0.001"
+    digits = 2 if p >= 0.1 else 3
+    while (float(f"{p:.{digits}f}") < ALPHA) != (p < ALPHA) and digits < 8:
+        digits += 1
+    return f"= {p:.{digits}f}"
 
 
 def _values(values: Sequence[float], name: str) -> list[float]:

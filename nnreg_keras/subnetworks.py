@@ -13,7 +13,7 @@ import numpy as np
 
 from nnreg_keras.data import goalkeeper_boundary
 from nnreg_keras.exceptions import ParameterError
-from nnreg_keras.formatting import dropout_label, l2_label
+from nnreg_keras.formatting import dropout_label, l2_label, mean_sd_text
 from nnreg_keras.stats import HELD, NOT_HELD, Comparison
 from nnreg_keras.training import keras
 
@@ -56,7 +56,37 @@ def tune(
     best = {c: [at_best(run, key) for run in runs] for c, runs in records.items()}
     chosen = choose({c: [r[key] for r in rows] for c, rows in best.items()})
     picked = [best[c][seed] for seed, c in enumerate(chosen)]
-    return {"chosen": chosen} | {m: np.array([r[m] for r in picked]) for m in picked[0]}
+    recorded = [r["step"] for r in next(iter(records.values()))[0]]
+    return {"chosen": chosen, "recorded_steps": recorded} | {
+        m: np.array([r[m] for r in picked]) for m in picked[0]
+    }
+
+
+TUNED_COLUMNS = [
+    "model",
+    "chosen on validation",
+    "on the edge of its grid",
+    "best step",
+    "test accuracy",
+    "test log-loss",
+]
+
+
+def tuned_row(name: str, tuned: dict[str, Any], grid: Sequence[float], n_train: int) -> list[str]:
+    """A row of TUNED_COLUMNS for a `tune`d setting of (units, kind, strength) models: what was
+    chosen, where the choices fell in their `grid` (widths for plain networks, else strengths) and
+    in the recorded steps, the best step and the test scores, mean ± sd over seeds."""
+    values = [c[0] if c[1] == "plain" else c[2] for c in tuned["chosen"]]
+    step = grid_edges(tuned["step"], tuned["recorded_steps"])
+    edges = [grid_edges(values, grid) if grid else "", step and f"step: {step}"]
+    return [
+        name,
+        chosen_text(tuned["chosen"], n_train),
+        "; ".join(e for e in edges if e) or "never",
+        mean_sd_text(tuned["step"], 0),
+        mean_sd_text(tuned["test_accuracy"]),
+        mean_sd_text(tuned["test_loss"]),
+    ]
 
 
 def grid_edges(chosen: Sequence[float], grid: Sequence[float]) -> str:
@@ -75,16 +105,15 @@ def likeness(comparison: Comparison, other: str, margin: str = "one point") -> s
     """An equivalence finding in words a learner can trust: "as accurate as `other`, within
     `margin`" only when its interval lies inside the margin, naming the direction when the interval
     excludes zero; otherwise what the interval does show."""
-    low, high = comparison.interval or (0.0, 0.0)
+    way = {"lower": "less", "higher": "more"}.get(comparison.direction or "")
     if comparison.status == HELD:
-        side = "" if low <= 0 <= high else (", slightly less" if high < 0 else ", slightly more")
-        return f"as accurate as {other}, within {margin}{side}"
+        return f"as accurate as {other}, within {margin}" + (f", slightly {way}" if way else "")
     if comparison.status == NOT_HELD:
-        return f"{'less' if high < 0 else 'more'} accurate than {other}, by more than {margin}"
-    if high < 0 or low > 0:
+        return f"{way} accurate than {other}, by more than {margin}"
+    if way:
         return (
-            f"{'less' if high < 0 else 'more'} accurate than {other}, by an amount these seeds "
-            f"cannot place within or beyond {margin}"
+            f"{way} accurate than {other}, by an amount these seeds cannot place within or "
+            f"beyond {margin}"
         )
     return f"not shown to be within {margin} of {other}"
 

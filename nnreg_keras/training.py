@@ -36,6 +36,20 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 BACKEND = keras.backend.backend()
 
+# Random bits per unit of a hashed dropout mask (`models.hash_dropout`, `BitsDropout`, and
+# `keras.layers.Dropout` under `masks="fast"`): its keep probability is a multiple of 2**-MASK_BITS.
+MASK_BITS = 32
+
+
+def mask_threshold(rate: float) -> int:
+    """The 32-bit threshold of a hashed mask at `rate`: a unit is kept when its bits reach it."""
+    return min(round(float(rate) * 2**MASK_BITS), 2**MASK_BITS - 1)
+
+
+def mask_scale(rate: float) -> float:
+    """The inverted-dropout scale 1/(1 - rate) as a float32 number, on every backend."""
+    return float(np.float32(1 / (1 - float(rate))))
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, numpy and the backend (`keras.utils.set_random_seed`) and ask for deterministic ops."""
@@ -146,7 +160,11 @@ def _canonical(value: Any, names: dict[str, str], keep_seed: bool = False) -> An
 
 
 def _signature(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, config: dict | None = None
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: dict | None = None,
+    masks: str = "keras",
 ) -> str | None:
     """What a traced training step depends on; None for a model that trains itself (no config, or
     adapted preprocessing layers). `config` replaces the model's own config (see `_stack_config`).
@@ -154,7 +172,8 @@ def _signature(
     The model's and the compile configuration without layer names and VARIABLE_CONFIG_KEYS, the
     shapes and dtypes of every variable, and the data's shapes. A layer whose config holds a `seed`
     or `mask` must keep what they decide in variables, as Keras's dropout layers and `MaskedDropout`
-    do (or be listed in ARCHITECTURE_SEED_LAYERS); anything else that shapes the step is in its config."""
+    do (or be listed in ARCHITECTURE_SEED_LAYERS); anything else that shapes the step is in its config.
+    `masks` (see `fit_many`) is part of it where the model has a `keras.layers.Dropout` that drops."""
     if _adapts(model):
         return None
     try:
@@ -174,6 +193,7 @@ def _signature(
         _canonical(compiled, names),
         [(v.shape, str(v.dtype)) for v in _state(model)],
         [x.shape, y.shape, str(x.dtype)],
+        _mask_draw(model, masks),
     ]
     text = json.dumps(described, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -195,9 +215,12 @@ def _copy_state(source: keras.Model, target: keras.Model) -> None:
         t.assign(s.value)
 
 
-def _new_runner(model: keras.Model) -> _Runner:
+def _new_runner(model: keras.Model, masks: str = "keras") -> _Runner:
     """A compiled copy of the model, made without touching the global random streams (cloning draws
-    default seeds from Python's `random`), so the caller's later draws are as without reuse."""
+    default seeds from Python's `random`), so the caller's later draws are as without reuse. With
+    `masks="fast"` its `keras.layers.Dropout` layers draw hashed masks (`models.use_fast_masks`)."""
+    from nnreg_keras.models import use_fast_masks
+
     saved = random.getstate(), np.random.get_state()
     try:
         clone = keras.models.clone_model(model)
@@ -206,7 +229,25 @@ def _new_runner(model: keras.Model) -> _Runner:
     finally:
         random.setstate(saved[0])
         np.random.set_state(saved[1])
+    if masks == "fast":
+        use_fast_masks(clone)
     return _Runner(clone)
+
+
+MASKS = ("keras", "fast")
+
+
+def _check_masks(masks: str) -> None:
+    if masks not in MASKS:
+        raise ValueError(f'masks = {masks!r}: accepted "keras" (Keras\'s own) or "fast" (hashed)')
+
+
+def _mask_draw(model: keras.Model, masks: str) -> str:
+    """How the model's dropout masks are drawn: "fast" only where `masks="fast"` changes something
+    (a `keras.layers.Dropout` that drops), so other models share their runners across both."""
+    from nnreg_keras.models import has_keras_dropout
+
+    return "fast" if masks == "fast" and has_keras_dropout(model) else "keras"
 
 
 def _chunk(steps: int, record_every: int) -> int:
@@ -234,6 +275,9 @@ def _arrays(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, np.asarray(y, dtype="float32").reshape(len(x), -1)
 
 
+EvalSets = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 def _record(
     step: int,
     fit_loss: float,
@@ -259,6 +303,7 @@ def fit_full_batch(
     eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] = binary_metrics,
     reuse: bool = True,
+    masks: str = "keras",
 ) -> list[dict[str, float]]:
     """Train a compiled model for `steps` full-batch gradient steps; return tidy records.
 
@@ -268,19 +313,48 @@ def fit_full_batch(
     With `reuse` (the default) the model is trained through its architecture's runner, which gives
     the same weights, seed states and optimizer state as training the model itself, without tracing;
     `reuse=False` traces the model's own training step.
+
+    `masks="keras"` (the default) draws `keras.layers.Dropout`'s masks as Keras does, so the model
+    ends as `model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)` leaves it
+    (up to float rounding); `masks="fast"` draws them from the counter-based hash of
+    `models.fast_masks` (same keep probability and scaling, other random numbers, faster).
     """
+    from nnreg_keras.models import use_fast_masks
+
     chunk = _chunk(steps, record_every)
+    _check_masks(masks)
     _check_compiled(model)
     x, y = _arrays(x, y)
     eval_sets = {"train": (x, y)} if eval_sets is None else eval_sets
-    signature = _signature(model, x, y) if reuse else None
+    signature = _signature(model, x, y, masks=masks) if reuse else None
     if signature is None:
+        # The model traces its own step, just for this call: fast masks only while it trains.
         runner = _Runner(model)
+        if _mask_draw(model, masks) == "fast":
+            restore = use_fast_masks(model)
+            try:
+                return _fit_runner(model, runner, x, y, steps, chunk, eval_sets, metrics)
+            finally:
+                restore()
     else:
         runner = _RUNNERS.get(signature)
         if runner is None:
-            runner = _RUNNERS[signature] = _new_runner(model)
+            runner = _RUNNERS[signature] = _new_runner(model, _mask_draw(model, masks))
         _copy_state(model, runner.model)
+    return _fit_runner(model, runner, x, y, steps, chunk, eval_sets, metrics)
+
+
+def _fit_runner(
+    model: keras.Model,
+    runner: _Runner,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    chunk: int,
+    eval_sets: EvalSets,
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+) -> list[dict[str, float]]:
+    """`fit_full_batch`'s loop: `steps` steps of the runner in chunks, a record after each."""
     data = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
     records: list[dict[str, float]] = []
     for step in range(chunk, steps + 1, chunk):
@@ -302,9 +376,6 @@ def fit_full_batch(
 GROUP_SIZE = 16
 
 
-EvalSets = dict[str, tuple[np.ndarray, np.ndarray]]
-
-
 def _per_model(value: Any, n: int, name: str) -> list[Any]:
     """`value` shared by all n models, or a list with one entry per model (each seed's own data)."""
     if isinstance(value, list):
@@ -323,24 +394,37 @@ def fit_many(
     eval_sets: EvalSets | list[EvalSets | None] | None = None,
     metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]] = binary_metrics,
     group_size: int = GROUP_SIZE,
+    masks: str = "keras",
 ) -> list[list[dict[str, float]]]:
     """Train compiled models as `fit_full_batch` would one at a time; return one list of records
     per model, in the order of `models`. `x`, `y` and `eval_sets` are shared by every model, or
     lists with one entry per model (each seed's own data draw, of the same shapes).
 
     Models of one architecture (the signature `fit_full_batch` reuses runners by) train side by side,
-    up to `group_size` in one compiled call between two records. On JAX that call maps Keras's own
-    training step over the models (`jax.vmap`), which is bit-identical to `fit_full_batch`: the same
-    records, weights, seed states and optimizer state. On TensorFlow, Sequential models of Dense and
+    up to `group_size` in one compiled call between two records. On JAX that call runs Keras's own
+    training loop of each model in turn (`jax.lax.map`), the computation `fit_full_batch` compiles,
+    so it is bit-identical to `fit_full_batch` one model at a time: the same records, weights, seed
+    states and optimizer state, with either `masks`. On TensorFlow, Sequential models of Dense and
     dropout layers (`keras.layers.Dropout`, `models.BitsDropout`, `models.FixedMaskDropout`) trained
     with an element-wise optimizer (SGD, Adam...) and a standard loss run as one stacked model, its
-    kernels with a leading model axis, under XLA unless a `keras.layers.Dropout` is inside; each
-    model keeps its own dropout masks and random state, so results equal `fit_full_batch` up to
-    float rounding. The stacked model reads each model's L2 strengths (no penalty counts as 0),
-    BitsDropout rates and fixed masks from variables, so a sweep over them is one group, traced once;
-    a group of more than `group_size` models trains in equal parts.
-    Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
+    kernels with a leading model axis, under XLA unless Keras's own masks are drawn; each model
+    keeps its own dropout masks and random state, so results equal `fit_full_batch` up to float
+    rounding (the stacked products round differently: about 1e-6 relative after a few dozen steps).
+    The stacked model reads each model's L2 strengths (no penalty counts as 0), BitsDropout rates
+    (and keras.layers.Dropout rates with `masks="fast"`) and fixed masks from variables, so a sweep
+    over them is one group, traced once; a group of more than `group_size` models trains in equal
+    parts. Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
     architecture met once) goes through `fit_full_batch`.
+
+    `masks` decides how `keras.layers.Dropout` layers draw their masks while they train:
+    - "keras" (the default): Keras's own random masks, so each model ends as
+      `model.fit(x, y, batch_size=len(x), epochs=steps, shuffle=False, verbose=0)` leaves it (up to
+      float rounding on TensorFlow's stacked model);
+    - "fast": masks from the counter-based hash of `models.fast_masks` (what `BitsDropout` draws):
+      the same keep probability (within 2⁻³³) and inverted scaling, independent across steps, units,
+      examples, layers and models, the identity at inference; other random numbers than Keras's,
+      drawn several times faster (`make bench`). Only the training call changes: the models keep
+      Keras's own masks for any later `fit` or call with `training=True`.
 
     Each record is checked by `guards.check_record`. A model that diverges stops being recorded and
     keeps the state it had before training, as `fit_full_batch` leaves it; the others train to the
@@ -348,6 +432,7 @@ def fit_many(
     the records of all models: a diverged model's up to the record that showed it, none when
     it trained alone."""
     chunk = _chunk(steps, record_every)
+    _check_masks(masks)
     if group_size < 1:
         raise ValueError(f"group_size must be positive, got {group_size}")
     if len({id(m) for m in models}) != len(models):
@@ -366,7 +451,7 @@ def fit_many(
     ]
     groups: dict[Any, list[int]] = {}  # the models of each key, in order
     for i, model in enumerate(models):
-        key = _group_key(model, *data[i])
+        key = _group_key(model, *data[i], masks)
         shapes = tuple((name, np.shape(xs)) for name, (xs, _) in evals[i].items())
         groups.setdefault((*key, shapes) if key else ("alone", i), []).append(i)
     records: list[list[dict[str, float]]] = [[] for _ in models]
@@ -377,7 +462,7 @@ def fit_many(
                 for i in part:
                     try:
                         records[i] = fit_full_batch(
-                            models[i], *data[i], steps, chunk, evals[i], metrics
+                            models[i], *data[i], steps, chunk, evals[i], metrics, masks=masks
                         )
                     except DivergenceError as error:
                         problems[i] = str(error)
@@ -391,6 +476,7 @@ def fit_many(
                 chunk,
                 [evals[i] for i in part],
                 metrics,
+                _mask_draw(models[part[0]], masks),
             )
             for i, (group_records, problem) in zip(part, found, strict=True):
                 records[i] = group_records
@@ -415,16 +501,17 @@ def _even_parts(members: list[int], group_size: int) -> list[list[int]]:
     return [members[start : start + size] for start in range(0, len(members), size)]
 
 
-def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple | None:
+def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray, masks: str) -> tuple | None:
     """What models must share to train in one call: the signature, and on TensorFlow a stackable
     architecture (`_stack_config`: L2 strengths, BitsDropout rates and fixed masks may differ) and
     equal optimizer scalars (step count, learning rate); None for none."""
     if BACKEND == "jax":
-        signature = _signature(model, x, y)
+        signature = _signature(model, x, y, masks=masks)
         return None if signature is None else (signature,)
-    if BACKEND != "tensorflow" or _stack_plan(model) is None:
+    draw = _mask_draw(model, masks)
+    if BACKEND != "tensorflow" or _stack_plan(model, draw) is None:
         return None
-    signature = _signature(model, x, y, _stack_config(model))
+    signature = _signature(model, x, y, _stack_config(model, draw), masks)
     if signature is None:
         return None
     scalars = tuple(
@@ -466,14 +553,15 @@ def _group_records(
 _GROUP_LOOPS: dict[str, Callable] = {}
 
 
-def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics):
-    """`jax.vmap` of the runner's training step over the models' stacked state (see `fit_many`)."""
+def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, masks):
+    """The runner's training loop over the models' stacked state, one model after another inside
+    one compiled call (`jax.lax.map`; see `fit_many`)."""
     import jax
     import jax.numpy as jnp
 
     runner = _RUNNERS.get(signature)
     if runner is None:
-        runner = _RUNNERS[signature] = _new_runner(models[0])
+        runner = _RUNNERS[signature] = _new_runner(models[0], masks)
     template = runner.model
     loop = _GROUP_LOOPS.get(signature)
     if loop is None:
@@ -483,7 +571,14 @@ def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics):
 
         @jax.jit
         def loop(state, xs, ys, n):
-            return jax.lax.fori_loop(0, n, lambda _, s: jax.vmap(one_model)(s, xs, ys), state)
+            # Each model's own loop, one model after another in one compiled call: the same
+            # computation as `fit_full_batch`'s, so the same bits. (`jax.vmap` over the models
+            # batches their products, which XLA may round differently: 1e-7 after 60 steps.)
+            def alone(args):
+                s, x1, y1 = args
+                return jax.lax.fori_loop(0, n, lambda _, t: one_model(t, x1, y1), s)
+
+            return jax.lax.map(alone, (state, xs, ys))
 
         _GROUP_LOOPS[signature] = loop
 
@@ -533,9 +628,10 @@ STACKED_LOSSES = ("binary_crossentropy", "mse", "mean_squared_error")
 STACKED_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad", "Adamax", "Nadam")
 
 
-def _stack_plan(model: keras.Model) -> list[tuple[str, keras.Layer]] | None:
+def _stack_plan(model: keras.Model, masks: str = "keras") -> list[tuple[str, keras.Layer]] | None:
     """The layers of a model the TensorFlow stacked model can train side by side with others of
-    its architecture, as ("dense" | "dropout" | "bits" | "fixed", layer); None for any other model."""
+    its architecture, as ("dense" | "dropout" | "bits" | "fixed", layer); None for any other model.
+    With `masks="fast"` a `keras.layers.Dropout` is a "bits" step: it draws what BitsDropout draws."""
     from nnreg_keras.models import BitsDropout, FixedMaskDropout
 
     optimizer = model.optimizer
@@ -562,8 +658,8 @@ def _stack_plan(model: keras.Model) -> list[tuple[str, keras.Layer]] | None:
             or layer.lora_enabled
         ):
             plan.append(("dense", layer))
-        elif type(layer) is keras.layers.Dropout and layer.noise_shape is None:
-            plan.append(("dropout", layer))
+        elif type(layer) is keras.layers.Dropout and layer.noise_shape is None and layer.rate < 1:
+            plan.append(("bits" if masks == "fast" else "dropout", layer))
             seeds += layer.rate > 0
         elif type(layer) is BitsDropout:
             plan.append(("bits", layer))
@@ -597,23 +693,26 @@ def _reads_l2(kind: str, layer: keras.Layer) -> bool:
 
 def _reads_bits(kind: str, layer: keras.Layer) -> bool:
     """A BitsDropout step that drops units: its threshold and scale are read per model."""
-    return kind == "bits" and layer.threshold > 0
+    return kind == "bits" and mask_threshold(layer.rate) > 0
 
 
-def _stack_config(model: keras.Model) -> dict:
+def _stack_config(model: keras.Model, masks: str = "keras") -> dict:
     """The model's config without what the stacked model reads per model from variables: the
     strength of each L2 kernel penalty (none counts as strength 0), each BitsDropout rate (whether
-    it drops anything stays) and each FixedMaskDropout's seed (its mask)."""
+    it drops anything stays, and so for each keras.layers.Dropout with `masks="fast"`) and each
+    FixedMaskDropout's seed (its mask)."""
     config = model.get_config()
     layers = {layer.name: layer for layer in model.layers}
     for entry in config["layers"]:
         inner, layer = entry["config"], layers.get(entry["config"].get("name"))
         if entry["class_name"] == "Dense" and layer is not None and _per_model_l2(layer):
             inner["kernel_regularizer"] = "L2, strength per model"
-        elif entry["class_name"] == "BitsDropout" and layer is not None:
-            inner["rate"] = (
-                "none" if layer.rate == 0 else "keeps all" if not layer.threshold else "drops"
-            )
+        elif layer is not None and (
+            entry["class_name"] == "BitsDropout"
+            or (masks == "fast" and type(layer) is keras.layers.Dropout)
+        ):
+            threshold = mask_threshold(layer.rate)
+            inner["rate"] = "none" if layer.rate == 0 else "keeps all" if not threshold else "drops"
         elif entry["class_name"] == "FixedMaskDropout":
             inner["seed"] = "mask per model"
     return config
@@ -623,10 +722,10 @@ class _StackedRunner:
     """A TensorFlow model of `size` models of one architecture: each kernel, bias, seed state and
     optimizer slot with a leading model axis. Kept per architecture and size, traced once."""
 
-    def __init__(self, model: keras.Model, size: int):
+    def __init__(self, model: keras.Model, size: int, masks: str = "keras"):
         import tensorflow as tf
 
-        self.size, self.plan = size, _stack_plan(model)
+        self.size, self.plan, self.draw = size, _stack_plan(model, masks), masks
         self.loss = keras.losses.get(model.loss)
         self.weights = [
             keras.Variable(np.zeros((size, *v.shape), "float32"), name=f"stacked_{i}")
@@ -700,7 +799,7 @@ class _StackedRunner:
             if layer.rate == 0:
                 continue
             seed = next(seeds)
-            if not training or (kind == "bits" and layer.threshold == 0):
+            if not training or (kind == "bits" and mask_threshold(layer.rate) == 0):
                 continue
             h = _model_axis(h, self.size)
             if kind == "bits":  # as models.BitsDropout draws it, every model at once
@@ -732,7 +831,7 @@ class _StackedRunner:
         self.loss_sum.assign_add(losses)
 
     def load(self, models: list[keras.Model]) -> None:
-        plans = [_stack_plan(model) for model in models]
+        plans = [_stack_plan(model, self.draw) for model in models]
 
         def per_layer(variable, pick, value):
             """One row per layer of the plan that `pick(kind, layer)` selects, a column per model."""
@@ -743,8 +842,8 @@ class _StackedRunner:
             )
 
         per_layer(self.l2, _reads_l2, _l2_strength)
-        per_layer(self.thresholds, _reads_bits, lambda layer: layer.threshold)
-        per_layer(self.scales, _reads_bits, lambda layer: layer.scale)
+        per_layer(self.thresholds, _reads_bits, lambda layer: mask_threshold(layer.rate))
+        per_layer(self.scales, _reads_bits, lambda layer: mask_scale(layer.rate))
         fixed = [[_numpy(layer.mask) for kind, layer in plan if kind == "fixed"] for plan in plans]
         for j, variable in enumerate(self.masks):
             variable.assign(np.stack([masks[j] for masks in fixed]))
@@ -779,13 +878,13 @@ def _numpy(variable: Any) -> np.ndarray:
 _STACKED: dict[tuple[str, int], _StackedRunner] = {}
 
 
-def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics):
+def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics, masks):
     """A stacked model of the group, trained in one `tf.function` loop (see `fit_many`)."""
     import tensorflow as tf
 
     runner = _STACKED.get((signature, len(models)))
     if runner is None:
-        runner = _STACKED[signature, len(models)] = _StackedRunner(models[0], len(models))
+        runner = _STACKED[signature, len(models)] = _StackedRunner(models[0], len(models), masks)
     runner.load(models)
     shared = all(pair is data[0] for pair in data)  # one data set: the stacked model broadcasts it
     stacked = [
@@ -812,3 +911,145 @@ def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics):
         if found[k][1] is None:
             runner.store(k, model)
     return found
+
+
+# Models predicted in one compiled call, at most this many.
+PREDICT_GROUP_SIZE = 32
+
+
+def predict_many(
+    models: list[keras.Model],
+    x: np.ndarray | list[np.ndarray],
+    training: bool = False,
+    masks: str = "keras",
+) -> list[np.ndarray]:
+    """Outputs of many models as numpy arrays, one per model in the order of `models`, as
+    `predict(model, x, training)` gives them (up to float rounding). `x` is shared by every model,
+    or a list with one input array per model (of one shape).
+
+    Models of one architecture are predicted in one compiled call per group of at most
+    `PREDICT_GROUP_SIZE` (on TensorFlow and JAX), traced once per architecture, input shape and
+    group size, instead of one call per model; a model whose architecture is met once here, or
+    with an adapted preprocessing layer, is called eagerly. With `training=True` (Monte Carlo
+    dropout passes) each model draws its own masks and its dropout seed states advance as a call of
+    its own would advance them; `masks="fast"` draws `keras.layers.Dropout`'s masks from the hash
+    of `models.fast_masks` (see `fit_many`)."""
+    from nnreg_keras.models import fast_masks
+
+    _check_masks(masks)
+    n = len(models)
+    if isinstance(x, list):
+        inputs = [np.asarray(xi, "float32") for xi in _per_model(x, n, "x")]
+    else:
+        inputs = [np.asarray(x, "float32")] * n
+    groups: dict[Any, list[int]] = {}
+    for i, model in enumerate(models):
+        key = _predict_key(model, inputs[i], training, masks)
+        groups.setdefault(key if key else ("alone", i), []).append(i)
+    outputs: list[np.ndarray] = [np.empty(0)] * n
+    for key, members in groups.items():
+        if key[0] == "alone" or len(members) == 1 or BACKEND not in ("jax", "tensorflow"):
+            for i in members:
+                if _mask_draw(models[i], masks) == "fast":
+                    with fast_masks(models[i]):
+                        outputs[i] = predict(models[i], inputs[i], training)
+                else:
+                    outputs[i] = predict(models[i], inputs[i], training)
+            continue
+        for part in _even_parts(members, PREDICT_GROUP_SIZE):
+            found = _predict_group(key, [models[i] for i in part], [inputs[i] for i in part])
+            for i, values in zip(part, found, strict=True):
+                outputs[i] = values
+    return outputs
+
+
+def _predict_key(model: keras.Model, x: np.ndarray, training: bool, masks: str) -> tuple | None:
+    """What models must share to be predicted in one compiled call; None for a model called alone."""
+    if _adapts(model) or not model.built:
+        return None
+    try:
+        config = model.get_config()
+    except NotImplementedError:
+        return None
+    names = {name: f"#{i}" for i, name in enumerate(dict.fromkeys(_layer_names(config)))}
+    described = [
+        type(model).__module__,
+        type(model).__qualname__,
+        _canonical(config, names),
+        [
+            (v.shape, str(v.dtype))
+            for v in (*model.trainable_variables, *model.non_trainable_variables)
+        ],
+        [x.shape, str(x.dtype)],
+    ]
+    text = json.dumps(described, sort_keys=True, default=repr)
+    return (hashlib.sha256(text.encode()).hexdigest(), bool(training), _mask_draw(model, masks))
+
+
+_PREDICTORS: dict[tuple, Callable] = {}
+
+
+def _predictor(key: tuple, model: keras.Model) -> Callable:
+    """`outputs(trainable, non_trainable, xs)`: a compiled call of the architecture's template on
+    each model's stacked variables and inputs; returns outputs and new non-trainable values."""
+    from nnreg_keras.models import use_fast_masks
+
+    found = _PREDICTORS.get(key)
+    if found is not None:
+        return found
+    saved = random.getstate(), np.random.get_state()
+    try:
+        template = keras.models.clone_model(model)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+    if key[2] == "fast":
+        use_fast_masks(template)
+    training = key[1]
+
+    def one(args):
+        trainable, non_trainable, xs = args
+        out, new = template.stateless_call(
+            list(trainable), list(non_trainable), xs, training=training
+        )
+        return out, new
+
+    if BACKEND == "jax":
+        import jax
+
+        found = jax.jit(jax.vmap(lambda t, nt, xs: one((t, nt, xs))))
+    else:
+        import tensorflow as tf
+
+        signature = (tf.float32, [v.dtype for v in template.non_trainable_variables])
+
+        @tf.function(reduce_retracing=True)
+        def found(t, nt, xs):
+            return tf.map_fn(one, (t, nt, xs), fn_output_signature=signature)
+
+    _PREDICTORS[key] = found
+    return found
+
+
+def _predict_group(key: tuple, models: list[keras.Model], inputs: list[np.ndarray]) -> list:
+    """`predict_many` of models of one key, in one compiled call."""
+    predictor = _predictor(key, models[0])
+    stack = keras.ops.stack
+    trainable = [
+        stack([m.trainable_variables[j].value for m in models])
+        for j in range(len(models[0].trainable_variables))
+    ]
+    non_trainable = [
+        stack([m.non_trainable_variables[j].value for m in models])
+        for j in range(len(models[0].non_trainable_variables))
+    ]
+    outputs, new = predictor(
+        trainable, non_trainable, keras.ops.convert_to_tensor(np.stack(inputs))
+    )
+    if key[1]:  # training: the seed states advance as each model's own call advances them
+        for j, values in enumerate(new):
+            values = keras.ops.convert_to_numpy(values)
+            for k, model in enumerate(models):
+                model.non_trainable_variables[j].assign(values[k])
+    outputs = keras.ops.convert_to_numpy(outputs)
+    return [outputs[k] for k in range(len(models))]

@@ -8,7 +8,7 @@ import pytest
 from nnreg_keras import training
 from nnreg_keras.data import make_goalkeeper
 from nnreg_keras.exceptions import DivergenceError, ParameterError
-from nnreg_keras.models import BitsDropout, FixedMaskDropout
+from nnreg_keras.models import BitsDropout, FixedMaskDropout, fast_masks
 from nnreg_keras.training import BACKEND, fit_full_batch, fit_many, keras, set_seed
 
 DATA = make_goalkeeper(n_train=64, n_test=32, seed=1)
@@ -307,3 +307,269 @@ def test_each_model_can_train_on_its_own_data(kind):
         ValueError, match="x: give one value shared by all 3 models, or a list of 3"
     ):
         fit_many(grouped, xs[:2], ys, 30, 10, sets)
+
+
+# masks="keras" | "fast": Keras's own Dropout in the grouped path.
+
+
+def lesson_model(seed: int, rate: float = 0.3, l2: float = 1e-3) -> keras.Model:
+    """A lesson's model: 2-64-64-1 with keras.layers.Dropout after each hidden layer, L2, Adam."""
+    set_seed(seed)
+    penalty = keras.regularizers.L2(l2)
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(64, activation="relu", kernel_regularizer=penalty),
+            keras.layers.Dropout(rate),
+            keras.layers.Dense(64, activation="relu", kernel_regularizer=penalty),
+            keras.layers.Dropout(rate),
+            keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=penalty),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    return model
+
+
+def assert_same_state(a: keras.Model, b: keras.Model, exact: bool = False) -> None:
+    for va, vb in zip(state(a), state(b), strict=True):
+        if exact:
+            np.testing.assert_array_equal(va, vb)
+        else:
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=2e-5)
+
+
+LESSON_SEEDS = [0, 1, 2]
+
+
+@pytest.mark.skipif(not GROUPS, reason="groups train on TensorFlow and JAX")
+def test_keras_masks_give_what_model_fit_gives():
+    """fit_many's default masks are Keras's: each model ends as model.fit leaves it."""
+    x, y = DATA.x_train.astype("float32"), DATA.y_train.astype("float32").reshape(-1, 1)
+    grouped = [lesson_model(seed) for seed in LESSON_SEEDS]
+    fit_many(grouped, x, y, 40, 20, masks="keras")
+    for seed, model in zip(LESSON_SEEDS, grouped, strict=True):
+        plain = lesson_model(seed)
+        plain.fit(x, y, batch_size=len(x), epochs=40, shuffle=False, verbose=0)
+        assert_same_state(model, plain)
+
+
+def test_keras_masks_one_model_gives_what_model_fit_gives():
+    """The path of a model trained alone (fit_full_batch, and a group of one) equals model.fit."""
+    x, y = DATA.x_train.astype("float32"), DATA.y_train.astype("float32").reshape(-1, 1)
+    alone, single = lesson_model(5), lesson_model(5)
+    fit_full_batch(alone, x, y, 40, 20)
+    fit_many([single], x, y, 40, 20)
+    plain = lesson_model(5)
+    history = plain.fit(x, y, batch_size=len(x), epochs=40, shuffle=False, verbose=0)
+    assert_same_state(alone, plain)
+    assert_same_state(single, plain)
+    assert history.history["loss"][-1] == pytest.approx(
+        fit_full_batch(lesson_model(5), x, y, 40, 1)[-1]["fit_loss"], rel=1e-4
+    )
+
+
+def test_masks_must_be_named():
+    model = lesson_model(0)
+    for train in (fit_many, fit_full_batch):
+        target = [model] if train is fit_many else model
+        with pytest.raises(ValueError, match="masks = 'quick': accepted \"keras\""):
+            train(target, DATA.x_train, DATA.y_train, 10, 10, masks="quick")
+
+
+@pytest.mark.skipif(not GROUPS, reason="hashed masks on TensorFlow and JAX")
+def test_fast_masks_group_equals_each_model_alone():
+    """masks="fast": a group trains what each model trains alone with fast masks (on JAX bit for
+    bit; on TensorFlow the stacked model rounds differently), and other numbers than Keras's."""
+    grouped = [lesson_model(seed) for seed in LESSON_SEEDS]
+    grouped_records = fit_many(grouped, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS, masks="fast")
+    for seed, model, records in zip(LESSON_SEEDS, grouped, grouped_records, strict=True):
+        alone = lesson_model(seed)
+        alone_records = fit_full_batch(
+            alone, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS, masks="fast"
+        )
+        if BACKEND == "jax":
+            assert alone_records == records
+            assert_same_state(alone, model, exact=True)
+        else:
+            for a, b in zip(alone_records, records, strict=True):
+                assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+            assert_same_state(alone, model)
+        own_step = lesson_model(seed)  # a model that traces its own step draws the same masks
+        own = fit_full_batch(
+            own_step, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS, reuse=False, masks="fast"
+        )
+        for a, b in zip(own, alone_records, strict=True):
+            assert a == pytest.approx(b, rel=1e-5, abs=1e-6)
+        assert type(own_step.layers[1].call).__name__ == "method"  # Keras's masks again after
+    keras_records = fit_many(
+        [lesson_model(seed) for seed in LESSON_SEEDS], DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS
+    )
+    assert keras_records[0][-1]["fit_loss"] != grouped_records[0][-1]["fit_loss"]
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+def test_fast_masks_sweep_over_keras_dropout_rates_is_one_group(monkeypatch):
+    calls = []
+    original = training._fit_group_tf
+    monkeypatch.setattr(
+        training,
+        "_fit_group_tf",
+        lambda models, *rest: calls.append(len(models)) or original(models, *rest),
+    )
+    rates = [0.1, 0.3, 0.5, 0.7]
+    models = [lesson_model(1, rate=rate) for rate in rates]
+    records = fit_many(models, DATA.x_train, DATA.y_train, 20, 10, masks="fast")
+    assert calls == [4]
+    for rate, model, grouped in zip(rates, models, records, strict=True):
+        alone = lesson_model(1, rate=rate)
+        alone_records = fit_full_batch(alone, DATA.x_train, DATA.y_train, 20, 10, masks="fast")
+        for a, b in zip(alone_records, grouped, strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+        assert_same_state(alone, model)
+
+
+def fast_draw(layer: keras.layers.Dropout, x: np.ndarray) -> np.ndarray:
+    with fast_masks(layer):
+        return keras.ops.convert_to_numpy(layer(x, training=True))
+
+
+def binomial_ok(count: float, n: int, p: float, sigmas: float = 5.0) -> bool:
+    return abs(count - n * p) <= sigmas * math.sqrt(n * p * (1 - p))
+
+
+@pytest.mark.skipif(not GROUPS, reason="hashed masks on TensorFlow and JAX")
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5, 0.8])
+def test_fast_masks_keep_one_minus_rate_and_scale_like_keras(rate):
+    x = np.ones((400, 50), "float32")
+    layer = keras.layers.Dropout(rate, seed=7)
+    out = fast_draw(layer, x)
+    kept = out != 0
+    assert binomial_ok(kept.sum(), kept.size, 1 - rate)
+    np.testing.assert_allclose(out[kept], 1 / (1 - rate), rtol=1e-6)  # inverted scaling
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    with fast_masks(layer):  # identity at inference, also with fast masks
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    keras_out = keras.ops.convert_to_numpy(keras.layers.Dropout(rate, seed=7)(x, training=True))
+    assert binomial_ok((keras_out != 0).sum(), kept.size, 1 - rate)
+
+
+def pair_agreement(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """How many units both masks keep, out of how many units."""
+    return int(((a != 0) & (b != 0)).sum()), a.size
+
+
+@pytest.mark.skipif(not GROUPS, reason="hashed masks on TensorFlow and JAX")
+def test_fast_masks_are_independent_across_steps_units_examples_layers_and_models():
+    p = 0.5
+    x = np.ones((300, 40), "float32")
+
+    def layer(seed):
+        set_seed(seed)
+        return keras.layers.Dropout(1 - p)
+
+    first = layer(1)
+    step1, step2 = fast_draw(first, x), fast_draw(first, x)
+    other_seed = fast_draw(layer(2), x)
+    # the two layers of one model draw their seeds one after the other from the same stream
+    set_seed(3)
+    model = keras.Sequential(
+        [keras.Input((40,)), keras.layers.Dropout(0.5), keras.layers.Dropout(0.5)]
+    )
+    with fast_masks(model):
+        one = keras.ops.convert_to_numpy(model.layers[0](x, training=True))
+        two = keras.ops.convert_to_numpy(model.layers[1](x, training=True))
+    for a, b in [(step1, step2), (step1, other_seed), (one, two)]:
+        both, n = pair_agreement(a, b)
+        assert binomial_ok(both, n, p * p), (both, n)
+    kept = (step1 != 0).astype("float64")
+    for matrix in (kept, kept.T):  # units (columns) and examples (rows)
+        correlation = np.corrcoef(matrix, rowvar=False)
+        off = correlation[~np.eye(len(correlation), dtype=bool)]
+        assert np.abs(off).max() < 6 / math.sqrt(len(matrix)), np.abs(off).max()
+    # determinism: the same seed draws the same masks, step after step
+    again = layer(1)
+    np.testing.assert_array_equal(fast_draw(again, x), step1)
+    np.testing.assert_array_equal(fast_draw(again, x), step2)
+
+
+@pytest.mark.skipif(not GROUPS, reason="hashed masks on TensorFlow and JAX")
+def test_fast_masks_draw_what_bits_dropout_draws_and_restore_keras_masks():
+    x = np.ones((20, 30), "float32")
+    fast, bits = keras.layers.Dropout(0.4, seed=11), BitsDropout(0.4, seed=11)
+    np.testing.assert_array_equal(fast_draw(fast, x), draw(bits, x))
+    assert "call" not in fast.__dict__  # Keras's own call again after the block
+    shared = keras.layers.Dropout(0.5, noise_shape=(None, 1), seed=2)
+    out = fast_draw(shared, x)
+    assert all(len(set(row)) == 1 for row in out)  # one mask entry per example, as noise_shape asks
+    assert 0 < (out[:, 0] != 0).sum() < len(out)
+    np.testing.assert_array_equal(fast_draw(keras.layers.Dropout(1.0), x), np.zeros_like(x))
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="bit-identical on JAX only")
+@pytest.mark.parametrize("masks", ["keras", "fast"])
+def test_jax_groups_are_bit_identical_with_three_inputs_and_an_output_penalty(masks):
+    """3-24-1, Dropout(0.3), L2 on the output kernel, 60 steps: products of three inputs, which
+    XLA rounds differently when the models are batched (jax.vmap); one after another they are not."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3)).astype("float32")
+    y = (x.sum(axis=1) > 0).astype("float32")
+
+    def build(seed):
+        set_seed(seed)
+        model = keras.Sequential(
+            [
+                keras.Input((3,)),
+                keras.layers.Dense(24, activation="relu"),
+                keras.layers.Dropout(0.3),
+                keras.layers.Dense(
+                    1, activation="sigmoid", kernel_regularizer=keras.regularizers.L2(1e-3)
+                ),
+            ]
+        )
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+        return model
+
+    grouped = [build(seed) for seed in range(4)]
+    grouped_records = fit_many(grouped, x, y, 60, 20, masks=masks)
+    for seed, model, records in zip(range(4), grouped, grouped_records, strict=True):
+        alone = build(seed)
+        assert fit_full_batch(alone, x, y, 60, 20, masks=masks) == records
+        assert_same_state(alone, model, exact=True)
+
+
+# predict_many
+
+
+@pytest.mark.parametrize("masks", ["keras", "fast"])
+def test_predict_many_gives_what_predict_gives(masks, monkeypatch):
+    """One compiled call per architecture; in training mode each model draws its own masks and its
+    seed state advances as its own call's would, pass after pass."""
+    calls = []
+    original = training._predict_group
+    monkeypatch.setattr(
+        training,
+        "_predict_group",
+        lambda key, ms, xs: calls.append(len(ms)) or original(key, ms, xs),
+    )
+    x = DATA.x_test.astype("float32")
+    builds = [lambda s=s: lesson_model(s) for s in range(4)] + [lambda: mlp(9, "bits")]
+    many, one = [b() for b in builds], [b() for b in builds]
+    for mode in (False, True, True):
+        found = training.predict_many(many, x, training=mode, masks=masks)
+        for model, values in zip(one, found, strict=True):
+            if masks == "fast" and training._mask_draw(model, masks) == "fast":
+                with fast_masks(model):
+                    expected = training.predict(model, x, training=mode)
+            else:
+                expected = training.predict(model, x, training=mode)
+            assert values.shape == (len(x), 1)
+            np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-6)
+    assert calls == ([4, 4, 4] if GROUPS else [])
+    drawn = [training.predict_many(many[:2], x, training=True)[0] for _ in range(2)]
+    assert not np.array_equal(*drawn)  # each pass draws new masks
+    per_model = training.predict_many(many[:2], [x, x[::-1]])
+    np.testing.assert_allclose(
+        per_model[1], training.predict(many[1], x[::-1]), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="x: give one value shared by all 2 models"):
+        training.predict_many(many[:2], [x])

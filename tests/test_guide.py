@@ -21,7 +21,7 @@ from tests.test_student import assert_stopped_at_a_blank, execute
 
 GUIDE = ROOT / "tutorials" / "README.md"
 EXAMPLE = "### Adding a notebook: a complete example"
-STEM = "06_dropout_and_training_loss"
+STEM = "11_dropout_and_training_loss"
 
 
 def example_notebook() -> nbformat.NotebookNode:
@@ -79,7 +79,7 @@ def test_the_example_runs_and_lands_in_the_report(lesson: Path, tmp_path: Path):
     assert [c["name"] for c in results["claims"]] == ["higher_training_loss"]
     assert results["verdict"]["text"].split(":")[0] in ("Yes", "No", "Not at these seeds")
     html = report.build(reports).read_text()
-    assert '<section id="06-dropout-and-training-loss"' in html and "Drop less." in html
+    assert '<section id="11-dropout-and-training-loss"' in html and "Drop less." in html
     executed = nbformat.read(str(landed(reports, STEM, "notebooks", ".ipynb")), as_version=4)
     shown = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     assert any("<figure>" in o.get("data", {}).get("text/html", "") for o in shown)

@@ -16,6 +16,9 @@ import matplotlib.pyplot as plt
 params = check_parameters("99_new", dict(dropout_rate=dropout_rate, seeds=seeds, title=title))
 if fail:
     raise RuntimeError("this notebook was asked to fail")
+if stop:
+    import sys
+    sys.exit(0)
 rec = Recorder("99_new", title=title, questions=["Is the network smaller after training?"],
                parameters=params, seeds=seeds)
 fig, ax = plt.subplots()
@@ -25,7 +28,11 @@ rec.add_table("Rates", ["rate"], [[dropout_rate]])
 rec.verdict(f"The rate was {dropout_rate}.")
 rec.write()
 """
-PARAMS = 'dropout_rate = 0.5  # a rate\nseeds = [0]  # seeds\ntitle = "A new tutorial"  # title\nfail = False  # fail on purpose'
+PARAMS = """dropout_rate: float = 0.5  # a rate; in [0, 1)
+seeds: list[int] = [0]  # seeds; each in [0, 2**31); at least 1
+title: str = "A new tutorial"  # title
+fail: bool = False  # fail on purpose
+stop: bool = False  # stop early with sys.exit(0)"""
 
 
 @pytest.fixture
@@ -93,6 +100,76 @@ def test_a_failing_notebook_keeps_previous_outputs(layout):
     assert not [p for p in layout.reports.iterdir() if p.name.startswith(".run-")]
 
 
+def test_a_run_is_checked_whole_before_it_replaces_the_landed_one(layout, monkeypatch):
+    """A figure over the size limit is found in the new run, not after it has landed."""
+    from nnreg_keras.exceptions import ResultsError
+    from nnreg_keras.pipeline import landing
+
+    run([], "quick", layout, progress=False)
+    before = (layout.run_dir("99_new") / landing.STAMP).read_bytes()
+    monkeypatch.setattr(landing, "FIGURE_BYTES", 100)
+    with pytest.raises(ResultsError) as err:
+        run([], "quick", layout, extra={"title": "again"}, progress=False)
+    message = str(err.value)
+    assert "figure file the new run of 99_new/figures/99_new/bars.svg" in message
+    assert "so it did not replace the landed run; repair the notebook" in message
+    assert "nnreg-keras run" not in message and ".run-" not in message
+    assert (layout.run_dir("99_new") / landing.STAMP).read_bytes() == before
+    assert (layout.reports / "failed" / "99_new.ipynb").is_file()
+
+
+def test_a_notebook_that_stops_early_is_a_notebook_error_naming_no_private_path(layout):
+    run([], "quick", layout, progress=False)
+    with pytest.raises(NotebookError) as err:
+        run([], "quick", layout, extra={"stop": True}, progress=False)
+    message = str(err.value)
+    assert message.startswith("notebook 99_new ran to its end without writing its results")
+    assert ".run-" not in message and "executed notebook kept at" in message
+    assert err.value.exit_code == 3
+
+
+def test_the_pipeline_imports_where_fcntl_does_not_exist():
+    script = (
+        "import sys; sys.modules['fcntl'] = None\n"
+        "import nnreg_keras.pipeline.cli, nnreg_keras.pipeline.runner, nnreg_keras.pipeline.report\n"
+        "from nnreg_keras.pipeline import landing\n"
+        "import tempfile, pathlib\n"
+        "with landing.lock(pathlib.Path(tempfile.mkdtemp()), 'x'):\n"
+        "    print('locked')"
+    )
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "locked\n", done.stderr
+
+
+def test_the_pipeline_modules_import_no_cycle():
+    import ast
+    from pathlib import Path
+
+    folder = Path(report.__file__).parent
+    imports = {}
+    for path in folder.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "nnreg_keras.pipeline":
+                    found |= {a.name for a in node.names}
+                elif node.module.startswith("nnreg_keras.pipeline."):
+                    found.add(node.module.split(".")[2])
+        imports[path.stem] = found - {path.stem}
+
+    def reaches(start, seen=()):
+        for nxt in imports.get(start, ()):
+            if nxt in seen:
+                continue
+            yield nxt
+            yield from reaches(nxt, (*seen, nxt))
+
+    cycles = [m for m in imports if m in set(reaches(m))]
+    assert cycles == [], cycles
+
+
 def test_select_by_number_stem_or_path(tmp_path):
     notebooks = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
     assert pick(notebooks, ["02"]) == [notebooks[1]]
@@ -142,7 +219,7 @@ def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_p
         (shutil.copytree if (root / name).is_dir() else shutil.copy2)(root / name, tmp_path / name)
     (tmp_path / "params").mkdir()
     stem = sorted((root / "tutorials").glob("*.ipynb"))[0].stem
-    (tmp_path / "params" / "bad.yaml").write_text(f"{stem}:\n  seeds: [0, 0]\n")
+    (tmp_path / "params" / "bad.yaml").write_text(f"{stem}:\n  seeds: many\n")
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "index.html").write_text("previous report")
     (tmp_path / "installed").touch()  # the environment counts as set up: nothing is installed
@@ -160,7 +237,7 @@ def test_make_stops_on_a_bad_parameter_and_keeps_the_previous_report(root, tmp_p
         text=True,
     )
     assert done.returncode != 0
-    assert f"error: notebook {stem}:" in done.stderr and "'seeds' = [0, 0]" in done.stderr
+    assert f"error: notebook {stem}:" in done.stderr and "'seeds' = 'many'" in done.stderr
     assert (tmp_path / "reports" / "index.html").read_text() == "previous report"
     assert not (tmp_path / "reports" / "runs").exists()
 
@@ -178,3 +255,22 @@ def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_pat
         == "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"
     )
     assert progress.line("[1/4] 01_x", tmp_path / "none", 3.0, None) == "[1/4] 01_x  3 s"
+
+
+def test_an_exercise_keeps_the_baselines_profile_and_lands_beside_it(layout, monkeypatch, capsys):
+    from nnreg_keras.pipeline import landing
+    from nnreg_keras.pipeline.runner import stale
+
+    monkeypatch.chdir(layout.tutorials.parent)
+    assert cli.main(["run", "99", "--profile", "quick"]) == 0
+    baseline = (layout.run_dir("99_new") / landing.STAMP).read_bytes()
+    assert cli.main(["run", "99", "-p", "dropout_rate", "0.1"]) == 0  # no --profile
+    one_off = layout.run_dir("99_new" + landing.ONE_OFF)
+    stamp = json.loads((one_off / landing.STAMP).read_text())
+    assert stamp["profile"] == "quick" and stamp["overrides"] == {"dropout_rate": 0.1}
+    assert (layout.run_dir("99_new") / landing.STAMP).read_bytes() == baseline
+    html = (layout.reports / "index.html").read_text()
+    assert '<section id="99-new"' in html and '<section id="99-new-one-off"' in html
+    assert 'One-off run beside <a href="#99-new">the profile\'s run</a>' in html
+    assert "The rate was 0.25." in html and "The rate was 0.1." in html
+    assert stale("quick", layout) == [] and not one_off.exists()  # the next make report

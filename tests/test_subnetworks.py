@@ -128,7 +128,7 @@ def test_likeness_says_as_accurate_only_inside_the_margin_and_names_the_directio
     assert (
         said([-0.03, -0.031, -0.029, -0.03]) == "less accurate than dropout, by more than one point"
     )
-    assert said([-0.001, -0.02, -0.005, -0.015]).startswith(
+    assert said([-0.008, -0.012, -0.006, -0.014]).startswith(
         "less accurate than dropout, by an amount"
     )
     assert said([0.02, -0.02, 0.015, -0.01]) == "not shown to be within one point of dropout"
@@ -146,3 +146,27 @@ def test_boundary_accuracy_counts_flipped_labels():
     assert subnetworks.boundary_accuracy(x, clean) == 1.0
     clean[:5] = 1 - clean[:5]
     assert subnetworks.boundary_accuracy(x, clean) == pytest.approx(0.9)
+
+
+def test_tuned_row_names_the_choice_its_grid_edge_and_the_edge_of_the_recorded_steps():
+    records = {
+        (64, "dropout", 0.5): [run([0.5, 0.4], [0.7, 0.8]), run([0.3, 0.6], [0.9, 0.6])],
+        (64, "dropout", 0.75): [run([0.6, 0.7], [0.6, 0.6]), run([0.7, 0.8], [0.5, 0.5])],
+    }
+    for r in [*records.values()][0][0] + [*records.values()][0][1]:
+        r["test_loss"] = 0.4
+    for r in [*records.values()][1][0] + [*records.values()][1][1]:
+        r["test_loss"] = 0.5
+    tuned = subnetworks.tune(records)
+    assert tuned["recorded_steps"] == [10, 20]
+    row = subnetworks.tuned_row("dropout", tuned, [0.25, 0.5], n_train=200)
+    assert dict(zip(subnetworks.TUNED_COLUMNS, row, strict=True)) == {
+        "model": "dropout",
+        "chosen on validation": "dropout rate 0.5 (keep_prob 0.5) ×2",
+        "on the edge of its grid": "the largest offered (0.5) on 2 of 2 seeds; "
+        "step: the largest offered (20) on 1 of 2 seeds and the smallest offered (10) on 1 of 2 "
+        "seeds",
+        "best step": "15 ± 7",
+        "test accuracy": "0.850 ± 0.071",
+        "test log-loss": "0.400 ± 0.000",
+    }

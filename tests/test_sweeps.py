@@ -55,6 +55,29 @@ def test_one_step_weaker_keeps_the_choice_and_its_weaker_neighbour_never_zero():
         sweeps.one_step_weaker(grid, 2.0)  # not a value of the grid
 
 
+def test_at_best_reads_each_model_at_its_lowest_validation_loss():
+    history = [
+        {"step": 50, "validation_loss": 0.60, "test_accuracy": 0.70},
+        {"step": 100, "validation_loss": 0.40, "test_accuracy": 0.80},
+        {"step": 150, "validation_loss": 0.40, "test_accuracy": 0.81},  # a tie: the earlier wins
+        {"step": 200, "validation_loss": 0.55, "test_accuracy": 0.90},  # past its best
+    ]
+    best = sweeps.at_best(history)
+    assert best["test_accuracy"] == 0.80 and best["best_step"] == 100 and best["last_step"] == 200
+    rising = sweeps.at_best(history[:2])
+    assert sweeps.still_improving([best, rising]) == 0.5  # the second was best at its last record
+    assert sweeps.at_best(history, key="test_accuracy")["best_step"] == 50  # any key, lowest
+    with pytest.raises(ValueError, match="no best step"):
+        sweeps.at_best([])
+
+
+def test_grid_place_names_an_edge_choice():
+    assert sweeps.grid_place([0.1, 0.5, 2.5], 0.5) == "inside"
+    assert sweeps.grid_place([2.5, 0.1, 0.5], 0.1) == "smallest"
+    assert sweeps.grid_place([0.1, 0.5, 2.5], 2.5) == "largest"
+    assert sweeps.grid_place([0.5], 0.5) == "inside"  # one value: no grid to leave
+
+
 def comparisons(**pairs):
     """{(a, b): Comparison} from per-seed differences a − b."""
     return {
@@ -138,9 +161,12 @@ def test_tune_keeps_each_regularizer_at_its_validated_strength_beside_none():
         "dropout": pytest.approx([0.76, 0.77]),
     }
     assert tuned.best == "L2"  # validation 0.90 against 0.88, whatever the test set says
-    assert tuned.gain() == pytest.approx([0.10, 0.10])
-    assert tuned.chosen(200) == "L2 0.0025 (course λ 1) and dropout rate 0.3 (keep_prob 0.7)"
-    assert tuned.chosen(200, "dropout") == "dropout rate 0.3 (keep_prob 0.7)"
+    assert tuned.grids == {"L2": [1.0, 3.0], "dropout": [0.3, 0.5]}
+    assert tuned.places() == {"L2": "smallest", "dropout": "smallest"}
+    assert tuned.chosen(200) == (
+        "L2 0.0025 (course λ 1), smallest tried; dropout rate 0.3 (keep_prob 0.7), smallest tried"
+    )
+    assert tuned.chosen(200, "dropout") == "dropout rate 0.3 (keep_prob 0.7), smallest tried"
     no_dropout = [r for r in situation() if r["regularizer"] != "dropout"]
     assert list(sweeps.tune(no_dropout, choose_best_mean_validation).scores()) == ["none", "L2"]
 
@@ -226,3 +252,38 @@ def test_tutorial_05_figures_are_readable_at_a_phone_width():
             for b, box_b in boxes[i + 1 :]:
                 assert not box_a.overlaps(box_b), (name, a, b)
         plt.close(fig)
+
+
+def test_likeness_says_as_good_as_only_inside_the_margin_and_which_way():
+    def equal(differences):
+        return stats.paired(differences, [0.0] * len(differences), "equal", 1.0)
+
+    assert sweeps.likeness(equal([-0.2, 0.1, 0.0, 0.1])) == "as good as"
+    assert sweeps.likeness(equal([-0.5, -0.4, -0.45, -0.55])) == (
+        "within a point of, and slightly below,"
+    )
+    assert sweeps.likeness(equal([0.5, 0.4, 0.45, 0.55]), "within 1 point").endswith("above,")
+    assert sweeps.likeness(equal([-3.0, -2.9, -3.1, -3.0])) == "below"
+    assert sweeps.likeness(equal([3.0, 2.9, 3.1, 3.0])) == "above"
+    assert sweeps.likeness(equal([-3.0, 3.0, -1.0, 1.0])) == "not shown to be as good as"
+
+
+def test_the_short_answer_leads_from_the_smaller_network_claim():
+    def equal(differences):
+        return stats.paired(differences, [0.0] * len(differences), "equal", 1.0)
+
+    assert sweeps.smaller_lead(equal([-0.2, 0.1, 0.0, 0.1])) == "You may not need to"
+    assert sweeps.smaller_lead(equal([-3.0, -2.9, -3.1, -3.0])) == "Because it scored higher"
+    assert sweeps.smaller_lead(equal([3.0, 2.9, 3.1, 3.0])) == "You need not"
+    assert sweeps.smaller_lead(equal([-3.0, 3.0, -1.0, 1.0])) == "This run cannot tell"
+    assert sweeps.BEAT[stats.paired([1.0, 1.1], [0.0, 0.0]).status] == "beat"
+
+
+def test_beat_none_says_both_claims_in_one_clause():
+    up, down, unsure = (
+        stats.paired(d, [0.0] * 3) for d in ([1, 1.1, 0.9], [-1, -1.1, -0.9], [-1, 1, 0])
+    )
+    assert sweeps.beat_none(up, up) == "Tuned L2 and tuned dropout both beat"
+    assert sweeps.beat_none(down, down) == "Tuned L2 and tuned dropout both scored below"
+    assert sweeps.beat_none(unsure, unsure) == "Neither tuned L2 nor tuned dropout clearly beat"
+    assert sweeps.beat_none(up, unsure) == "Tuned L2 beat and tuned dropout did not clearly beat"

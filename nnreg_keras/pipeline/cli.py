@@ -17,8 +17,10 @@ message on stderr that names the cause and the fix.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -26,14 +28,65 @@ from pathlib import Path
 from nnreg_keras.exceptions import NnregError
 
 UNCHANGED = "the previous report is unchanged"
+SIGNALS = {"SIGTERM": 143, "SIGHUP": 129}  # SIGHUP: the terminal was closed
 
 
 class Terminated(BaseException):
-    """SIGTERM (sent by `timeout`, CI, docker), raised so that every cleanup runs as for Ctrl-C."""
+    """SIGTERM (sent by `timeout`, CI, docker) or SIGHUP (a closed terminal), raised so that every
+    cleanup runs as for Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        self.name = signal.Signals(signum).name
+        super().__init__(self.name)
 
 
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+class _Output:
+    """Standard output that goes on working when its reader goes away (`| head -1`) or its disk is
+    full (`> /dev/full`): the command finishes its work, and says once on stderr what was lost."""
+
+    def __init__(self, stream):
+        self.stream, self.lost = stream, None
+
+    def _lose(self, err: OSError) -> None:
+        self.lost = err
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+    def write(self, text: str) -> int:
+        if self.lost is None:
+            try:
+                self.stream.write(text)
+            except OSError as err:
+                self._lose(err)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lost is None:
+            try:
+                self.stream.flush()
+            except OSError as err:
+                self._lose(err)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def state(reports: Path | None) -> str:
+    """What reports/ holds now, for a message after a failure: unchanged, or which runs landed
+    without the report being rebuilt since."""
+    from nnreg_keras.pipeline import landing
+
+    if not landing.LANDED:
+        return UNCHANGED
+    where = reports or Path("reports")
+    return (
+        f"the new run of {', '.join(landing.LANDED)} landed in {where / 'runs'}, but "
+        f"{where / 'index.html'} was not rebuilt since: `nnreg-keras report` rebuilds it"
+    )
 
 
 def _quiet_abandoned_tasks() -> None:
@@ -179,17 +232,22 @@ def _run(args: argparse.Namespace) -> None:
     from nnreg_keras.pipeline import lessons
     from nnreg_keras.pipeline.profiles import override_values
     from nnreg_keras.pipeline.report import build
-    from nnreg_keras.pipeline.runner import Layout, run
+    from nnreg_keras.pipeline.runner import Layout, baseline_profile, run
 
     where = _lessons(args)
-    profile = args.profile or lessons.last_profile(where.reports, where.params)
     extra = override_values(args.parameter)
+    layout = Layout(where.tutorials, where.params, where.reports, where.found == "package")
+    profile = (
+        args.profile
+        or (baseline_profile(layout, args.notebooks) if extra else None)
+        or lessons.last_profile(where.reports, where.params)
+    )
     if not args.notebooks and not extra and where.params.joinpath(f"{profile}.yaml").is_file():
         lessons.remember_profile(where.reports, profile)  # a full report of this profile
     run(
         args.notebooks,
         profile,
-        Layout(where.tutorials, where.params, where.reports, where.found == "package"),
+        layout,
         extra,
         wait=not args.no_wait,
         cell_timeout=args.cell_timeout,
@@ -239,12 +297,20 @@ def _main(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status, with a one-screen message for every error."""
+    from nnreg_keras.pipeline import landing
+
     args = _parser().parse_args(_values_kept(sys.argv[1:] if argv is None else argv))
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    names = [name for name in SIGNALS if hasattr(signal, name)]
+    previous = {name: signal.signal(getattr(signal, name), _terminate) for name in names}
+    stdout, sys.stdout = sys.stdout, _Output(sys.stdout)
+    landing.LANDED.clear()
+    reports = getattr(args, "reports", None)
     try:
         _main(args)
+        landing.LANDED.clear()  # the report was rebuilt after them, or was not asked for
     except NnregError as err:
-        print(f"error: {err}", file=sys.stderr)
+        where = f"; {state(reports)}" if landing.LANDED else ""
+        print(f"error: {err}{where}", file=sys.stderr)
         return err.exit_code
     except ModuleNotFoundError as err:
         if (err.name or "").startswith("nnreg_keras"):
@@ -253,20 +319,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         _quiet_abandoned_tasks()
-        print(f"\nerror: interrupted; {UNCHANGED}", file=sys.stderr)
+        print(f"\nerror: interrupted; {state(reports)}", file=sys.stderr)
         return 130
-    except Terminated:
+    except Terminated as err:
         _quiet_abandoned_tasks()
-        print(f"error: terminated; {UNCHANGED}", file=sys.stderr)
-        return 143
+        print(f"error: terminated ({err.name}); {state(reports)}", file=sys.stderr)
+        return SIGNALS[err.name]
     except OSError as err:
         reason = err.strerror.lower() if err.strerror else str(err)
         print(
-            f"error: cannot write {err.filename or 'an output'}: {reason}; {UNCHANGED}\n"
+            f"error: cannot write {err.filename or 'an output'}: {reason}; {state(reports)}\n"
             f"check the permissions and the free space there, then run again",
             file=sys.stderr,
         )
         return 6
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+        lost, sys.stdout = sys.stdout.lost, stdout
+    if lost is not None:
+        with contextlib.suppress(OSError):
+            print(
+                f"note: the command did its work, but its messages could not all be written to "
+                f"the standard output ({_reason(lost)})",
+                file=sys.stderr,
+            )
     return 0
+
+
+def _reason(err: OSError) -> str:
+    return os.strerror(err.errno).lower() if err.errno else str(err)

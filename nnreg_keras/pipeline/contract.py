@@ -17,6 +17,7 @@ from typing import Any
 
 from nnreg_keras import stats
 from nnreg_keras.exceptions import ResultsError
+from nnreg_keras.pipeline.files import read_text
 
 SCHEMA_VERSION = 3
 VERDICT_WORDS = 60
@@ -135,8 +136,6 @@ def _short(text: str, limit: int = 160) -> str:
 def load(path: Path, fix: str | None = None) -> dict[str, Any]:
     """Load and validate one results file; ResultsError naming it and `fix` when it cannot be read
     (missing, not a file, too large, not UTF-8, not JSON) or breaks the contract."""
-    from nnreg_keras.pipeline.landing import read_text
-
     path = Path(path)
     fix = fix or "rerun the notebook that writes it"
     text = read_text(path, "results file", ResultsError, fix, RESULTS_BYTES)

@@ -23,20 +23,33 @@ import json
 import os
 import shlex
 import shutil
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nnreg_keras.exceptions import LockError, NnregError, OutputError, ResultsError
+from nnreg_keras.exceptions import LockError, OutputError, ResultsError
+from nnreg_keras.pipeline import contract
+from nnreg_keras.pipeline.files import (  # noqa: F401 (landing.writing, landing.remove, ...)
+    _a,
+    _reason,
+    dir_mode,
+    file_mode,
+    kind,
+    read_text,
+    remove,
+    size_text,
+    write_text,
+    writing,
+)
 
 RUNS = "runs"
 FAILED = "failed"
 LOCKS = ".locks"
 STAMP = "run.json"  # in each run directory: the exact parameters, the overrides, the run time
 ASIDE = ".old-"  # runs/.old-<stem>: the previous run directory while a new one lands
+ONE_OFF = "+one-off"  # runs/<stem>+one-off: a one-off run, beside the landed run it varies
 WORK = ".run-"  # reports/.run-<stem>-*: a run's private directory
 WORK_MARK = ".nnreg-run"  # written first into each private directory
 LOG_HEADER = "# nnreg_keras: kernel log of a failed run of notebook "
@@ -55,126 +68,6 @@ TOP = {
 STAMP_BYTES = 1 << 20  # a stamp holds a few parameters
 NOTEBOOK_BYTES = 1 << 30  # an executed notebook with its figures
 FIGURE_BYTES = 64 << 20
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """The mode a new file gets under the current umask (0644 under the usual 022)."""
-    return 0o666 & ~_umask()
-
-
-def dir_mode() -> int:
-    return 0o777 & ~_umask()
-
-
-def kind(path: Path) -> str:
-    """What is at `path`, without following a symbolic link: 'file', 'directory', 'symbolic
-    link', 'FIFO', 'socket', 'character device', 'block device' or 'nothing'."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return "nothing"
-    for test, name in (
-        (stat.S_ISREG, "file"),
-        (stat.S_ISDIR, "directory"),
-        (stat.S_ISLNK, "symbolic link"),
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-    ):
-        if test(mode):
-            return name
-    return "special file"
-
-
-def _a(what: str) -> str:
-    return ("an " if what[0] in "aeiou" else "a ") + what
-
-
-def size_text(size: int) -> str:
-    """A size in bytes as '2.0 GB', '12 MB', '1.5 kB'."""
-    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if size >= factor:
-            value = size / factor
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-    return f"{size} bytes"
-
-
-def read_text(
-    path: Path, what: str, error: type[NnregError], fix: str, limit: int = STAMP_BYTES
-) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes; else `error` naming the file,
-    what is wrong with it and `fix`. A FIFO or a device is never opened (a read could block or
-    never end), and a file is never read past `limit`."""
-    path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise error(f"{what} {path} does not exist; {fix}") from None
-    except OSError as err:
-        raise error(f"{what} {path} cannot be read ({_reason(err)}); {fix}") from None
-    if not stat.S_ISREG(info.st_mode):
-        found = kind(path.resolve()) if path.is_symlink() else kind(path)
-        raise error(f"{what} {path} is {_a(found)}, not a file; {fix}")
-    if info.st_size > limit:
-        raise error(
-            f"{what} {path} holds {size_text(info.st_size)}, more than the "
-            f"{size_text(limit)} accepted; {fix}"
-        )
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as err:
-        raise error(f"{what} {path} cannot be read ({_reason(err)}); {fix}") from None
-    if len(data) > limit:
-        raise error(f"{what} {path} holds more than the {size_text(limit)} accepted; {fix}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise error(
-            f"{what} {path} is not UTF-8 text (byte 0x{data[err.start]:02x} at offset "
-            f"{err.start}); {fix}"
-        ) from None
-
-
-def _reason(err: OSError) -> str:
-    return os.strerror(err.errno).lower() if err.errno else str(err)
-
-
-@contextlib.contextmanager
-def writing(what: Path | str) -> Iterator[None]:
-    """Turn a failed write (permissions, a full disk) into a one-line OutputError."""
-    try:
-        yield
-    except OutputError:
-        raise
-    except OSError as err:
-        raise OutputError(
-            f"cannot write {err.filename or what}: {_reason(err)}; check its permissions and the "
-            f"free space on its disk, then run again"
-        ) from None
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write a file in one step (a temporary file renamed over it), with the ordinary mode."""
-    path = Path(path)
-    with writing(path):
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.chmod(tmp, file_mode())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return path
 
 
 @contextlib.contextmanager
@@ -226,10 +119,15 @@ def _is_file(path: Path) -> bool:
     return kind(path) == "file"
 
 
+def notebook_of(name: str) -> str:
+    """The notebook a run directory's name is for: `03_x`, `.old-03_x`, `03_x+one-off`."""
+    return name.removeprefix(ASIDE).split(ONE_OFF)[0]
+
+
 def is_run_directory(path: Path) -> bool:
     """A run directory this package landed: a directory (not a link) holding its stamp, or (the
     stamp lost) the results file of the notebook it is named after."""
-    name = Path(path).name.removeprefix(ASIDE)
+    name = notebook_of(Path(path).name)
     return kind(path) == "directory" and (
         _is_file(path / STAMP) or _is_file(path / "results" / f"{name}.json")
     )
@@ -293,6 +191,33 @@ def _what(entry: Path, expected: str) -> str:
     return f"{_a(found)}, not {_a(expected)}"
 
 
+def _written_in_run(run_dir: Path) -> set[str]:
+    """The files a run directory holds that this package wrote: its stamp, results, executed
+    notebook and page, and the figure files (SVG, PNG) of its notebook's figures folder."""
+    stem = notebook_of(run_dir.name)
+    ours = {STAMP, f"results/{stem}.json", f"notebooks/{stem}.ipynb", f"notebooks/{stem}.html"}
+    pictures = (run_dir / "figures" / stem).glob("*")
+    return ours | {f"figures/{stem}/{p.name}" for p in pictures if p.suffix in (".svg", ".png")}
+
+
+def _foreign_in_runs(runs: Path) -> list[str]:
+    """Files and folders inside the run directories that this package did not write (a user's
+    notes, a folder of their own): a run directory is replaced whole, so they would be lost."""
+    found = []
+    for run_dir in sorted(runs.glob("*")) if runs.is_dir() else []:
+        if not is_run_directory(run_dir):
+            continue
+        ours = _written_in_run(run_dir)
+        stem = notebook_of(run_dir.name)
+        folders = {"figures", f"figures/{stem}", "results", "notebooks"}
+        for entry in sorted(run_dir.rglob("*")):
+            relative = str(entry.relative_to(run_dir))
+            if relative in ours or (relative in folders and kind(entry) == "directory"):
+                continue
+            found.append(f"{entry} ({_a(kind(entry))} in a run directory, not one it wrote)")
+    return found
+
+
 def foreign(reports: Path) -> list[str]:
     """The entries of a reports directory this package did not write, each with what it is."""
     reports = Path(reports)
@@ -307,6 +232,7 @@ def foreign(reports: Path) -> list[str]:
             ),
             "run directory",
         )
+        + _foreign_in_runs(reports / RUNS)
         + _foreign_inside(reports / FAILED, _is_kept, "notebook or kernel log a failed run left")
         + _foreign_inside(
             reports / LOCKS, lambda e: e.suffix == ".lock" and _is_file(e), "lock file"
@@ -323,6 +249,14 @@ def check_reports(reports: Path) -> None:
         raise OutputError(
             f"{reports} is {_a(kind(reports))}, not a directory; give --reports a directory "
             f"(new, or one this package wrote), or move {reports} away"
+        )
+    runs = reports / RUNS
+    if runs.is_dir() and os.stat(runs).st_dev != os.stat(reports).st_dev:
+        raise OutputError(
+            f"{runs} is on another file system than {reports}, where each run is written before "
+            f"it lands by a rename, which cannot cross file systems; make {runs} a directory "
+            f"inside {reports} (not a link or a mount elsewhere), or give --reports a directory "
+            f"on that other file system"
         )
     found = foreign(reports)
     if found:
@@ -392,6 +326,9 @@ def recover(reports: Path, holding_index: bool = False) -> None:
             restore(reports, stem)
 
 
+LANDED: list[str] = []  # the notebooks whose new run this process landed (for the CLI's messages)
+
+
 def land(out: Path, reports: Path, stem: str) -> Path:
     """Replace `reports/runs/<stem>` by the directory `out` (the caller holds `stem`'s lock)."""
     runs = Path(reports) / RUNS
@@ -410,7 +347,15 @@ def land(out: Path, reports: Path, stem: str) -> Path:
             if os.path.lexists(aside):
                 aside.rename(target)
             raise
-    remove(aside)
+    LANDED.append(stem)
+    try:
+        remove(aside)
+    except OutputError as err:
+        raise OutputError(
+            f"the new run of {stem} landed, but the previous one, moved aside to {aside}, cannot "
+            f"be deleted ({err}); delete {aside} yourself (make its folders writable first), then "
+            f"run `nnreg-keras report`"
+        ) from None
     return target
 
 
@@ -431,16 +376,6 @@ def keep_log(src: Path, dst: Path, stem: str) -> None:
         os.replace(src.with_name(".kept.log"), dst)
 
 
-def remove(path: Path) -> None:
-    """Delete a file, a link or a directory if it exists (a link is removed, never followed)."""
-    with writing(path):
-        if kind(path) == "directory":
-            shutil.rmtree(path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                Path(path).unlink()
-
-
 # Reading a landed run back.
 
 
@@ -455,12 +390,12 @@ def rerun_hint(stem: str, profile: str | None = None) -> str:
     return f"rerun the notebook: {run_command(stem, profile)} (make report does it too)"
 
 
-def stamp(run_dir: Path, fix: str | None = None) -> dict[str, Any]:
+def stamp(run_dir: Path, fix: str | None = None, stem: str | None = None) -> dict[str, Any]:
     """The stamp of a landed run, checked; ResultsError naming the file and `fix` when it is
     missing or damaged."""
     run_dir = Path(run_dir)
     path = run_dir / STAMP
-    fix = fix or rerun_hint(run_dir.name)
+    fix = fix or rerun_hint(notebook_of(run_dir.name))
     text = read_text(path, "run stamp", ResultsError, fix, STAMP_BYTES)
     try:
         data = json.loads(text)
@@ -482,7 +417,7 @@ def stamp(run_dir: Path, fix: str | None = None) -> dict[str, Any]:
     ]
     if wrong:
         raise ResultsError(f"run stamp {path} is damaged: it lacks {', '.join(wrong)}; {fix}")
-    if data["notebook"] != run_dir.name.removeprefix(ASIDE):
+    if data["notebook"] != (stem or notebook_of(run_dir.name)):
         raise ResultsError(
             f"run stamp {path} is for notebook {data['notebook']!r}, not {run_dir.name}; {fix}"
         )
@@ -503,7 +438,8 @@ def _profile_of(run_dir: Path) -> str | None:
     if found:
         return found["profile"]
     try:
-        results = json.loads((run_dir / "results" / f"{run_dir.name}.json").read_bytes())
+        stem = notebook_of(run_dir.name)
+        results = json.loads((run_dir / "results" / f"{stem}.json").read_bytes())
         profile = results.get("profile")
     except (OSError, ValueError, AttributeError, RecursionError):
         return None
@@ -557,16 +493,18 @@ def papermill_metadata(executed: Path, fix: str) -> dict[str, Any]:
     return {"start_time": start, "duration": duration}
 
 
-def check_run(run_dir: Path, complete: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A landed run's validated results and its stamp, after checking every file the report reads:
-    ResultsError naming the first missing or damaged file and the command that reruns the notebook.
-    `complete` also asks for the executed notebook and its HTML page, which every run writes."""
-    from nnreg_keras.pipeline import contract
-
+def check_run(
+    run_dir: Path, complete: bool = False, stem: str | None = None, fix: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's validated results and its stamp, after checking every file the report reads:
+    ResultsError naming the first missing or damaged file and `fix` (by default, the command that
+    reruns the notebook). `complete` also asks for the executed notebook and its HTML page, which
+    every run writes. A new run is checked whole so, in its private directory, before it lands
+    (`stem` names its notebook there)."""
     run_dir = Path(run_dir)
-    stem = run_dir.name
-    fix = rerun_hint(stem, _profile_of(run_dir))
-    found = stamp(run_dir, fix)
+    stem = stem or notebook_of(run_dir.name)
+    fix = fix or rerun_hint(stem, _profile_of(run_dir))
+    found = stamp(run_dir, fix, stem)
     results = contract.load(run_dir / "results" / f"{stem}.json", fix=fix)
     if results["notebook"] != stem or results["profile"] != found["profile"]:
         raise ResultsError(

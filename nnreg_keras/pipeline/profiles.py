@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from nnreg_keras.exceptions import ParameterError
+from nnreg_keras.pipeline.files import read_text
 from nnreg_keras.rules import Rule, RuleError, parse
 
 PROFILE_BYTES = 1 << 20  # a profile holds a few parameters per notebook
@@ -142,8 +143,6 @@ def _parameters_cell(path: Path) -> tuple[Any, Any]:
     not a notebook, or has no such cell, or two (the second would override the first)."""
     import nbformat
 
-    from nnreg_keras.pipeline.landing import read_text
-
     fix = f"restore it (git checkout -- {path}) or repair it in Jupyter"
     text = read_text(path, "notebook", ParameterError, fix, NOTEBOOK_BYTES)
     try:
@@ -231,8 +230,6 @@ def load_profile(
     plain values; every stem must name a notebook, or one of the `absent` notebooks (whose sections
     are left out), unless `allow_unknown` (a run of some notebooks only: a section for another
     notebook is no concern of it)."""
-    from nnreg_keras.pipeline.landing import read_text
-
     path = Path(path)
     if not os.path.lexists(path):
         available = sorted(p.stem for p in path.parent.glob("*.yaml"))

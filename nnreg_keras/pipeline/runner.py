@@ -220,24 +220,15 @@ def export_html(executed: Path, target: Path) -> None:
 
 
 def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any]:
-    """Validate the results, add the exercises, write the HTML page and the stamp."""
+    """Write the HTML page and the stamp (with the exercises) beside what the notebook wrote, then
+    check the run whole, as the report will read it, before it may replace the landed one."""
     stem = job.stem
     executed = out / "notebooks" / f"{stem}.ipynb"
-    results = contract.load(out / "results" / f"{stem}.json")
-    text = exercises(executed)
-    if text is not None:
-        results["exercises"] = text
-        contract.validate(results, source=f"results of {stem}")
-        (out / "results" / f"{stem}.json").write_text(
-            json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
-            + "\n",
-            encoding="utf-8",
+    if not (out / "results" / f"{stem}.json").is_file():
+        raise NotebookError(
+            f"notebook {stem} ran to its end without writing its results: a cell stopped it early "
+            f"(sys.exit, exit()), or it never calls rec.write(); the landed run is unchanged"
         )
-    for fig in results["figures"]:
-        if not (out / fig["file"]).is_file():
-            raise NotebookError(
-                f"notebook {stem}: figure {fig['file']} is listed but was not written"
-            )
     export_html(executed, out / "notebooks" / f"{stem}.html")
     stamp = {
         "notebook": stem,
@@ -246,9 +237,17 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         "overrides": job.overrides,
         "duration": round(duration, 1),
         "models": models,
+        "exercises": exercises(executed),
     }
     (out / landing.STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
-    return results
+    fix = (
+        "the notebook wrote a run the report cannot read, so it did not replace the landed run; "
+        "repair the notebook"
+    )
+    try:
+        return landing.check_run(out, complete=True, stem=stem, fix=fix)[0]
+    except ResultsError as err:
+        raise ResultsError(str(err).replace(str(out), f"the new run of {stem}")) from None
 
 
 _FULL = {
@@ -392,6 +391,23 @@ def _execute(
     return time.perf_counter() - start
 
 
+def _beside(job: Plan, layout: Layout) -> str:
+    """Where a run lands: a one-off run beside the landed profile run of the same profile (its
+    baseline, which the report shows with it) as `<stem>+one-off`; any other run as `<stem>`."""
+    landed = landing.read_stamp(layout.run_dir(job.stem))
+    if job.overrides and landed and landed["profile"] == job.profile and not landed["overrides"]:
+        return job.stem + landing.ONE_OFF
+    return job.stem
+
+
+def baseline_profile(layout: Layout, selectors: list[str]) -> str | None:
+    """The profile of the landed runs of the notebooks `selectors` name, when it is one: a one-off
+    run without --profile keeps the profile of the run it varies."""
+    chosen = pick(notebooks_in(layout.tutorials), selectors) if selectors else []
+    found = {(landing.read_stamp(layout.run_dir(nb.stem)) or {}).get("profile") for nb in chosen}
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
 def _landed_since(job: Plan, layout: Layout, since: float) -> bool:
     """Whether another run has landed exactly this job since `since` (two `make report` at once)."""
     stamp = landing.read_stamp(layout.run_dir(job.stem))
@@ -423,10 +439,17 @@ def run_notebook(
             duration = _execute(job, layout, work, label, cell_timeout)
             out = work / "out"
             with landing.writing(out):
-                results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
+                try:
+                    results = _finish(out, job, duration, progress_mod.latest(work / "progress")[0])
+                except (NotebookError, ResultsError) as err:
+                    where = _keep_failed(job, layout, work, out / "notebooks" / f"{stem}.ipynb")
+                    raise type(err)(f"{err}{where}") from None
                 if _is_one_off(job, layout):  # make sees it as older than its sources: rerun
                     os.utime(out / landing.STAMP, (0, 0))
-            landing.land(out, reports, stem)
+            name = _beside(job, layout)
+            landing.land(out, reports, name)
+            if name == stem:  # the profile's run: a one-off beside the one it replaced goes
+                landing.remove(layout.run_dir(stem + landing.ONE_OFF))
             for suffix in (".ipynb", ".kernel.log"):
                 landing.remove(layout.failed(stem, suffix))
             with contextlib.suppress(OSError):
@@ -448,7 +471,7 @@ def prune(layout: Layout, notebooks: list[Path]) -> None:
         return
     landing.recover(reports)
     runs = [p for p in (reports / landing.RUNS).glob("*") if not p.name.startswith(".")]
-    drop = sorted(p.name for p in runs if p.name not in stems)
+    drop = sorted(p.name for p in runs if landing.notebook_of(p.name) not in stems)
     failed = [p for p in (reports / landing.FAILED).glob("*") if p.name.split(".")[0] not in stems]
     if (drop or failed) and (not stems or layout.installed):
         where = (
@@ -484,6 +507,8 @@ def stale(profile: str, layout: Layout = Layout()) -> list[Path]:
     check_environment()
     landing.check_reports(layout.reports)
     landing.recover(layout.reports)
+    for one_off in (layout.reports / landing.RUNS).glob(f"*{landing.ONE_OFF}"):
+        landing.remove(one_off)  # a one-off beside its baseline stays until the next make report
     redo = []
     for job in jobs:
         run_dir = layout.run_dir(job.stem)

@@ -1,35 +1,41 @@
-"""Student editions of the lessons: the solution regions blanked, the checks kept, no outputs.
+"""Student editions of the lessons, made by nbgrader's own preprocessors.
 
-A lesson marks what students write with nbgrader's convention: in a code cell, the lines between
-`### BEGIN SOLUTION` and `### END SOLUTION` are the teacher's solution; a code cell tagged `check`
-holds plain `assert`s with a readable message that test it. The student edition replaces each region
-by `# YOUR CODE HERE` and `raise NotImplementedError()` (indented as the marker was), in a markdown
-cell by `YOUR ANSWER HERE`, strips every output and execution count, and keeps everything else
-(check cells included) as it is. So a student edition stops at its first blank until it is filled
-in, and nbgrader reads the teacher's notebooks as they are (`nbgrader generate_assignment` makes the
-same edition).
+A lesson marks what students write with nbgrader's convention: in a solution cell (nbgrader cell
+metadata `solution: true`), the lines between `### BEGIN SOLUTION` and `### END SOLUTION` are the
+teacher's solution; a check cell (tagged `check`, nbgrader metadata `grade: true` with points)
+holds plain `assert`s with a readable message. The student edition is what `nbgrader
+generate_assignment` makes, by the same preprocessors in the same order (LockCells,
+ClearSolutions, ClearOutput, CheckCellMetadata, ComputeChecksums, ClearHiddenTests,
+ClearMarkScheme), without nbgrader's course database: each region becomes `# YOUR CODE HERE` and
+`raise NotImplementedError()` (in markdown, `YOUR ANSWER HERE`), outputs go, check cells stay. A
+notebook without nbgrader metadata gets the same blanks (ClearSolutions with enforce_metadata off).
 
-`solutions` lists the regions of a teacher's notebook and `with_solutions` puts them back into its
-student edition, which gives the teacher's notebook again: the tests use both to check that every
-student edition passes its checks once solved.
+`write_editions` replaces a file only while it is exactly the edition it wrote (a hash of each is
+kept in `.nnreg-student.json` beside them) and never deletes one: a teacher's edits and a
+student's work survive. `solutions` and `with_solutions` put the teacher's solutions back into an
+edition, which the tests use to check that every edition passes its checks once solved.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from nnreg_keras.exceptions import NnregError
-from nnreg_keras.pipeline.lessons import clean_notebook, discover, write_notebook
+from nnreg_keras.pipeline.files import write_text, writing
+from nnreg_keras.pipeline.lessons import clean_notebook, discover
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CODE_BLANK = ("# YOUR CODE HERE", "raise NotImplementedError()")
 ANSWER_BLANK = "YOUR ANSWER HERE"
 CHECK_TAG = "check"
 EDITION = "student"  # the notebook's metadata `nnreg_keras.edition` says which edition it is
+MANIFEST = ".nnreg-student.json"  # in the editions' directory: the hash of each edition written
 
 
 class SolutionRegionError(NnregError, ValueError):
@@ -72,23 +78,35 @@ def solutions(nb: Any, name: str = "notebook") -> list[str]:
     return found
 
 
-def _blank(source: str, code: bool, where: str) -> str:
-    lines = source.splitlines()
-    out, previous = [], 0
-    for first, last in _regions(source, where):
-        indent = re.match(r"\s*", lines[first]).group()
-        out += lines[previous:first]
-        out += [indent + text for text in CODE_BLANK] if code else [indent + ANSWER_BLANK]
-        previous = last + 1
-    return "\n".join(out + lines[previous:]) + ("\n" if source.endswith("\n") else "")
+def _graded(nb: Any) -> bool:
+    return any("nbgrader" in cell.get("metadata", {}) for cell in nb.cells)
 
 
 def student_edition(nb: Any, name: str = "notebook") -> Any:
-    """The student edition of a teacher's notebook: each solution region blanked, no outputs."""
-    edition = clean_notebook(nb)
-    for index, cell in enumerate(edition.cells):
-        if BEGIN in cell.source or END in cell.source:
-            cell.source = _blank(cell.source, cell.cell_type == "code", _where(name, index))
+    """The student edition of a teacher's notebook, by nbgrader's preprocessors."""
+    from nbgrader import preprocessors as nbg
+
+    for index, cell in enumerate(nb.cells):
+        _regions(cell.source, _where(name, index))  # a broken region, named with its cell
+    graded = _graded(nb)
+    steps = [nbg.ClearSolutions(enforce_metadata=graded), nbg.ClearOutput()]
+    if graded:
+        steps = [
+            nbg.LockCells(),
+            *steps,
+            nbg.CheckCellMetadata(),
+            nbg.ComputeChecksums(),
+            nbg.ClearHiddenTests(),
+            nbg.ClearMarkScheme(),
+            nbg.ComputeChecksums(),
+            nbg.CheckCellMetadata(),
+        ]
+    edition, resources = clean_notebook(nb), {}
+    try:
+        for step in steps:
+            edition, resources = step.preprocess(edition, resources)
+    except (RuntimeError, ValueError) as err:
+        raise SolutionRegionError(f"{name}: nbgrader refuses it: {err}") from None
     edition.metadata.setdefault("nnreg_keras", {})["edition"] = EDITION
     return edition
 
@@ -151,17 +169,28 @@ def is_student_edition(path: Path) -> bool:
     return meta.get("nnreg_keras", {}).get("edition") == EDITION
 
 
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def write_editions(tutorials: Path, target: Path) -> list[Path]:
     """Write the student edition of every notebook in `tutorials` into `target`, under the same
-    file names, all checked before any is written. A notebook without a solution region is written
-    as it is, without outputs. In `target`, only files that are student editions are replaced, and
-    the editions of notebooks no longer in `tutorials` are removed; nothing else is touched."""
+    file names, all made before any is written. A file already there is replaced only while it is
+    exactly the edition this function wrote (its hash in `MANIFEST`); nothing is deleted."""
     import nbformat
 
     tutorials, target = Path(tutorials), Path(target)
     notebooks = discover(tutorials)
     if not notebooks:
         raise NnregError(f"no notebooks in {tutorials}: nothing to write")
+    if os.path.lexists(target) and not target.is_dir():
+        raise NnregError(
+            f"{target} is a file, not a directory; give the student editions a new directory "
+            f"(nothing was written)"
+        )
     if target.resolve() == tutorials.resolve():
         raise NnregError(
             f"{target} holds the teacher's notebooks: write the student editions elsewhere"
@@ -170,14 +199,24 @@ def write_editions(tutorials: Path, target: Path) -> list[Path]:
         (target / path.name, student_edition(nbformat.read(str(path), as_version=4), path.name))
         for path in notebooks
     ]
-    taken = [p for p, _ in editions if p.exists() and not is_student_edition(p)]
+    try:
+        written = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        written = {}
+    written = written if isinstance(written, dict) else {}
+    taken = [p for p, _ in editions if p.exists() and _digest(p) != written.get(p.name)]
     if taken:
         raise NnregError(
-            f"{', '.join(str(p) for p in taken)} would be replaced but are not student editions; "
-            "nothing was written (choose another directory)"
+            f"{', '.join(str(p) for p in taken)} would be replaced but are not the editions this "
+            "command wrote (edited since, or someone else's); nothing was written: move them "
+            "away, or choose another directory"
         )
-    written = [write_notebook(edition, path) for path, edition in editions]
-    for stale in discover(target):
-        if stale not in written and is_student_edition(stale):
-            stale.unlink()
-    return written
+    with writing(target):
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for path, edition in editions:
+            write_text(path, nbformat.writes(edition) + "\n")
+            written[path.name] = _digest(path)
+            paths.append(path)
+        write_text(target / MANIFEST, json.dumps(written, indent=1, sort_keys=True) + "\n")
+    return paths
