@@ -114,13 +114,13 @@ def page_svg(svg: str) -> str:
 
 
 _GEOMETRY = {"d", "x", "y", "transform", "points"}  # the drawing's own size stays exact
-_DECIMALS = re.compile(r"(\d\.\d)\d+")
+_DECIMALS = re.compile(r"(\d\.\d\d)\d+")
 
 
 def _without_bare_groups(svg: str) -> str:
     """matplotlib wraps every artist in a group that only names it (`<g id="xtick_1">`) and writes
     coordinates to 1/1,000,000 of a point: the page keeps what those groups hold, without them,
-    without the white space between elements, and coordinates to 1/10 of a point (a page of
+    without the white space between elements, and coordinates to 1/100 of a point (a page of
     figures keeps about half its elements). A drawing that does not parse stays as it is."""
     from xml.etree import ElementTree
 
@@ -138,7 +138,7 @@ def _without_bare_groups(svg: str) -> str:
             bare = child.tag.endswith("}g") and set(child.attrib) <= {"id"}
             children.extend(child if bare else [child])
         element[:] = children
-        for name in _GEOMETRY.intersection(element.attrib):  # to 1/10 of a point (1/7 px)
+        for name in _GEOMETRY.intersection(element.attrib):  # to 1/100 of a point
             element.set(name, _DECIMALS.sub(r"\1", element.get(name)))
         if not element.tag.endswith("}text"):
             element.text = element.text if (element.text or "").strip() else None
@@ -195,10 +195,10 @@ def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
 
 # Math as written in markdown: $$display$$, \\[display\\], \\(inline\\), and $inline$ where the
 # opening $ is followed and the closing one preceded by a non-space, and no digit or word follows
-# (so "costs $5 and $6" stays text).
+# (so "costs $5 and $6" stays text; "Bernoulli$(1-\\delta)$" is a formula).
 _MATH = re.compile(
     r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
-    r"|(?<![\\$\w])\$(?=[^\s$])(?P<i2>[^$]*?[^\s$\\])\$(?![\w$])",
+    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>[^$]*?[^\s$\\])\$(?![\w$])",
     re.S,
 )
 _TAG = re.compile(r"(<[^>]*>)")
