@@ -134,19 +134,25 @@ def fit_for_phone(fig: plt.Figure) -> plt.Figure:
                 text.set_text("\n".join(textwrap.wrap(text.get_text(), chars)))
                 wrapped = True
         if wrapped:
-            fig.draw_without_rendering()
+            _lay_out(fig)
             continue
         shrink = min(1.0, widest / drawn)
         width, height = fig.get_size_inches()
         fig.set_size_inches(width * shrink, height * max(shrink, 0.8))
-        if fig.get_layout_engine() is None:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # axes it cannot lay out keep their places
-                fig.tight_layout()
-        fig.draw_without_rendering()
+        _lay_out(fig)
     return fig
+
+
+def _lay_out(fig: plt.Figure) -> None:
+    """Lay a figure out again after its size or its text changed (tight_layout, unless it has a
+    layout engine of its own, which lays it out when it is drawn)."""
+    if fig.get_layout_engine() is None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # axes it cannot lay out keep their places
+            fig.tight_layout()
+    fig.draw_without_rendering()
 
 
 def color_for(i: int) -> str:

@@ -195,10 +195,10 @@ def figure_markup_data(data: bytes, fmt: str, alt: str) -> str:
 
 # Math as written in markdown: $$display$$, \\[display\\], \\(inline\\), and $inline$ where the
 # opening $ is followed and the closing one preceded by a non-space, and no digit or word follows
-# (so "costs $5 and $6" stays text).
+# (so "costs $5 and $6" stays text; "Bernoulli$(1-\\delta)$" is a formula).
 _MATH = re.compile(
     r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
-    r"|(?<![\\$\w])\$(?=[^\s$])(?P<i2>[^$]*?[^\s$\\])\$(?![\w$])",
+    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>[^$]*?[^\s$\\])\$(?![\w$])",
     re.S,
 )
 _TAG = re.compile(r"(<[^>]*>)")
