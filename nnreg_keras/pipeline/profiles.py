@@ -123,7 +123,7 @@ def typed(name: str, value: Any, rule: Rule) -> Any:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as err:
         if rule.type == "str":
-            return str(value)
+            return plain_value(str(value), shown)
         raise ParameterError(
             f"{shown}: the value is not valid YAML ({_yaml_problem(err)}); write a number "
             f"(-p steps 400), a list (-p seeds '[0, 1]') or a text"
@@ -134,7 +134,7 @@ def typed(name: str, value: Any, rule: Rule) -> Any:
             f"text or a list of a sane size"
         ) from None
     if rule.type == "str" and not isinstance(parsed, str):
-        return str(value).strip()
+        parsed = str(value).strip()
     return plain_value(parsed, shown)
 
 
