@@ -211,7 +211,7 @@ def test_a_section_for_an_absent_notebook_does_not_stop_a_run_of_another(project
     before = snapshot(project.reports)
     with hold_the_lock(project):
         done = project.main(*RUN, "--no-wait")
-    err = assert_one_screen(done, 7, "another run (pid 4242) holds the lock on 99_tiny")
+    err = assert_one_screen(done, 7, "another run holds the lock on 99_tiny")
     assert "note: profile params/quick.yaml has sections for notebooks not in tutorials" in err
     assert "(07_missing); a run of every notebook stops on them" in err
     assert_previous_report(project, before)
@@ -253,13 +253,13 @@ NOTEBOOKS = {
     ),
     "a parameters cell that is not Python": (
         edit_parameters("steps: int = = 40"),
-        "notebook 99_tiny.ipynb: its parameters cell is not valid Python (invalid syntax, line 1)",
-        "restore it",
+        "notebook 99_tiny.ipynb, parameters cell: not valid Python (invalid syntax, line 1)",
+        "repair it in Jupyter",
     ),
     "a default that is not a literal": (
         edit_parameters("import math\nsteps = int(math.pi)"),
-        "parameters cell, line 2: steps = int(math.pi) is not a literal",
-        "each parameter's default is a number, a text, a list or a mapping",
+        "parameters cell, line 2: steps = int(math.pi): the default is not a literal",
+        "write a number, a text or a list",
     ),
 }
 

@@ -206,7 +206,11 @@ def notebook_parameters(notebook_path: Path) -> dict[str, Rule]:
             default = ast.literal_eval(read["default"])
             rules[name] = parse(name, read["inferred_type_name"], default, read["help"])
         except (RuleError, ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as err:
-            reason = str(err) if isinstance(err, RuleError) else "the default is not a literal"
+            reason = (
+                str(err)
+                if isinstance(err, RuleError)
+                else "the default is not a literal: write a number, a text or a list"
+            )
             source = cell.source.splitlines()[line - 1].strip()
             raise ParameterError(
                 f"{where}, line {line}: {_shown(source)}: {reason}; see the rules in "
