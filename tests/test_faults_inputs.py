@@ -373,11 +373,16 @@ BACKENDS = {
         "set one (KERAS_BACKEND=jax)",
     ),
 }
-if importlib.util.find_spec("openvino") is None:
+BACKENDS["a backend that cannot train"] = (
+    "numpy",
+    "KERAS_BACKEND='numpy' is not a Keras backend that trains",
+    "accepted: tensorflow, jax, torch",
+)
+if importlib.util.find_spec("torch") is None:
     BACKENDS["a KERAS_BACKEND that is not installed"] = (
-        "openvino",
-        "KERAS_BACKEND=openvino: openvino is not installed for",
-        "install it (pip install openvino), or choose another backend",
+        "torch",
+        "KERAS_BACKEND=torch: torch is not installed for",
+        "install it (pip install torch), or choose another backend",
     )
 
 
