@@ -25,7 +25,6 @@ from __future__ import annotations
 import ast
 import math
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -301,44 +300,3 @@ def check_rate(rate: Any, name: str = "rate") -> float:
             f"1 would drop everything), got {rate!r}"
         )
     return rate
-
-
-def check_parameters(notebook: str, values: dict[str, Any], defaults: Any = None) -> dict[str, Any]:
-    """Deprecated: the pipeline now checks every parameter before the kernel starts, and a notebook
-    receives typed values. Kept for notebooks that still call it: each value is converted to the
-    type of its annotation in the calling notebook, or of its entry in `defaults` (a list passed as
-    text is read as YAML), and the notebook's variable is set to the converted value."""
-    import yaml
-
-    namespace = None
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if shell is not None and sys._getframe(1).f_globals is shell.user_global_ns:
-            namespace = shell.user_global_ns
-    except ImportError:
-        pass
-    annotations = (namespace or {}).get("__annotations__", {})
-    rules = {}
-    for name, value in values.items():
-        annotation = annotations.get(name)
-        text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-        text = text or (str(annotation).replace("typing.", "") if annotation else None)
-        default = (defaults or {}).get(name, value)
-        try:
-            rules[name] = parse(name, text if text in TYPES else None, default, "")
-        except RuleError:
-            continue  # a value of no declared type is passed as it is
-
-    def from_text(name: str, value: Any, rule: Rule) -> Any:
-        if isinstance(value, str) and rule.type.startswith("list["):
-            return yaml.safe_load(value)
-        return value
-
-    given = {name: values[name] for name in rules}
-    converted = {**values, **check_values(notebook, rules, given, from_text)}
-    for name, value in converted.items():
-        if namespace is not None and namespace.get(name) is values[name]:
-            namespace[name] = value
-    return converted

@@ -70,7 +70,7 @@ def test_bad_input_is_refused_before_any_kernel_starts(project, args, message):
         ),
         (
             "99_tiny:\n  learning_rate: 1e-3\n  steps: 1000001\n",
-            "'steps' = 1000001: accepted an integer in [1, 1000000]",
+            "'steps' = 1000001: accepted an integer in [1, 1,000,000]",
         ),
     ],
 )

@@ -14,9 +14,7 @@ import matplotlib.pyplot as plt
 import nbformat
 import pytest
 
-from nnreg_keras.exceptions import ParameterError
 from nnreg_keras.recording import Recorder
-from nnreg_keras.rules import check_parameters
 from tests.conftest import write_notebook
 
 TYPED = (
@@ -26,10 +24,7 @@ TYPED = (
     'metric: str = "loss"  # what is measured; one of "loss", "accuracy"'
 )
 USES = """
-from nnreg_keras.rules import check_parameters
-params = check_parameters("98_hand", dict(seeds=seeds, widths=widths, correlations=correlations,
-                                          metric=metric))
-print(seeds[1] + widths[1], type(correlations[0]).__name__, params["widths"], metric)
+print(seeds[1] + widths[1], type(correlations[0]).__name__, widths, metric)
 """
 
 
@@ -49,20 +44,14 @@ def outputs(path: Path) -> list[dict]:
 
 
 @pytest.mark.notebooks
-def test_papermill_p_takes_list_values_as_papermill_users_pass_them(tmp_path):
+def test_papermill_alone_passes_typed_values_with_y(tmp_path):
+    """Run by hand, papermill's -y passes lists as lists: the notebook converts nothing."""
     notebook = write_notebook(tmp_path / "98_hand.ipynb", TYPED, USES)
-    args = ["-p", "seeds", "[0, 1]", "-p", "widths", "[4, 8]", "-p", "correlations", "[0.9, 1]"]
-    done = papermill(tmp_path, notebook, *args, "-p", "metric", "accuracy")
+    values = "{seeds: [0, 1], widths: [4, 8], correlations: [0.9, 1.0], metric: accuracy}"
+    done = papermill(tmp_path, notebook, "-y", values)
     assert done.returncode == 0, done.stderr
     printed = [o["text"] for o in outputs(tmp_path / "out.ipynb") if o.get("name") == "stdout"]
     assert printed == ["9 float [4, 8] accuracy\n"]
-
-    done = papermill(tmp_path, notebook, "-p", "widths", "[4, x]")
-    assert done.returncode != 0
-    assert (
-        "notebook 98_hand: parameter 'widths' = [4, 'x']: accepted a list of items, each an "
-        "integer" in done.stderr
-    )
 
 
 RECORDS = """
@@ -109,22 +98,6 @@ def test_a_recorder_saves_only_where_it_is_asked_to(tmp_path, monkeypatch):
         "kept/results/96_x.json",
     ]
     assert Recorder("96_x", "t", ["q"], {}, [0]).results_path is None
-
-
-def test_lists_written_as_strings_are_read_as_lists():
-    values = check_parameters(
-        "01_x",
-        {"seeds": "[0, 1]", "input_rates": "[0.2, 0.4]", "l2s": "[1e-3, 0]", "widths": "[4, 8]"},
-        {"seeds": [0], "input_rates": [0.5], "l2s": [0.1], "widths": [4]},
-    )
-    assert values == {
-        "seeds": [0, 1],
-        "input_rates": [0.2, 0.4],
-        "l2s": [0.001, 0.0],
-        "widths": [4, 8],
-    }
-    with pytest.raises(ParameterError, match=r"'seeds' = '0, 1': accepted a list of items"):
-        check_parameters("01_x", {"seeds": "0, 1"}, {"seeds": [0]})
 
 
 def test_a_python_without_the_dependencies_gets_one_line(tmp_path):

@@ -91,8 +91,9 @@ def test_a_one_off_run_keeps_the_last_profile_and_rebuilds_the_report(shipped, c
     assert cli.main(["run", "99", "-p", "title", "Changed"]) == 0
     out = capsys.readouterr().out
     assert "99_new (profile quick, one-off: -p title Changed) done" in out
-    stamp = json.loads(Path("reports/runs/99_new/run.json").read_text())
+    stamp = json.loads(Path("reports/runs/99_new+one-off/run.json").read_text())  # beside it
     assert stamp["profile"] == "quick" and stamp["overrides"] == {"title": "Changed"}
+    assert json.loads(Path("reports/runs/99_new/run.json").read_text())["overrides"] == {}
     assert stamp["parameters"]["dropout_rate"] == 0.25  # the quick profile's, not the default's
     html = Path("reports/index.html").read_text()
     assert "Changed" in html and "--profile quick -p title" in html

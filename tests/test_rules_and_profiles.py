@@ -18,7 +18,7 @@ from nnreg_keras.pipeline.profiles import (
     override_values,
     typed,
 )
-from nnreg_keras.rules import check_parameters, check_rate, check_values, parse
+from nnreg_keras.rules import check_rate, check_values, parse
 from tests.conftest import write_notebook
 
 CELL = """data_path: str = ""  # a .mat, .npz or .csv file, or "" for the goalkeeper data; a file
@@ -293,10 +293,6 @@ def test_text_given_on_the_command_line_keeps_a_text_parameter_as_written():
     rules = {"title": parse("title", "str", "", "t"), "n": parse("n", "int", 1, "n; in [1, 9]")}
     values = override_values([("title", "2024-01-01"), ("n", "3")])
     assert check_values("n", rules, values, typed) == {"title": "2024-01-01", "n": 3}
-
-
-def test_check_parameters_still_converts_for_notebooks_that_call_it():
-    assert check_parameters("01_x", {"seeds": [0, 1], "steps": 3}) == {"seeds": [0, 1], "steps": 3}
 
 
 def test_profile_errors(tmp_path):

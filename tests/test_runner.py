@@ -10,10 +10,9 @@ from nnreg_keras.pipeline.runner import Layout, pick, run
 from tests.conftest import write_notebook
 
 BODY = """
-from nnreg_keras.rules import check_parameters
 from nnreg_keras.recording import Recorder
 import matplotlib.pyplot as plt
-params = check_parameters("99_new", dict(dropout_rate=dropout_rate, seeds=seeds, title=title))
+params = dict(dropout_rate=dropout_rate, seeds=seeds, title=title)
 if fail:
     raise RuntimeError("this notebook was asked to fail")
 if stop:

@@ -123,7 +123,7 @@ def typed(name: str, value: Any, rule: Rule) -> Any:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError as err:
         if rule.type == "str":
-            return str(value)
+            return plain_value(str(value), shown)
         raise ParameterError(
             f"{shown}: the value is not valid YAML ({_yaml_problem(err)}); write a number "
             f"(-p steps 400), a list (-p seeds '[0, 1]') or a text"
@@ -134,7 +134,7 @@ def typed(name: str, value: Any, rule: Rule) -> Any:
             f"text or a list of a sane size"
         ) from None
     if rule.type == "str" and not isinstance(parsed, str):
-        return str(value).strip()
+        parsed = str(value).strip()
     return plain_value(parsed, shown)
 
 
@@ -206,7 +206,11 @@ def notebook_parameters(notebook_path: Path) -> dict[str, Rule]:
             default = ast.literal_eval(read["default"])
             rules[name] = parse(name, read["inferred_type_name"], default, read["help"])
         except (RuleError, ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as err:
-            reason = str(err) if isinstance(err, RuleError) else "the default is not a literal"
+            reason = (
+                str(err)
+                if isinstance(err, RuleError)
+                else "the default is not a literal: write a number, a text or a list"
+            )
             source = cell.source.splitlines()[line - 1].strip()
             raise ParameterError(
                 f"{where}, line {line}: {_shown(source)}: {reason}; see the rules in "
