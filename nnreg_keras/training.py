@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -42,7 +40,7 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 BACKEND = keras.backend.backend()
 
 # Seconds spent per phase in this process, for `make bench`'s table per notebook: "import" (the
-# process's start until Keras is loaded here), "build" (Sequential models, compile, clones),
+# process's start until Keras is loaded here), "build" (Dense layers' weights, clones),
 # "trace" (the first call of each compiled function: tracing, compiling and that call's own
 # steps), "steps" (training calls after the first) and "evaluate" (records, predict_many). With
 # NNREG_PHASES=DIR set, they are written to DIR/<process id>.json as they grow.
@@ -75,23 +73,18 @@ def _phase(name: str):
 
 
 def _time_builds() -> None:
-    """Count model building (Sequential, compile, clone_model) as "build" in PHASES."""
+    """Count model building (Dense weights, clone_model) as "build" in PHASES."""
+    dense_build, clone_model = keras.layers.Dense.build, keras.models.clone_model
 
-    def timed(owner: Any, name: str) -> None:
-        original = getattr(owner, name)
+    def build(self, input_shape):  # the parameters Keras reads from a layer's build
+        with _phase("build"):
+            return dense_build(self, input_shape)
 
-        @functools.wraps(original)
-        def wrapper(self, *args, **kwargs):
-            with _phase("build"):
-                return original(self, *args, **kwargs)
+    def clone(*args, **kwargs):
+        with _phase("build"):
+            return clone_model(*args, **kwargs)
 
-        wrapper.__signature__ = inspect.signature(original)  # Keras reads the argument names
-
-        setattr(owner, name, wrapper)
-
-    timed(keras.Sequential, "__init__")
-    timed(keras.Model, "compile")
-    timed(keras.models, "clone_model")
+    keras.layers.Dense.build, keras.models.clone_model = build, clone
 
 
 if _PHASE_DIR:
