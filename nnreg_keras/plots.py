@@ -109,9 +109,11 @@ def fit_for_phone(fig: plt.Figure) -> plt.Figure:
     text allows is shrunk, its text kept at its size, and laid out again. Any figure a lesson draws
     gets this rule when it is recorded; the figures below are drawn narrow enough already. In print
     (a 180-mm column), the same rule keeps figure text at 7 pt or more even two figures across."""
+    import textwrap
+
     renderer = fig.canvas.get_renderer()
     fig.draw_without_rendering()
-    for _ in range(3):
+    for _ in range(6):
         texts = _texts(fig, renderer)
         if not texts:
             return fig
@@ -120,7 +122,21 @@ def fit_for_phone(fig: plt.Figure) -> plt.Figure:
         drawn = fig.get_tightbbox(renderer).width + 2 * SAVE_PAD
         if drawn <= widest * 1.01:
             return fig
-        shrink = widest / drawn
+        room = 0.9 * (widest - 2 * SAVE_PAD) * fig.dpi  # display units
+        wrapped = False
+        for text in texts:  # a line running past the figure's edge (a long title) is broken
+            box = text.get_window_extent(renderer)
+            space = min(room, fig.bbox.width - max(box.x0, 0))
+            long = box.width > room or box.x1 > fig.bbox.width + 1
+            if long and text.get_rotation() == 0 and " " in text.get_text():
+                lines = text.get_text().splitlines()
+                chars = max(10, int(max(map(len, lines)) * max(space, 0) / box.width))
+                text.set_text("\n".join(textwrap.wrap(text.get_text(), chars)))
+                wrapped = True
+        if wrapped:
+            fig.draw_without_rendering()
+            continue
+        shrink = min(1.0, widest / drawn)
         width, height = fig.get_size_inches()
         fig.set_size_inches(width * shrink, height * max(shrink, 0.8))
         if fig.get_layout_engine() is None:

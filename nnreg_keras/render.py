@@ -113,7 +113,7 @@ def page_svg(svg: str) -> str:
     return _EMBEDDED_PNG.sub(palette, _without_bare_groups(svg))
 
 
-_GEOMETRY = {"d", "x", "y", "width", "height", "transform", "points"}
+_GEOMETRY = {"d", "x", "y", "transform", "points"}  # the drawing's own size stays exact
 _DECIMALS = re.compile(r"(\d\.\d\d)\d+")
 
 

@@ -215,3 +215,13 @@ def smaller_lead(comparison: stats.Comparison) -> str:
     if comparison.status == stats.NOT_HELD:
         return "Because it scored higher" if comparison.difference < 0 else "You need not"
     return "This run cannot tell"
+
+
+def beat_none(l2: stats.Comparison, dropout: stats.Comparison, opponent: str) -> str:
+    """Tuned L2's and tuned dropout's 'higher than `opponent`' claims as one sentence of a short
+    answer, without its full stop ("Neither tuned L2 nor tuned dropout clearly beat ...")."""
+    if l2.status != dropout.status:
+        return f"Tuned L2 {BEAT[l2.status]} {opponent}; tuned dropout {BEAT[dropout.status]} it"
+    if l2.status == stats.INCONCLUSIVE:
+        return f"Neither tuned L2 nor tuned dropout clearly beat {opponent}"
+    return f"Tuned L2 and tuned dropout both {BEAT[l2.status]} {opponent}"

@@ -53,6 +53,7 @@ def check_lesson(notebook: Path, core: bool) -> None:
     assert joined.count("model.fit(") == 1 and "history.history" in joined
     assert joined.count("training.fit_many(") == 1
     assert "# The same full-batch training as model.fit above, for" in joined
+    assert joined.count('masks="fast"') == 2, 'fit_many with masks="fast", and its comment'
     assert "BitsDropout" not in joined
     for source in code:
         assert max(map(len, source.splitlines())) <= 100

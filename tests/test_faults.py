@@ -123,8 +123,14 @@ def test_a_failing_kernel_keeps_the_notebook_and_its_log(project, args, status, 
 def test_results_that_break_the_contract_are_not_published(project):
     before = snapshot(project.reports)
     done = project.cli("run", "99", "--profile", "quick", "-p", "mode", "bad_results")
-    assert_one_screen(done, 5, "breaks the results contract", "'title' is a required property")
-    assert_previous_report(project, before)
+    assert_one_screen(
+        done,
+        5,
+        "results file the new run of 99_tiny/results/99_tiny.json breaks the results contract",
+        "'title' is a required property",
+        "so it did not replace the landed run; repair the notebook",
+    )
+    assert_previous_report(project, before, failed=True)
 
 
 def test_a_broken_results_file_stops_the_report_build(project):
@@ -194,9 +200,7 @@ def test_a_held_lock_is_named_or_waited_for(project):
         handle.flush()
         fcntl.flock(handle, fcntl.LOCK_EX)
         done = project.cli("run", "99", "--profile", "quick", "--no-wait")
-    assert_one_screen(
-        done, 7, "another run (pid 4242) holds the lock on 99_tiny", "without --no-wait"
-    )
+    assert_one_screen(done, 7, "another run holds the lock on 99_tiny", "without --no-wait")
     assert_previous_report(project, before)
 
 
@@ -224,8 +228,10 @@ def test_two_make_reports_at_once_run_each_notebook_once(project):
 
 def test_a_one_off_run_is_labelled_and_make_replaces_it(project):
     reports = project.reports
+    (reports / "runs" / STEM / "run.json").unlink()  # no baseline: the one-off takes its place
     done = project.cli("run", "99", "--profile", "quick", "-p", "learning_rate", "0.05")
     assert done.returncode == 0, done.stderr
+    assert not (reports / "runs" / f"{STEM}+one-off").exists()
     html = report.build(reports).read_text()
     assert "nnreg-keras run 99 --profile quick -p learning_rate 0.05" in html
     assert (
@@ -279,8 +285,8 @@ def test_landing_cleans_up_and_uses_ordinary_modes(project):
 
 def test_the_landed_run_has_an_offline_html_page_and_the_exercises(baseline):
     run_dir = baseline / "reports" / "runs" / STEM
-    data = contract.load(run_dir / "results" / f"{STEM}.json")
-    assert data["exercises"] == kit.EXERCISES
+    contract.load(run_dir / "results" / f"{STEM}.json")
+    assert json.loads((run_dir / "run.json").read_text())["exercises"] == kit.EXERCISES
     page = (run_dir / "notebooks" / f"{STEM}.html").read_text()
     assert "It ran at 0.1 with tiny." in page
     import re

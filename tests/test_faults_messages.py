@@ -84,7 +84,9 @@ def test_a_failure_after_a_run_landed_says_so(monkeypatch, capsys, case):
 def test_a_failure_before_anything_landed_says_the_report_is_unchanged(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_main", lambda args: terminate())
     assert cli.main(["report"]) == 143
-    assert "error: terminated (SIGTERM); the previous report is unchanged" in capsys.readouterr().err
+    assert (
+        "error: terminated (SIGTERM); the previous report is unchanged" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("number", [errno.EPIPE, errno.ENOSPC], ids=["| head -1", "> /dev/full"])
@@ -119,7 +121,7 @@ def landed_run(reports, stem="01_a"):
 
 @pytest.mark.parametrize(
     "path",
-    ["notes.txt", "figures/mine/plot.png", "figures/01_a/extra.svg", "results/01_a.csv"],
+    ["notes.txt", "figures/mine/plot.png", "figures/01_a/notes.txt", "results/01_a.csv"],
 )
 def test_files_a_user_put_in_a_run_directory_are_never_replaced(tmp_path, path):
     run = landed_run(tmp_path / "reports")
@@ -132,3 +134,20 @@ def test_files_a_user_put_in_a_run_directory_are_never_replaced(tmp_path, path):
         err.value
     )
     assert err.value.exit_code == 6
+
+
+def test_runs_on_another_file_system_is_refused_before_any_kernel_starts(tmp_path):
+    elsewhere = os.environ.get("NNREG_OTHER_FS", "/dev/shm")
+    if not os.path.isdir(elsewhere) or os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip(f"no other file system at {elsewhere}")
+    import tempfile
+
+    other = tempfile.mkdtemp(dir=elsewhere)
+    try:
+        (tmp_path / "reports").mkdir()
+        (tmp_path / "reports" / "runs").symlink_to(other)
+        with pytest.raises(OutputError, match="is on another file system than") as err:
+            landing.check_reports(tmp_path / "reports")
+        assert err.value.exit_code == 6
+    finally:
+        os.rmdir(other)

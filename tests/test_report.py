@@ -300,7 +300,11 @@ def test_a_saved_svg_becomes_markup_that_styles_only_itself():
     assert svg.startswith("<svg") and "metadata" not in svg and "rdf" not in svg
     assert "<style" not in svg  # inline in a page, `*{...}` would style every element of the page
     assert 'stroke-linejoin="round" stroke-linecap="butt"' in svg[: svg.index(">")]
-    assert '<text x="10.987654" y="5.5" style="font-size: 8px">0.912345 </text>' in svg
+    assert '<text x="10.98" y="5.5" style="font-size: 8px">0.912345 </text>' in svg  # text as is
+    assert 'width="100.123456pt"' in svg  # the drawing's own size stays exact
+    assert 'id="figure_1"' not in svg and 'id="patch_1"' not in svg  # groups that only name
+    assert '<g id="text_1" clip-path="url(#p1)">' in svg  # a group that does something stays
+    assert "\n" not in svg
 
 
 def test_embedded_pngs_get_a_palette_and_stay_the_same_picture():

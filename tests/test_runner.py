@@ -255,3 +255,22 @@ def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_pat
         == "[1/4] 01_x  model 2 of about 8 (narrow, step 100)  12 s of about 40 s"
     )
     assert progress.line("[1/4] 01_x", tmp_path / "none", 3.0, None) == "[1/4] 01_x  3 s"
+
+
+def test_an_exercise_keeps_the_baselines_profile_and_lands_beside_it(layout, monkeypatch, capsys):
+    from nnreg_keras.pipeline import landing
+    from nnreg_keras.pipeline.runner import stale
+
+    monkeypatch.chdir(layout.tutorials.parent)
+    assert cli.main(["run", "99", "--profile", "quick"]) == 0
+    baseline = (layout.run_dir("99_new") / landing.STAMP).read_bytes()
+    assert cli.main(["run", "99", "-p", "dropout_rate", "0.1"]) == 0  # no --profile
+    one_off = layout.run_dir("99_new" + landing.ONE_OFF)
+    stamp = json.loads((one_off / landing.STAMP).read_text())
+    assert stamp["profile"] == "quick" and stamp["overrides"] == {"dropout_rate": 0.1}
+    assert (layout.run_dir("99_new") / landing.STAMP).read_bytes() == baseline
+    html = (layout.reports / "index.html").read_text()
+    assert '<section id="99-new"' in html and '<section id="99-new-one-off"' in html
+    assert 'One-off run beside <a href="#99-new">the profile\'s run</a>' in html
+    assert "The rate was 0.25." in html and "The rate was 0.1." in html
+    assert stale("quick", layout) == [] and not one_off.exists()  # the next make report

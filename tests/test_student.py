@@ -8,8 +8,10 @@ regions (and every tutorial must have at least one)."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -339,3 +341,90 @@ def test_a_tutorials_edition_stops_at_its_first_blank(notebook: Path, tmp_path: 
         f"blank: {error and error.evalue}"
     )
     assert_stopped_at_a_blank(executed, edition)
+
+
+# nbgrader itself: generate_assignment and autograde on every lesson that carries nbgrader's cell
+# metadata (until the lessons carry it, on a copy of tutorial 03 given the metadata here), at the
+# quick profile's sizes so that autograde's execution stays short.
+SOLUTION_CELL = {"grade": False, "locked": False, "schema_version": 3, "solution": True}
+CHECK_CELL = {"grade": True, "locked": True, "points": 1, "schema_version": 3, "solution": False}
+GRADED = [p for p in TUTORIALS if any("nbgrader" in c.metadata for c in teacher(p).cells)] or [
+    ROOT / "tutorials" / "03_l2_vs_dropout_from_scratch.ipynb"
+]
+
+
+def graded_copy(path: Path) -> nbformat.NotebookNode:
+    """The lesson with nbgrader's metadata (as shipped, or added as the lessons will carry it) and
+    the quick profile's sizes appended to its parameters cell."""
+    nb = teacher(path)
+    number = path.stem.split("_")[0]
+    for index, cell in enumerate(nb.cells):
+        if "nbgrader" in cell.metadata:
+            continue
+        if "### BEGIN SOLUTION" in cell.source:
+            cell.metadata["nbgrader"] = {**SOLUTION_CELL, "grade_id": f"{number}_solution_{index}"}
+        elif "check" in cell.metadata.get("tags", []):
+            cell.metadata["nbgrader"] = {**CHECK_CELL, "grade_id": f"{number}_check_{index}"}
+        cell.metadata.get("nbgrader", {}).setdefault("task", False)
+    quick = load_profile(ROOT / "params" / "quick.yaml", STEMS).get(path.stem, {})
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source += "".join(f"\n{name} = {value!r}" for name, value in quick.items())
+    return nb
+
+
+def nbgrader(course: Path, *args: str) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, "--force"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "ERROR" not in done.stderr, done.stderr[-3000:]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("notebook", GRADED, ids=[p.stem for p in GRADED])
+def test_nbgrader_generates_the_edition_and_grades_full_zero_and_a_wrong_answer(notebook, tmp_path):
+    from nbgrader.api import Gradebook
+
+    course, name = tmp_path / "course", notebook.name
+    nb = graded_copy(notebook)
+    (course / "source" / "lesson").mkdir(parents=True)
+    nbformat.write(nb, str(course / "source" / "lesson" / name))
+    nbgrader(course, "generate_assignment", "lesson")
+    released = teacher(course / "release" / "lesson" / name)
+    ours = student_edition(nb, name)
+    assert [c.source for c in released.cells] == [c.source for c in ours.cells]
+    assert [c.metadata.get("nbgrader") for c in released.cells] == [
+        c.metadata.get("nbgrader") for c in ours.cells
+    ]
+
+    last = max(i for i, c in enumerate(nb.cells) if "### BEGIN SOLUTION" in c.source)
+    indent = re.search(r"( *)### BEGIN SOLUTION", nb.cells[last].source).group(1)
+    wrong = with_solutions(student_edition(nb), [*solutions(nb)[:-1], f"{indent}pass"])
+    for student_id, edition in (("solved", nb), ("blank", released), ("wrong", wrong)):
+        (course / "submitted" / student_id / "lesson").mkdir(parents=True)
+        nbformat.write(edition, str(course / "submitted" / student_id / "lesson" / name))
+    nbgrader(course, "autograde", "lesson", "--ExecutePreprocessor.timeout=600")
+
+    checks = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    ]
+    wrong_check = next(
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells[last:]
+        if c.metadata.get("nbgrader", {}).get("grade")
+    )
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+
+        def scores(student_id):
+            found = book.find_submission_notebook(Path(name).stem, "lesson", student_id)
+            return {g.name: g.score for g in found.grades}
+
+        assert scores("solved") == {c: 1 for c in checks}
+        assert scores("blank") == {c: 0 for c in checks}
+        assert scores("wrong") == {c: int(c != wrong_check) for c in checks}

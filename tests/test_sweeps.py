@@ -277,3 +277,18 @@ def test_the_short_answer_leads_from_the_smaller_network_claim():
     assert sweeps.smaller_lead(equal([3.0, 2.9, 3.1, 3.0])) == "You need not"
     assert sweeps.smaller_lead(equal([-3.0, 3.0, -1.0, 1.0])) == "This run cannot tell"
     assert sweeps.BEAT[stats.paired([1.0, 1.1], [0.0, 0.0]).status] == "beat"
+
+
+def test_beat_none_says_both_claims_in_one_sentence():
+    up, down, unsure = (
+        stats.paired(d, [0.0] * 3) for d in ([1, 1.1, 0.9], [-1, -1.1, -0.9], [-1, 1, 0])
+    )
+    assert sweeps.beat_none(up, up, "none") == "Tuned L2 and tuned dropout both beat none"
+    assert sweeps.beat_none(down, down, "X") == "Tuned L2 and tuned dropout both scored below X"
+    assert (
+        sweeps.beat_none(unsure, unsure, "X") == "Neither tuned L2 nor tuned dropout clearly beat X"
+    )
+    assert (
+        sweeps.beat_none(unsure, up, "X")
+        == "Tuned L2 did not clearly beat X; tuned dropout beat it"
+    )

@@ -17,6 +17,7 @@ from nnreg_keras.pipeline.profiles import notebook_defaults
 from nnreg_keras.recording import numbers_in
 from nnreg_keras.training import fit_many
 from tests.conftest import ROOT, landed
+from tests.lesson_checks import check_lesson
 
 STEM = "03_l2_vs_dropout_from_scratch"
 GOING_FURTHER = "08_precision_and_adamw"
@@ -99,6 +100,10 @@ def test_each_course_function_is_an_nbgrader_solution_followed_by_a_graded_check
     assert all(index_defining(name) < first_training for name in COURSE_FUNCTIONS)
 
 
+def test_the_lesson_keeps_the_lesson_conventions_and_a_core_lessons_budgets():
+    check_lesson(PATH, core=True)
+
+
 def test_the_lesson_is_plain_keras_trained_by_model_fit_first():
     text = code()
     assert re.search(r"^import keras$", text, re.M)
@@ -106,7 +111,7 @@ def test_the_lesson_is_plain_keras_trained_by_model_fit_first():
     for layer in ("keras.layers.Dense(", "keras.layers.Dropout(", "keras.regularizers.L2("):
         assert layer in text
     assert text.index("model.fit(") < text.index("fit_many(")
-    assert "# the same full-batch training as model.fit above" in text
+    assert "# The same full-batch training as model.fit above" in text
     assert "BitsDropout" not in text and "one mask" not in text  # the variant lives in 08
     # the one-step measurement runs the student's own passes
     step = source("step")
@@ -280,13 +285,16 @@ def test_tutorial_03_shows_each_share_beside_its_baselines(quick_reports):
 @pytest.mark.notebooks
 def test_tutorial_03_names_each_validated_choice_and_its_grid(quick_reports):
     claims = claims_of(results_of(quick_reports))
-    seeds = parameters_of(quick_reports)["seeds"]
-    for name in ("l2_generalizes_better", "dropout_generalizes_better"):
-        pattern = r"chosen(?: per seed)?: \[([^\]]*)\], (\d+) of (\d+) at an edge of \[([^\]]*)\]"
-        chosen, on_edge, total, grid = re.search(pattern, claims[name]["text"]).groups()
-        picks = [float(v) for v in chosen.split(",")]
-        offered = [float(v) for v in grid.split(",")]
-        assert len(picks) == int(total) == len(seeds) and set(picks) <= set(offered), name
+    parameters = parameters_of(quick_reports)
+    for name, grid in (
+        ("l2_generalizes_better", "lambds"),
+        ("dropout_generalizes_better", "keep_probs"),
+    ):
+        pattern = r"chosen(?: per seed)?: \[([^\]]*)\], (\d+) of (\d+) at the grid's edge"
+        chosen, on_edge, total = re.search(pattern, claims[name]["text"]).groups()
+        picks, offered = [float(v) for v in chosen.split(",")], parameters[grid]
+        assert len(picks) == int(total) == len(parameters["seeds"]), name
+        assert set(picks) <= set(offered), name
         assert int(on_edge) == sum(p in (min(offered), max(offered)) for p in picks), name
 
 

@@ -14,6 +14,7 @@ from nnreg_keras.pipeline.contract import load
 from nnreg_keras.pipeline.profiles import notebook_defaults
 from nnreg_keras.recording import numbers_in
 from tests.conftest import ROOT, landed, solution_and_check
+from tests.lesson_checks import check_lesson
 
 STEM = "04_dropout_as_adaptive_l2"
 GOING_FURTHER = "09_what_standardising_leaves"
@@ -60,6 +61,10 @@ def test_the_notebook_says_what_l2_and_dropout_depend_on_and_what_it_does_not_te
     assert "by construction" in text and "notebook 09" in text  # standardising, explained
 
 
+def test_the_lesson_keeps_the_lesson_conventions_and_a_core_lessons_budgets():
+    check_lesson(NOTEBOOK, core=True)
+
+
 def test_plain_keras_model_fit_first_and_rules_declared():
     for path in (NOTEBOOK, FURTHER):
         text = code(path)
@@ -68,10 +73,10 @@ def test_plain_keras_model_fit_first_and_rules_declared():
             "from nnreg_keras.training import keras" not in text and "check_parameters" not in text
         )
         assert text.index("model.fit(") < text.index("fit_many(")
-        assert "# the same full-batch training as model.fit above" in text
+        assert "# The same full-batch training as model.fit above" in text
         assert max(len(line) for line in text.splitlines()) <= 100
         parameters = cells(path)[1].source.splitlines()
-        assert all("; " in line for line in parameters if "new_unit" not in line), path.name
+        assert all("; " in line for line in parameters), path.name
     assert "keras.layers.Dropout(" in code() and "keras.regularizers.L2(" in code()
     assert "Normalization" not in code()  # standardising is 09's
 

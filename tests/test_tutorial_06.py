@@ -14,6 +14,7 @@ from tests.lesson_checks import check_lesson
 STEM = "06_silent_units_and_averaging"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
 CLAIMS = {
+    "wide_learns_flipped_labels": "higher",
     "dropout_sparser": "higher",
     "dropout_trains_slower": "higher",
     "mc_more_accurate": "higher",

@@ -232,17 +232,22 @@ def _run(args: argparse.Namespace) -> None:
     from nnreg_keras.pipeline import lessons
     from nnreg_keras.pipeline.profiles import override_values
     from nnreg_keras.pipeline.report import build
-    from nnreg_keras.pipeline.runner import Layout, run
+    from nnreg_keras.pipeline.runner import Layout, baseline_profile, run
 
     where = _lessons(args)
-    profile = args.profile or lessons.last_profile(where.reports, where.params)
     extra = override_values(args.parameter)
+    layout = Layout(where.tutorials, where.params, where.reports, where.found == "package")
+    profile = (
+        args.profile
+        or (baseline_profile(layout, args.notebooks) if extra else None)
+        or lessons.last_profile(where.reports, where.params)
+    )
     if not args.notebooks and not extra and where.params.joinpath(f"{profile}.yaml").is_file():
         lessons.remember_profile(where.reports, profile)  # a full report of this profile
     run(
         args.notebooks,
         profile,
-        Layout(where.tutorials, where.params, where.reports, where.found == "package"),
+        layout,
         extra,
         wait=not args.no_wait,
         cell_timeout=args.cell_timeout,

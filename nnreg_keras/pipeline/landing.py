@@ -49,6 +49,7 @@ FAILED = "failed"
 LOCKS = ".locks"
 STAMP = "run.json"  # in each run directory: the exact parameters, the overrides, the run time
 ASIDE = ".old-"  # runs/.old-<stem>: the previous run directory while a new one lands
+ONE_OFF = "+one-off"  # runs/<stem>+one-off: a one-off run, beside the landed run it varies
 WORK = ".run-"  # reports/.run-<stem>-*: a run's private directory
 WORK_MARK = ".nnreg-run"  # written first into each private directory
 LOG_HEADER = "# nnreg_keras: kernel log of a failed run of notebook "
@@ -118,10 +119,15 @@ def _is_file(path: Path) -> bool:
     return kind(path) == "file"
 
 
+def notebook_of(name: str) -> str:
+    """The notebook a run directory's name is for: `03_x`, `.old-03_x`, `03_x+one-off`."""
+    return name.removeprefix(ASIDE).split(ONE_OFF)[0]
+
+
 def is_run_directory(path: Path) -> bool:
     """A run directory this package landed: a directory (not a link) holding its stamp, or (the
     stamp lost) the results file of the notebook it is named after."""
-    name = Path(path).name.removeprefix(ASIDE)
+    name = notebook_of(Path(path).name)
     return kind(path) == "directory" and (
         _is_file(path / STAMP) or _is_file(path / "results" / f"{name}.json")
     )
@@ -187,16 +193,11 @@ def _what(entry: Path, expected: str) -> str:
 
 def _written_in_run(run_dir: Path) -> set[str]:
     """The files a run directory holds that this package wrote: its stamp, results, executed
-    notebook and page, and the figures its results list (any figure file of its notebook's folder
-    when the results cannot be read)."""
-    stem = run_dir.name.removeprefix(ASIDE)
+    notebook and page, and the figure files (SVG, PNG) of its notebook's figures folder."""
+    stem = notebook_of(run_dir.name)
     ours = {STAMP, f"results/{stem}.json", f"notebooks/{stem}.ipynb", f"notebooks/{stem}.html"}
-    try:
-        figures = json.loads((run_dir / "results" / f"{stem}.json").read_bytes())["figures"]
-        return ours | {str(Path(figure["file"])) for figure in figures}
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        pictures = (run_dir / "figures" / stem).glob("*")
-        return ours | {f"figures/{stem}/{p.name}" for p in pictures if p.suffix in (".svg", ".png")}
+    pictures = (run_dir / "figures" / stem).glob("*")
+    return ours | {f"figures/{stem}/{p.name}" for p in pictures if p.suffix in (".svg", ".png")}
 
 
 def _foreign_in_runs(runs: Path) -> list[str]:
@@ -207,7 +208,8 @@ def _foreign_in_runs(runs: Path) -> list[str]:
         if not is_run_directory(run_dir):
             continue
         ours = _written_in_run(run_dir)
-        folders = {str(Path(p).parent) for p in ours} | {"figures"}
+        stem = notebook_of(run_dir.name)
+        folders = {"figures", f"figures/{stem}", "results", "notebooks"}
         for entry in sorted(run_dir.rglob("*")):
             relative = str(entry.relative_to(run_dir))
             if relative in ours or (relative in folders and kind(entry) == "directory"):
@@ -247,6 +249,14 @@ def check_reports(reports: Path) -> None:
         raise OutputError(
             f"{reports} is {_a(kind(reports))}, not a directory; give --reports a directory "
             f"(new, or one this package wrote), or move {reports} away"
+        )
+    runs = reports / RUNS
+    if runs.is_dir() and os.stat(runs).st_dev != os.stat(reports).st_dev:
+        raise OutputError(
+            f"{runs} is on another file system than {reports}, where each run is written before "
+            f"it lands by a rename, which cannot cross file systems; make {runs} a directory "
+            f"inside {reports} (not a link or a mount elsewhere), or give --reports a directory "
+            f"on that other file system"
         )
     found = foreign(reports)
     if found:
@@ -385,7 +395,7 @@ def stamp(run_dir: Path, fix: str | None = None, stem: str | None = None) -> dic
     missing or damaged."""
     run_dir = Path(run_dir)
     path = run_dir / STAMP
-    fix = fix or rerun_hint(run_dir.name)
+    fix = fix or rerun_hint(notebook_of(run_dir.name))
     text = read_text(path, "run stamp", ResultsError, fix, STAMP_BYTES)
     try:
         data = json.loads(text)
@@ -407,7 +417,7 @@ def stamp(run_dir: Path, fix: str | None = None, stem: str | None = None) -> dic
     ]
     if wrong:
         raise ResultsError(f"run stamp {path} is damaged: it lacks {', '.join(wrong)}; {fix}")
-    if data["notebook"] != (stem or run_dir.name.removeprefix(ASIDE)):
+    if data["notebook"] != (stem or notebook_of(run_dir.name)):
         raise ResultsError(
             f"run stamp {path} is for notebook {data['notebook']!r}, not {run_dir.name}; {fix}"
         )
@@ -428,7 +438,8 @@ def _profile_of(run_dir: Path) -> str | None:
     if found:
         return found["profile"]
     try:
-        results = json.loads((run_dir / "results" / f"{run_dir.name}.json").read_bytes())
+        stem = notebook_of(run_dir.name)
+        results = json.loads((run_dir / "results" / f"{stem}.json").read_bytes())
         profile = results.get("profile")
     except (OSError, ValueError, AttributeError, RecursionError):
         return None
@@ -491,7 +502,7 @@ def check_run(
     every run writes. A new run is checked whole so, in its private directory, before it lands
     (`stem` names its notebook there)."""
     run_dir = Path(run_dir)
-    stem = stem or run_dir.name
+    stem = stem or notebook_of(run_dir.name)
     fix = fix or rerun_hint(stem, _profile_of(run_dir))
     found = stamp(run_dir, fix, stem)
     results = contract.load(run_dir / "results" / f"{stem}.json", fix=fix)

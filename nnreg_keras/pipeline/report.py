@@ -104,7 +104,9 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "figure_blocks": figure_blocks(figures),
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
-        "exercises": _without_heading((stamp or {}).get("exercises") or ""),
+        "exercises": _without_heading(
+            (stamp or {}).get("exercises") or results.get("exercises", "")
+        ),
         "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
         "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
         "results_file": landed_file(reports, f"results/{stem}.json"),
@@ -255,7 +257,21 @@ def load_sections(reports: Path) -> list[dict[str, Any]]:
     whole first (`landing.check_run`). Anything else a section should show is added here, to the
     dict `section` returns, where the templates read it."""
     runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
-    return [section(landing.check_run(run)[0], run) for run in runs]
+    sections = [section(landing.check_run(run)[0], run) for run in runs]
+    by_anchor = {s["anchor"]: s for s in sections}
+    for run, found in zip(runs, sections, strict=True):  # a one-off beside its baseline
+        if run.name.endswith(landing.ONE_OFF):
+            base = by_anchor.get(found["anchor"], {}).get("claims", [])
+            statuses = {c["name"]: c["status"] for c in base}
+            found.update(
+                anchor=anchor(run.name),
+                baseline=found["anchor"],
+                compared=[
+                    {"name": c["name"], "baseline": statuses.get(c["name"]), "one_off": c["status"]}
+                    for c in found["claims"]
+                ],
+            )
+    return sections
 
 
 def build(reports: Path = Path("reports")) -> Path:

@@ -391,6 +391,23 @@ def _execute(
     return time.perf_counter() - start
 
 
+def _beside(job: Plan, layout: Layout) -> str:
+    """Where a run lands: a one-off run beside the landed profile run of the same profile (its
+    baseline, which the report shows with it) as `<stem>+one-off`; any other run as `<stem>`."""
+    landed = landing.read_stamp(layout.run_dir(job.stem))
+    if job.overrides and landed and landed["profile"] == job.profile and not landed["overrides"]:
+        return job.stem + landing.ONE_OFF
+    return job.stem
+
+
+def baseline_profile(layout: Layout, selectors: list[str]) -> str | None:
+    """The profile of the landed runs of the notebooks `selectors` name, when it is one: a one-off
+    run without --profile keeps the profile of the run it varies."""
+    chosen = pick(notebooks_in(layout.tutorials), selectors) if selectors else []
+    found = {(landing.read_stamp(layout.run_dir(nb.stem)) or {}).get("profile") for nb in chosen}
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
 def _landed_since(job: Plan, layout: Layout, since: float) -> bool:
     """Whether another run has landed exactly this job since `since` (two `make report` at once)."""
     stamp = landing.read_stamp(layout.run_dir(job.stem))
@@ -429,7 +446,10 @@ def run_notebook(
                     raise type(err)(f"{err}{where}") from None
                 if _is_one_off(job, layout):  # make sees it as older than its sources: rerun
                     os.utime(out / landing.STAMP, (0, 0))
-            landing.land(out, reports, stem)
+            name = _beside(job, layout)
+            landing.land(out, reports, name)
+            if name == stem:  # the profile's run: a one-off beside the one it replaced goes
+                landing.remove(layout.run_dir(stem + landing.ONE_OFF))
             for suffix in (".ipynb", ".kernel.log"):
                 landing.remove(layout.failed(stem, suffix))
             with contextlib.suppress(OSError):
@@ -451,7 +471,7 @@ def prune(layout: Layout, notebooks: list[Path]) -> None:
         return
     landing.recover(reports)
     runs = [p for p in (reports / landing.RUNS).glob("*") if not p.name.startswith(".")]
-    drop = sorted(p.name for p in runs if p.name not in stems)
+    drop = sorted(p.name for p in runs if landing.notebook_of(p.name) not in stems)
     failed = [p for p in (reports / landing.FAILED).glob("*") if p.name.split(".")[0] not in stems]
     if (drop or failed) and (not stems or layout.installed):
         where = (
@@ -487,6 +507,8 @@ def stale(profile: str, layout: Layout = Layout()) -> list[Path]:
     check_environment()
     landing.check_reports(layout.reports)
     landing.recover(layout.reports)
+    for one_off in (layout.reports / landing.RUNS).glob(f"*{landing.ONE_OFF}"):
+        landing.remove(one_off)  # a one-off beside its baseline stays until the next make report
     redo = []
     for job in jobs:
         run_dir = layout.run_dir(job.stem)
