@@ -61,7 +61,7 @@ help: ## show this list
 	@echo "make student [STUDENT=dir]    student editions of every notebook in student/ (solutions blanked)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
-	@echo "make bench                    time the training loops side by side"
+	@echo "make bench                    time the training loops side by side, and each notebook's phases"
 	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.txt"
 	@echo "make clean                    delete reports/ (generated)"
 	@echo "make distclean                also delete .venv, and build/ and dist/ of pip install ."
@@ -153,8 +153,11 @@ test-backends: | $(INSTALLED)
 	$(PY) benchmarks/compare_backends.py $$out/*; \
 	echo "tested:$${tested:- none}; skipped (not installed):$${skipped:- none}; outputs in $$out"
 
+# The training loops side by side (model-steps per second, on each installed backend), then the
+# seconds per phase of one run of each notebook with PROFILE (benchmarks/bench_phases.py).
 bench: | $(INSTALLED)
 	@$(PY) benchmarks/bench_training.py
+	@$(PY) benchmarks/bench_phases.py --profile $(PROFILE)
 
 clean:
 	rm -rf reports

@@ -2,7 +2,9 @@
 
 Four measurements, each printed with its ratio:
 0. Model-steps per second on a 2-128-128-1 MLP (200 examples, full-batch Adam), without dropout,
-   with `keras.layers.Dropout(0.5)` and with `models.BitsDropout(0.5)`: naive `model.fit` (one epoch
+   with `keras.layers.Dropout(0.5)` (Keras's masks, and `masks="fast"`: hashed masks) and with
+   `models.BitsDropout(0.5)`, fast masks against BitsDropout at 16 models per call (target 0.9x
+   or more): naive `model.fit` (one epoch
    per step), `fit_full_batch` one model at a time, and `fit_many` with 1, 8, 16 and 32 models per
    group, each against a floor: the same step written by hand in `jax.numpy` under `jax.jit`.
    Every number is the best of three rounds, and each round times every row once, in turn.
@@ -43,7 +45,9 @@ COURSE_DIMS, COURSE_M, COURSE_STEPS, COURSE_RECORD_EVERY = [2, 20, 3, 1], 211, 3
 SPEED_STEPS, SPEED_QUICK_STEPS, SPEED_RECORD_EVERY = 600, 200, 100
 SPEED_GROUPS = (1, 8, 16, 32)
 SPEED_ROUNDS = 3  # measurement 0 keeps the best of this many interleaved rounds
-SPEED_DROPOUTS = ("none", "keras", "bits")
+SPEED_DROPOUTS = ("none", "keras", "fast", "bits")
+# keras.layers.Dropout with masks="fast" should train at least this share of BitsDropout's speed.
+FAST_TARGET = 0.9
 COURSE_VARIANTS = {
     "no regularization": {},
     "L2 (lambd 0.7)": {"lambd": 0.7},
@@ -60,8 +64,8 @@ def speed_model(seed: int, dropout: str):
     layers = [keras.Input((2,))]
     for _ in range(2):
         layers.append(keras.layers.Dense(128, activation="relu"))
-        if dropout != "none":
-            layers.append(keras.layers.Dropout(0.5) if dropout == "keras" else BitsDropout(0.5))
+        if dropout != "none":  # "fast": keras.layers.Dropout, trained with masks="fast"
+            layers.append(BitsDropout(0.5) if dropout == "bits" else keras.layers.Dropout(0.5))
     model = keras.Sequential([*layers, keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
     return model
@@ -72,6 +76,7 @@ def measure_speed(steps: int, rounds: int = SPEED_ROUNDS) -> dict:
     `rounds` rounds; each round times every way once, in turn, so that a slow minute of the
     machine falls on all of them alike. Each way traces in a warm-up call that is not timed."""
     from nnreg_keras.data import make_goalkeeper
+    from nnreg_keras.models import use_fast_masks
     from nnreg_keras.training import fit_full_batch, fit_many
 
     data = make_goalkeeper(n_train=200, n_test=10, seed=0)
@@ -85,6 +90,8 @@ def measure_speed(steps: int, rounds: int = SPEED_ROUNDS) -> dict:
 
     def naive(dropout: str) -> Callable[[], float]:
         model = speed_model(0, dropout)
+        if dropout == "fast":
+            use_fast_masks(model)
         model.fit(x, y, batch_size=len(x), epochs=2, verbose=0)
 
         def train() -> int:
@@ -93,15 +100,18 @@ def measure_speed(steps: int, rounds: int = SPEED_ROUNDS) -> dict:
 
         return lambda: timed(train)
 
+    def masks(dropout: str) -> str:
+        return "fast" if dropout == "fast" else "keras"
+
     def one_at_a_time(dropout: str) -> Callable[[], float]:
-        fit_full_batch(speed_model(0, dropout), x, y, every, every)
+        fit_full_batch(speed_model(0, dropout), x, y, every, every, masks=masks(dropout))
 
         def run() -> float:
             models = [speed_model(seed, dropout) for seed in range(4)]
 
             def train() -> int:
                 for model in models:
-                    fit_full_batch(model, x, y, steps, every)
+                    fit_full_batch(model, x, y, steps, every, masks=masks(dropout))
                 return len(models) * steps
 
             return timed(train)
@@ -109,13 +119,14 @@ def measure_speed(steps: int, rounds: int = SPEED_ROUNDS) -> dict:
         return run
 
     def grouped(dropout: str, size: int) -> Callable[[], float]:
-        fit_many([speed_model(s, dropout) for s in range(size)], x, y, every, every)
+        models = [speed_model(s, dropout) for s in range(size)]
+        fit_many(models, x, y, every, every, group_size=size, masks=masks(dropout))
 
         def run() -> float:
             models = [speed_model(100 + s, dropout) for s in range(size)]
 
             def train() -> int:
-                fit_many(models, x, y, steps, every, group_size=size)
+                fit_many(models, x, y, steps, every, group_size=size, masks=masks(dropout))
                 return size * steps
 
             return timed(train)
@@ -347,7 +358,12 @@ def print_speed(results: dict[str, dict | str], quick: bool) -> None:
         f"per model (records every {SPEED_RECORD_EVERY}); / floor: the row over hand-written "
         "jax.numpy under jax.jit"
     )
-    names = {"none": "no dropout", "keras": "keras Dropout(0.5)", "bits": "BitsDropout(0.5)"}
+    names = {
+        "none": "no dropout",
+        "keras": "keras Dropout(0.5)",
+        "fast": "Dropout, fast masks",
+        "bits": "BitsDropout(0.5)",
+    }
     print(
         f"  {'backend':<11} {'dropout':<19} {'training':<25} {'model-steps/s':>13} {'/ floor':>8}"
     )
@@ -378,6 +394,16 @@ def print_speed(results: dict[str, dict | str], quick: bool) -> None:
             f"  {backend}: best fit_many with BitsDropout / fit_full_batch with Keras Dropout: "
             f"{best / base:.2f}x"
         )
+        row = "fit_many, 16 per group"
+        if row in speed["fast"]:
+            fast, bits, keras_masks = (speed[d][row] for d in ("fast", "bits", "keras"))
+            verdict = "meets" if fast >= FAST_TARGET * bits else "misses"
+            print(
+                f'  {backend}: {row}: keras Dropout with masks="fast" {fast:,.0f}, BitsDropout '
+                f"{bits:,.0f}, Keras's masks {keras_masks:,.0f} model-steps/s: fast / BitsDropout "
+                f"{fast / bits:.2f}x ({verdict} the {FAST_TARGET}x target), fast / Keras's masks "
+                f"{fast / keras_masks:.2f}x"
+            )
 
 
 def print_table(

@@ -205,6 +205,10 @@ class BitsDropout(keras.layers.Dropout):
     few integer operations per unit instead of a random-number generator's rounds and a float
     conversion (`make bench` measures the difference); on PyTorch it is Keras's uniform draw against
     the same threshold. `noise_shape` (one mask shared along some axes) is not offered.
+
+    A lesson keeps `keras.layers.Dropout` in its model and asks the training call for these masks
+    (`training.fit_many(..., masks="fast")`, see `fast_masks`); this layer is the same draw as a
+    layer of its own, for code that wants the hashed masks in every call.
     """
 
     def __init__(self, rate: float, seed: int | None = None, noise_shape=None, **kwargs):

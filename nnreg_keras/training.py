@@ -12,11 +12,14 @@ ends exactly as if it had been trained itself, and a notebook builds each model 
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +38,64 @@ with stderr_to(os.devnull):
 logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 BACKEND = keras.backend.backend()
+
+# Seconds spent per phase in this process, for `make bench`'s table per notebook: "import" (the
+# process's start until Keras is loaded here), "build" (Dense layers' weights, clones),
+# "trace" (the first call of each compiled function: tracing, compiling and that call's own
+# steps), "steps" (training calls after the first) and "evaluate" (records, predict_many). With
+# NNREG_PHASES=DIR set, they are written to DIR/<process id>.json as they grow.
+PHASES = dict.fromkeys(("import", "build", "trace", "steps", "evaluate"), 0.0)
+_PHASE_DIR = os.environ.get("NNREG_PHASES")
+_phase_depth = [0, 0.0]  # nesting depth, time of the last write
+
+
+def _write_phases() -> None:
+    if _PHASE_DIR:
+        path = os.path.join(_PHASE_DIR, f"{os.getpid()}.json")
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(PHASES, file)
+
+
+@contextlib.contextmanager
+def _phase(name: str):
+    """Add the block's time to PHASES[name] (only the outermost block of nested ones counts)."""
+    _phase_depth[0] += 1
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _phase_depth[0] -= 1
+        if _phase_depth[0] == 0:
+            PHASES[name] += time.perf_counter() - start
+            if _PHASE_DIR and time.monotonic() - _phase_depth[1] > 1:
+                _phase_depth[1] = time.monotonic()
+                _write_phases()
+
+
+def _time_builds() -> None:
+    """Count model building (Dense weights, clone_model) as "build" in PHASES."""
+    dense_build, clone_model = keras.layers.Dense.build, keras.models.clone_model
+
+    def build(self, input_shape):  # the parameters Keras reads from a layer's build
+        with _phase("build"):
+            return dense_build(self, input_shape)
+
+    def clone(*args, **kwargs):
+        with _phase("build"):
+            return clone_model(*args, **kwargs)
+
+    keras.layers.Dense.build, keras.models.clone_model = build, clone
+
+
+if _PHASE_DIR:
+    try:
+        import psutil
+
+        PHASES["import"] = time.time() - psutil.Process().create_time()
+    except ImportError:
+        pass
+    _time_builds()
+    atexit.register(_write_phases)
 
 # Random bits per unit of a hashed dropout mask (`models.hash_dropout`, `BitsDropout`, and
 # `keras.layers.Dropout` under `masks="fast"`): its keep probability is a multiple of 2**-MASK_BITS.
@@ -66,7 +127,8 @@ def set_seed(seed: int) -> None:
 
 def predict(model: keras.Model, x: np.ndarray, training: bool = False) -> np.ndarray:
     """Model outputs as a numpy array, in one call (no `predict` batching overhead)."""
-    return keras.ops.convert_to_numpy(model(x, training=training))
+    with _phase("evaluate"):
+        return keras.ops.convert_to_numpy(model(x, training=training))
 
 
 def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
@@ -117,11 +179,13 @@ class _Runner:
 
     def train(self, x: Any, y: Any, n: int) -> float:
         """n steps; the mean training-mode loss over them, as Keras's loss tracker reports it."""
+        phase = "steps"
         if self._steps is None:
-            self._steps = _steps_function(self.model)
-        self.model.reset_metrics()
-        self._steps(x, y, n)
-        return float(keras.ops.convert_to_numpy(self.model.get_metrics_result()["loss"]))
+            self._steps, phase = _steps_function(self.model), "trace"
+        with _phase(phase):
+            self.model.reset_metrics()
+            self._steps(x, y, n)
+            return float(keras.ops.convert_to_numpy(self.model.get_metrics_result()["loss"]))
 
 
 _RUNNERS: dict[str, _Runner] = {}
@@ -288,9 +352,10 @@ def _record(
     """One record: `step`, `fit_loss` and `<set>_<metric>` for each evaluation set, from the
     inference-mode `outputs(set name, inputs)`."""
     record = {"step": step, "fit_loss": fit_loss}
-    for name, (xs, ys) in eval_sets.items():
-        for key, value in metrics(ys, outputs(name, xs)).items():
-            record[f"{name}_{key}"] = value
+    with _phase("evaluate"):
+        for name, (xs, ys) in eval_sets.items():
+            for key, value in metrics(ys, outputs(name, xs)).items():
+                record[f"{name}_{key}"] = value
     return record
 
 
@@ -551,6 +616,7 @@ def _group_records(
 
 
 _GROUP_LOOPS: dict[str, Callable] = {}
+_TRACED: set[Any] = set()  # the compiled functions called before (for PHASES)
 
 
 def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, masks):
@@ -564,6 +630,8 @@ def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, ma
         runner = _RUNNERS[signature] = _new_runner(models[0], masks)
     template = runner.model
     loop = _GROUP_LOOPS.get(signature)
+    traced = [(signature, len(models)) in _TRACED]
+    _TRACED.add((signature, len(models)))
     if loop is None:
 
         def one_model(state, xs, ys):
@@ -597,7 +665,10 @@ def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, ma
 
     def train_chunk():
         nonlocal state, shown_state
-        *state, metric_values = loop((*state, zero_metrics), xs, ys, chunk)
+        with _phase("steps" if traced[0] else "trace"):
+            *state, metric_values = loop((*state, zero_metrics), xs, ys, chunk)
+            jax.block_until_ready(metric_values)
+        traced[0] = True
         shown_state = [*state[:2], metric_values]
         losses = []
         for k in range(len(models)):
@@ -894,12 +965,16 @@ def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics, mas
     weights: list[np.ndarray] = []
 
     def train_chunk():
-        runner.loop(*stacked, tf.constant(chunk))
+        with _phase("steps" if id(runner) in _TRACED else "trace"):
+            runner.loop(*stacked, tf.constant(chunk))
+            runner.loss_sum.numpy()
+        _TRACED.add(id(runner))
         for name in eval_sets[0]:
             inputs = [np.asarray(sets[name][0], "float32") for sets in eval_sets]
             same = all(a is inputs[0] or np.array_equal(a, inputs[0]) for a in inputs)
             batch = tf.constant(inputs[0] if same else np.stack(inputs))
-            predictions[name] = runner.outputs(batch)[0].numpy()
+            with _phase("evaluate"):
+                predictions[name] = runner.outputs(batch)[0].numpy()
         weights[:] = [_numpy(w) for w in runner.weights]
         return [float(v) for v in runner.loss_sum.numpy() / chunk]
 
@@ -934,7 +1009,6 @@ def predict_many(
     dropout passes) each model draws its own masks and its dropout seed states advance as a call of
     its own would advance them; `masks="fast"` draws `keras.layers.Dropout`'s masks from the hash
     of `models.fast_masks` (see `fit_many`)."""
-    from nnreg_keras.models import fast_masks
 
     _check_masks(masks)
     n = len(models)
@@ -947,6 +1021,14 @@ def predict_many(
         key = _predict_key(model, inputs[i], training, masks)
         groups.setdefault(key if key else ("alone", i), []).append(i)
     outputs: list[np.ndarray] = [np.empty(0)] * n
+    _predict_groups(models, inputs, training, masks, groups, outputs)
+    return outputs
+
+
+def _predict_groups(models, inputs, training, masks, groups, outputs) -> None:
+    """`predict_many`'s calls: one per group of models of one key, or one per model alone."""
+    from nnreg_keras.models import fast_masks
+
     for key, members in groups.items():
         if key[0] == "alone" or len(members) == 1 or BACKEND not in ("jax", "tensorflow"):
             for i in members:
@@ -960,7 +1042,6 @@ def predict_many(
             found = _predict_group(key, [models[i] for i in part], [inputs[i] for i in part])
             for i, values in zip(part, found, strict=True):
                 outputs[i] = values
-    return outputs
 
 
 def _predict_key(model: keras.Model, x: np.ndarray, training: bool, masks: str) -> tuple | None:
@@ -1043,13 +1124,16 @@ def _predict_group(key: tuple, models: list[keras.Model], inputs: list[np.ndarra
         stack([m.non_trainable_variables[j].value for m in models])
         for j in range(len(models[0].non_trainable_variables))
     ]
-    outputs, new = predictor(
-        trainable, non_trainable, keras.ops.convert_to_tensor(np.stack(inputs))
-    )
+    first = (key, len(models), inputs[0].shape) not in _TRACED
+    _TRACED.add((key, len(models), inputs[0].shape))
+    with _phase("trace" if first else "evaluate"):
+        outputs, new = predictor(
+            trainable, non_trainable, keras.ops.convert_to_tensor(np.stack(inputs))
+        )
+        outputs = keras.ops.convert_to_numpy(outputs)
     if key[1]:  # training: the seed states advance as each model's own call advances them
         for j, values in enumerate(new):
             values = keras.ops.convert_to_numpy(values)
             for k, model in enumerate(models):
                 model.non_trainable_variables[j].assign(values[k])
-    outputs = keras.ops.convert_to_numpy(outputs)
     return [outputs[k] for k in range(len(models))]

@@ -1,0 +1,83 @@
+"""Where each notebook's time goes, from one run of each: `make bench` (or run this file).
+
+Every notebook of tutorials/ runs once, one at a time, with the profile given (default: default),
+into a temporary reports directory, with NNREG_PHASES set so that the training library counts its
+phases (`training.PHASES`): import (the kernel's start until Keras is loaded), build (Dense
+weights, clones), trace (the first call of each compiled function, its own steps
+included), steps (training calls after the first), evaluate (records, `predict`, `predict_many`).
+"other" is the rest of the run's wall time: the notebook's own numpy code, plots, papermill's
+saving, the kernel's start and the landing. The last line says the time outside training steps
+against the steps' time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PHASES = ("import", "build", "trace", "steps", "evaluate")
+
+
+def run_notebook(stem: str, profile: str, reports: Path, counts: Path) -> dict[str, float]:
+    """Seconds per phase of one run of the notebook, and its wall time ("total")."""
+    counts.mkdir(parents=True)
+    env = {**os.environ, "NNREG_PHASES": str(counts)}
+    command = [sys.executable, "-m", "nnreg_keras", "run", stem, "--profile", profile]
+    start = time.perf_counter()
+    subprocess.run(
+        [*command, "--reports", str(reports)], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    found = {"total": time.perf_counter() - start, **dict.fromkeys(PHASES, 0.0)}
+    for path in counts.glob("*.json"):
+        counted = json.loads(path.read_text())
+        if counted["steps"] or counted["trace"] or counted["build"] or counted["evaluate"]:
+            for phase in PHASES:  # the kernel's counts (the runner process imports no Keras)
+                found[phase] += counted[phase]
+    found["other"] = found["total"] - sum(found[p] for p in PHASES)
+    return found
+
+
+def print_phases(results: dict[str, dict[str, float]], profile: str) -> None:
+    columns = (*PHASES, "other", "total")
+    print(f"\nSeconds per phase, one run of each notebook, profile {profile}, one at a time")
+    print(f"  {'notebook':<40}" + "".join(f"{c:>9}" for c in columns))
+    sums = dict.fromkeys(columns, 0.0)
+    for stem, found in results.items():
+        print(f"  {stem[:40]:<40}" + "".join(f"{found[c]:>9.1f}" for c in columns))
+        for c in columns:
+            sums[c] += found[c]
+    print(f"  {'all':<40}" + "".join(f"{sums[c]:>9.1f}" for c in columns))
+    outside = sums["total"] - sums["steps"]
+    ratio = outside / sums["steps"] if sums["steps"] else float("inf")
+    print(
+        f"  time outside training steps: {outside:.1f} s, {ratio:.1f} x the steps' {sums['steps']:.1f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="default", help="params/<profile>.yaml (default)")
+    parser.add_argument("notebooks", nargs="*", help="NN prefixes or stems (default: every one)")
+    args = parser.parse_args()
+    stems = sorted(p.stem for p in (ROOT / "tutorials").glob("*.ipynb"))
+    if args.notebooks:
+        stems = [s for s in stems if any(s.startswith(n) for n in args.notebooks)]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="nnreg-phases-") as tmp:
+        for stem in stems:
+            print(f"running {stem} ...", flush=True)
+            results[stem] = run_notebook(
+                stem, args.profile, Path(tmp) / "reports", Path(tmp) / stem
+            )
+    print_phases(results, args.profile)
+
+
+if __name__ == "__main__":
+    main()
