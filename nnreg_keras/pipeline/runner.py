@@ -305,10 +305,13 @@ def _failure(err: BaseException, stem: str, where: str, cell_timeout: float | No
 def _this_python_kernel(work: Path) -> str:
     """A `python3` kernel spec in `work` that runs this very Python, and JUPYTER_PATH with it
     first: another `python3` spec (a system Jupyter's, another environment's) would start a
-    kernel without this environment's packages."""
+    kernel without this environment's packages. The kernel leaves what C libraries write to file
+    descriptor 2 there (the kernel log) instead of showing it in the notebook: TensorFlow's start-up
+    lines, which `import keras` writes before any setting can silence them."""
     spec = work / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv.append("--IPKernelApp.capture_fd_output=False")
     kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
     (spec / "kernel.json").write_text(json.dumps(kernel))
     return os.pathsep.join(
