@@ -67,7 +67,7 @@ def test_a_pipeline_change_reruns_no_notebook_and_a_lesson_change_reruns_them_al
         assert f"nnreg_keras/{module}.py" in prerequisites
 
 
-def test_reporting_is_at_most_a_third_of_each_notebooks_code():
+def test_reporting_is_at_most_a_fifth_of_a_core_lessons_code():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -78,5 +78,8 @@ def test_reporting_is_at_most_a_third_of_each_notebooks_code():
     notebooks = sorted((ROOT / "tutorials").glob("[0-9]*.ipynb"))
     assert len(notebooks) >= 5
     shares = {nb.stem: round(counter.share(nb)["share of lines"], 3) for nb in notebooks}
-    assert {k: v for k, v in shares.items() if v > 1 / 3} == {}
+    # The core lessons (01-05) keep reporting to a fifth of their code; a Going further notebook,
+    # which compares more settings in fewer lines of training, to two fifths.
+    limit = {stem: 0.2 if stem[:2] <= "05" else 0.4 for stem in shares}
+    assert {k: v for k, v in shares.items() if v > limit[k]} == {}
     assert all(v > 0 for v in shares.values())  # every lesson reports something
