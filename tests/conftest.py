@@ -44,7 +44,7 @@ def landed(reports: Path, stem: str, kind: str = "results", suffix: str = ".json
     return reports / "runs" / stem / kind / f"{stem}{suffix}"
 
 
-# Two notebooks at a time, one thread each, as `make -j2 report` runs them (the same settings for
+# Two notebooks at a time, one thread each, as `make report` runs them on two cores (the same settings for
 # every run a test compares, since thread counts can change the last bits of a result).
 ONE_THREAD_EACH = {
     "TF_NUM_INTRAOP_THREADS": "1",
