@@ -314,6 +314,12 @@ def _remote(url: str) -> bool:
     return url.startswith(("http:", "https:", "//", "ftp:", "file:"))
 
 
+def _inline_icon(attrs: list[tuple[str, str | None]]) -> bool:
+    """`<link rel="icon" href="data:image/...">`: an icon held in the page itself."""
+    found = dict(attrs)
+    return found.get("rel") == "icon" and (found.get("href") or "").startswith("data:image/")
+
+
 def _scheme_runs(url: str) -> bool:
     url = "".join(c for c in url if c > " " and c != "\x7f").lower()
     return url.startswith(("javascript:", "vbscript:", "data:text/html"))
@@ -333,6 +339,8 @@ def live_content(page: str) -> list[str]:
             self.in_style = False
 
         def handle_starttag(self, tag, attrs):
+            if tag == "link" and _inline_icon(attrs):
+                return  # the page's own icon, an image inside the page: nothing is fetched
             if tag in _DROPPED or (tag == "meta" and any(k == "http-equiv" for k, _ in attrs)):
                 found.append(f"<{tag}>")
             self.in_style = tag == "style"
