@@ -291,12 +291,11 @@ _RATE = Bounds(0, 1, False, True)
 def check_rate(rate: Any, name: str = "rate") -> float:
     """A dropout rate as a float (the share of units dropped, Keras's `rate` = 1 − keep_prob);
     ParameterError naming `name` unless it is a number in [0, 1). The library's layers use it."""
-    if isinstance(rate, (str, bool)) or not hasattr(rate, "__float__"):
-        rate = math.nan
-    rate = float(rate)
-    if not _RATE.holds(rate):
+    number = not isinstance(rate, (bool, str))
+    value = float(rate) if number and hasattr(rate, "__float__") else math.nan
+    if not _RATE.holds(value):
         raise ParameterError(
             f"{name} must be a dropout rate in [0, 1) (the share of units dropped; "
             f"1 would drop everything), got {rate!r}"
         )
-    return rate
+    return value
