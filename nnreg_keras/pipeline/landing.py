@@ -415,6 +415,11 @@ def stamp(run_dir: Path, fix: str | None = None, stem: str | None = None) -> dic
         for key in ("duration", "models")
         if key in data and (isinstance(data[key], bool) or not isinstance(data[key], (int, float)))
     ]
+    wrong += [
+        f"{key!r} (a text)"
+        for key in ("exercises",)
+        if data.get(key) is not None and not isinstance(data[key], str)
+    ]
     if wrong:
         raise ResultsError(f"run stamp {path} is damaged: it lacks {', '.join(wrong)}; {fix}")
     if data["notebook"] != (stem or notebook_of(run_dir.name)):

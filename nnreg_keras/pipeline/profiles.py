@@ -176,7 +176,7 @@ def notebook_parameters(notebook_path: Path) -> dict[str, Rule]:
     """The parameters of a notebook as papermill reads its parameters cell
     (`papermill.inspect_notebook`), each with its type, default and declared rule; read without
     executing anything."""
-    import papermill
+    from papermill.translators import papermill_translators
 
     path = Path(notebook_path)
     nb, cell = _parameters_cell(path)
@@ -194,7 +194,10 @@ def notebook_parameters(notebook_path: Path) -> dict[str, Rule]:
         if isinstance(node, (ast.Assign, ast.AnnAssign))
         and isinstance(node.targets[0] if isinstance(node, ast.Assign) else node.target, ast.Name)
     }
-    found = papermill.inspect_notebook(str(path.absolute()).replace("{", "{{").replace("}", "}}"))
+    # papermill's own reading of a parameters cell (what `papermill --help-notebook` shows), for
+    # the python3 kernel every notebook runs in, whatever kernel its metadata names (or none).
+    python = papermill_translators.find_translator("python3", "python")
+    found = {p.name: p._asdict() for p in python.inspect(cell)}
     rules = {}
     for name, line in lines.items():
         read = found.get(name)
