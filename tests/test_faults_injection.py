@@ -28,6 +28,8 @@ from tests.faults_kit import STEM, live_content
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 PAGE = Path("reports/runs") / STEM / "notebooks" / f"{STEM}.html"
+# A run with a parameter changed is a one-off: it lands beside the profile's run of the notebook.
+ONE_OFF_PAGE = Path("reports/runs") / f"{STEM}+one-off" / "notebooks" / f"{STEM}.html"
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +45,14 @@ def hostile_run(baseline, tmp_path_factory) -> kit.Project:
 
 
 def test_a_parameter_string_is_no_live_html_in_the_notebook_page(hostile_run):
-    page = (hostile_run.path / PAGE).read_text()
+    page = (hostile_run.path / ONE_OFF_PAGE).read_text()
     assert live_content(page) == []
     assert "<p>Label: <img alt=" in page  # the notebook's own HTML output, its handler gone
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the table and the verdict: escaped
 
 
 def test_raw_html_of_the_notebooks_markdown_runs_nothing_in_its_page(hostile_run):
-    page = (hostile_run.path / PAGE).read_text()
+    page = (hostile_run.path / ONE_OFF_PAGE).read_text()
     assert "<script" not in page and "<iframe" not in page and "javascript:" not in page
     assert "Raw HTML in a lesson:" in page and "a link that runs a script" in page
     assert "example.org/remote.png" not in page
