@@ -653,6 +653,9 @@ def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, ma
     def groups(model):
         return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
 
+    for model in models:  # an optimizer not yet used holds no slots; its first step would add them
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
     # Each model gets its own copy of the data: the batched products then round as one model's do.
     xs, ys = (jnp.stack([jnp.asarray(pair[j]) for pair in data]) for j in (0, 1))
     state = [
