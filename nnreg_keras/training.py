@@ -523,7 +523,27 @@ def fit_many(
     problems: dict[int, str] = {}
     for key, members in groups.items():
         for part in _even_parts(members, group_size):
-            if len(part) == 1 or key[0] == "alone":
+            found = None
+            if len(part) > 1 and key[0] != "alone":
+                train = _fit_group_jax if BACKEND == "jax" else _fit_group_tf
+                try:
+                    found = train(
+                        [models[i] for i in part],
+                        key[0],
+                        [data[i] for i in part],
+                        steps,
+                        chunk,
+                        [evals[i] for i in part],
+                        metrics,
+                        _mask_draw(models[part[0]], masks),
+                    )
+                except TypeError:
+                    # On JAX a group whose state the compiled loop cannot carry (its structure
+                    # changes on the first step) fails when it is traced, before any model has
+                    # changed: those models train one at a time instead.
+                    if BACKEND != "jax":
+                        raise
+            if found is None:
                 for i in part:
                     try:
                         records[i] = fit_full_batch(
@@ -532,17 +552,6 @@ def fit_many(
                     except DivergenceError as error:
                         problems[i] = str(error)
                 continue
-            train = _fit_group_jax if BACKEND == "jax" else _fit_group_tf
-            found = train(
-                [models[i] for i in part],
-                key[0],
-                [data[i] for i in part],
-                steps,
-                chunk,
-                [evals[i] for i in part],
-                metrics,
-                _mask_draw(models[part[0]], masks),
-            )
             for i, (group_records, problem) in zip(part, found, strict=True):
                 records[i] = group_records
                 if problem:
