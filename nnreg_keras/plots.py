@@ -7,6 +7,7 @@ findable, and far lighter than glyph outlines), in fonts a reader's browser has 
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -109,8 +110,6 @@ def fit_for_phone(fig: plt.Figure) -> plt.Figure:
     text allows is shrunk, its text kept at its size, and laid out again. Any figure a lesson draws
     gets this rule when it is recorded; the figures below are drawn narrow enough already. In print
     (a 180-mm column), the same rule keeps figure text at 7 pt or more even two figures across."""
-    import textwrap
-
     renderer = fig.canvas.get_renderer()
     fig.draw_without_rendering()
     for _ in range(6):
@@ -280,17 +279,20 @@ def feature_shares(
     reference: float | None = None,
 ) -> plt.Figure:
     """Grouped horizontal bars: for each feature (one row, named on the left), one bar per model;
-    one panel per measure, stacked. `panels` maps a panel title to {model: array (seeds, features)};
-    bars show the mean over seeds and the error bars their sd; a model keeps its colour (and its
-    one legend entry) in every panel where it comes at the same place. `reference` draws a dotted line (an
-    even share, 1/features)."""
+    one panel per measure, side by side and sharing the rows, so that the figure stays about as
+    tall as it is wide (whole on a printed page). `panels` maps a panel title to {model: array
+    (seeds, features)}; bars show the mean over seeds and the error bars their sd; a model keeps
+    its colour (and its one legend entry) in every panel where it comes at the same place.
+    `reference` draws a dotted line (an even share, 1/features)."""
     rows = len(feature_names)
+    models = max(len(by_model) for by_model in panels.values())
     with plt.rc_context(READABLE):
         fig, axes = plt.subplots(
-            len(panels),
             1,
-            figsize=(PHONE_WIDTH, (0.42 * rows + 1.3) * len(panels)),
+            len(panels),
+            figsize=(PHONE_WIDTH, 0.07 * rows * models + 0.15 * rows + 1.0),
             squeeze=False,
+            sharey=True,
         )
         positions = np.arange(rows)[::-1]  # the first feature on top
         for ax, (title, by_model) in zip(axes.flat, panels.items(), strict=True):
@@ -308,11 +310,11 @@ def feature_shares(
                 )
             if reference is not None:
                 ax.axvline(reference, color="0.3", ls=":", lw=1)
-            ax.set_yticks(positions, feature_names)
-            ax.set_title(title, loc="left")
+            ax.set_title("\n".join(textwrap.wrap(title, 22)), loc="left")
             ax.set_xlabel(xlabel)
+        axes[0, 0].set_yticks(positions, feature_names)
         fig.tight_layout()
-        _legend_above(fig, ncol=1)
+        _legend_above(fig, ncol=2)
     return fig
 
 

@@ -150,6 +150,7 @@ def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
             return jax.lax.fori_loop(0, n, lambda _, s: model.train_step(s, (x, y))[1], state)
 
         def steps(x, y, n):
+            _build_state(model, x, y)
             groups = (
                 model.trainable_variables,
                 model.non_trainable_variables,
@@ -322,6 +323,14 @@ def _chunk(steps: int, record_every: int) -> int:
     if steps % chunk:
         raise ValueError(f"steps ({steps}) must be a multiple of record_every ({chunk})")
     return chunk
+
+
+def _build_state(model: keras.Model, x: Any, y: Any) -> None:
+    """Create every variable the model's first training step would create: its layers', its
+    optimizer's slots and its compiled metrics' (built lazily, on the first step, otherwise). A
+    compiled JAX loop carries the state as it was on entry, so that state must be complete. This is
+    what Keras's own `fit` does first (`Trainer._symbolic_build`); it draws no random numbers."""
+    model._symbolic_build(data_batch=(x, y))
 
 
 def _check_compiled(model: keras.Model) -> None:
@@ -526,23 +535,16 @@ def fit_many(
             found = None
             if len(part) > 1 and key[0] != "alone":
                 train = _fit_group_jax if BACKEND == "jax" else _fit_group_tf
-                try:
-                    found = train(
-                        [models[i] for i in part],
-                        key[0],
-                        [data[i] for i in part],
-                        steps,
-                        chunk,
-                        [evals[i] for i in part],
-                        metrics,
-                        _mask_draw(models[part[0]], masks),
-                    )
-                except TypeError:
-                    # On JAX a group whose state the compiled loop cannot carry (its structure
-                    # changes on the first step) fails when it is traced, before any model has
-                    # changed: those models train one at a time instead.
-                    if BACKEND != "jax":
-                        raise
+                found = train(
+                    [models[i] for i in part],
+                    key[0],
+                    [data[i] for i in part],
+                    steps,
+                    chunk,
+                    [evals[i] for i in part],
+                    metrics,
+                    _mask_draw(models[part[0]], masks),
+                )
             if found is None:
                 for i in part:
                     try:
@@ -662,9 +664,8 @@ def _fit_group_jax(models, signature, data, steps, chunk, eval_sets, metrics, ma
     def groups(model):
         return (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
 
-    for model in models:  # an optimizer not yet used holds no slots; its first step would add them
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+    for model, pair in zip([template, *models], [data[0], *data], strict=True):
+        _build_state(model, *pair)
     # Each model gets its own copy of the data: the batched products then round as one model's do.
     xs, ys = (jnp.stack([jnp.asarray(pair[j]) for pair in data]) for j in (0, 1))
     state = [

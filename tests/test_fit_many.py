@@ -23,9 +23,11 @@ def mlp(
     l2: float = 0.0,
     rate: float = 0.5,
     mask_seed: int | None = None,
+    metrics: list[str] | None = None,
 ) -> keras.Model:
     """2-16-16-1 with optional dropout ("keras", "bits", "fixed") at `rate` and L2 on the kernels;
-    a fixed mask is drawn with `mask_seed`, by default `seed`."""
+    a fixed mask is drawn with `mask_seed`, by default `seed`. The optimizer: "adam", "sgd" (with
+    momentum) or "plain sgd" (no slots); `metrics` are compiled in (built on the first step)."""
     set_seed(seed)
     regularizer = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input((2,))]
@@ -40,8 +42,12 @@ def mlp(
     model = keras.Sequential(
         layers + [keras.layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer)]
     )
-    opt = keras.optimizers.Adam(0.02) if optimizer == "adam" else keras.optimizers.SGD(0.1, 0.9)
-    model.compile(optimizer=opt, loss="binary_crossentropy")
+    opt = {
+        "adam": lambda: keras.optimizers.Adam(0.02),
+        "sgd": lambda: keras.optimizers.SGD(0.1, 0.9),
+        "plain sgd": lambda: keras.optimizers.SGD(0.3),
+    }[optimizer]()
+    model.compile(optimizer=opt, loss="binary_crossentropy", metrics=metrics)
     return model
 
 
@@ -71,6 +77,10 @@ BUILDS = {
     "keras dropout, Adam": lambda seed: mlp(seed, "keras"),
     "bits dropout, SGD with momentum": lambda seed: mlp(seed, "bits", "sgd"),
     "no dropout, L2": lambda seed: mlp(seed, l2=0.01),
+    # Variables a first step would create (compiled metrics): a compiled loop must carry them.
+    "plain SGD, compiled with accuracy": lambda seed: mlp(
+        seed, optimizer="plain sgd", metrics=["accuracy"]
+    ),
 }
 
 

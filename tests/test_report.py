@@ -385,8 +385,15 @@ def test_the_page_opens_with_each_question_answered_once():
         },
         {"questions": ["Which?"], "verdict_text": "This one. More.", "anchor": "b", "title": "B"},
         {"questions": ["Why?"], "verdict_text": "Again.", "anchor": "c", "title": "C"},
+        {
+            "questions": ["Aside?"],
+            "verdict_text": "Later. More.",
+            "anchor": "d",
+            "title": "Going further: an aside",
+        },
     ]
     assert report.answers(sections) == [
         {"questions": ["Why?", "Same size?"], "answer": "No.", "anchor": "a", "title": "A"},
         {"questions": ["Which?"], "answer": "This one.", "anchor": "b", "title": "B"},
     ]
+    assert report.further(sections) == [{"anchor": "d", "title": "an aside"}]

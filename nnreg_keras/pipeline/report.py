@@ -207,13 +207,19 @@ def with_icon(page: str) -> str:
 NOTEBOOK_FILTERS = {"plain_tokens": plain_tokens, "code_lines": code_lines, "mathml": mathml}
 
 
+GOING_FURTHER = "Going further"  # how a notebook's title marks it as beyond the thread's questions
+
+
 def answers(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the page opens with: each question the sections quote, with the first sentence of the
-    verdict of the first section that quotes it and a link to that section. A section's questions
-    that no earlier section asked share its one answer; a question asked again is answered once."""
+    """What the page opens with: each question the lessons quote, with the first sentence of the
+    verdict of the first lesson that quotes it and a link to that lesson. A lesson's questions that
+    no earlier lesson asked share its one answer; a question asked again is answered once. A
+    section titled "Going further: ..." answers no question here: `further` lists it."""
     asked: set[str] = set()
     found = []
     for s in sections:
+        if s["title"].startswith(GOING_FURTHER):
+            continue
         new = [q for q in s["questions"] if q not in asked]
         asked.update(new)
         if new:
@@ -222,6 +228,16 @@ def answers(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {"questions": new, "answer": lead, "anchor": s["anchor"], "title": s["title"]}
             )
     return found
+
+
+def further(sections: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The "Going further" sections, each as {anchor, title} with the prefix taken off its title,
+    for the one line that follows the answers."""
+    return [
+        {"anchor": s["anchor"], "title": s["title"][len(GOING_FURTHER) :].lstrip(": ")}
+        for s in sections
+        if s["title"].startswith(GOING_FURTHER)
+    ]
 
 
 def _markup(function: Any) -> Any:
@@ -305,6 +321,7 @@ def build(reports: Path = Path("reports")) -> Path:
                 .render(
                     sections=sections,
                     answers=answers(sections),
+                    further=further(sections),
                     generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 )
             )

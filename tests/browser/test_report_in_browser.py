@@ -286,9 +286,9 @@ def test_no_text_in_a_figure_overlaps_another(printed):
 def test_the_first_phone_screen_answers_every_question_with_a_link_to_its_section(
     phone, report_file: Path
 ):
-    """The page opens with each question the sections quote (answered once, by the first section
-    quoting it), the first sentence of that section's verdict, and a link to it: all on a
-    390 x 844 screen."""
+    """The page opens with each question the lessons quote (answered once, by the first lesson
+    quoting it), the first sentence of that lesson's verdict, and a link to it: all on a
+    390 x 844 screen. A "Going further" section answers none there; a line links to each."""
     page = phone.page
     page.evaluate("window.scrollTo(0, 0)")
     shown = phone.js(
@@ -299,7 +299,11 @@ def test_the_first_phone_screen_answers_every_question_with_a_link_to_its_sectio
         bottom: li.getBoundingClientRect().bottom}))"""
     )
     expected, asked = [], set()
+    further = []
     for results in results_of(report_file):
+        if results["title"].startswith("Going further"):
+            further.append(results["notebook"])
+            continue
         new = [q for q in results["questions"] if q not in asked]
         asked.update(new)
         if new:
@@ -308,6 +312,10 @@ def test_the_first_phone_screen_answers_every_question_with_a_link_to_its_sectio
     for item, (_, verdict, stem) in zip(shown, expected, strict=True):
         assert verdict.startswith(item["answer"]) and item["answer"][-1] in ".!?", item
         assert item["href"] == "#" + re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")
+    links = phone.js(
+        "() => Array.from(document.querySelectorAll('p.further a')).map(a => a.getAttribute('href'))"
+    )
+    assert links == ["#" + re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") for stem in further]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "390px-first-screen.png")
     assert max(s["bottom"] for s in shown) <= VIEWS["phone"]["height"], shown
