@@ -127,7 +127,7 @@ student: | $(INSTALLED)
 test: | $(INSTALLED)
 	@$(VENV)/bin/ruff check nnreg_keras tests benchmarks tutorials
 	@$(VENV)/bin/ruff format --check --quiet nnreg_keras tests benchmarks
-	@$(PY) -m pytest -q
+	@$(PY) -m pytest -q -n $(NPROC) --dist loadgroup
 
 # Per backend: the training tests, then every notebook with the quick profile into a temporary reports
 # directory; then the largest difference in each notebook's metrics between backends. With

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -77,31 +78,53 @@ def run_quick(selectors: list[str], reports: Path, workers: int = 2) -> None:
     assert not failed, "\n".join(f"{d.args[4]}: {d.stderr[-3000:]}" for d in failed)
 
 
+def once_per_run(shared: Path, name: str, testrun_uid: str, build: Callable[[Path], None]) -> Path:
+    """`build(shared / name)` run once per test run, however many pytest-xdist workers ask for it:
+    the first to ask builds it while the others wait on its lock, then each reads the same path."""
+    from filelock import FileLock
+
+    path, done = shared / name, shared / f"{name}.done"
+    shared.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (done.exists() and done.read_text() == testrun_uid):
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            build(path)
+            done.write_text(testrun_uid)
+    return path
+
+
+def run_temp(tmp_path_factory) -> Path:
+    """The test run's temporary directory, shared by its pytest-xdist workers (each has its own
+    below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
-def quick_reports(tmp_path_factory) -> Path:
-    """Every tutorial executed once per test session with the quick profile, into a temp reports/
+def quick_reports(tmp_path_factory, testrun_uid) -> Path:
+    """Every tutorial executed once per test run with the quick profile, into a temp reports/
     (or, with NNREG_QUICK_REPORTS=DIR, into DIR/<backend>, kept for `make test-backends`)."""
     from nnreg_keras.training import BACKEND
 
     only = os.environ.get("NNREG_TEST_ONLY", "").split()  # e.g. "01 03": run just those notebooks
     kept = os.environ.get("NNREG_QUICK_REPORTS")
-    if kept and not only:
-        reports = Path(kept) / BACKEND
-        shutil.rmtree(reports, ignore_errors=True)
-        reports.mkdir(parents=True)
-    else:
-        reports = tmp_path_factory.mktemp("reports")
-    run_quick(only, reports)
-    return reports
+    shared, name = (
+        (Path(kept), BACKEND) if kept and not only else (run_temp(tmp_path_factory), "quick")
+    )
+    return once_per_run(shared, name, testrun_uid, lambda path: run_quick(only, path))
 
 
-# The fault suite's project (tests/faults_kit.py): built with make once per session, copied afresh
+# The fault suite's project (tests/faults_kit.py): built with make once per test run, copied afresh
 # for each test that breaks it.
 @pytest.fixture(scope="session")
-def baseline(tmp_path_factory) -> Path:
+def baseline(tmp_path_factory, testrun_uid) -> Path:
     from tests import faults_kit
 
-    return faults_kit.baseline(tmp_path_factory)
+    built = once_per_run(
+        run_temp(tmp_path_factory), "baseline", testrun_uid, faults_kit.build_baseline
+    )
+    return built / "project"
 
 
 @pytest.fixture

@@ -95,6 +95,7 @@ QUICK = f"{STEM}:\n  steps: 60\n"
 
 def make_project(path: Path) -> Path:
     """A checkout with one tiny tutorial, a quick profile, and the repository's Makefile."""
+    path.mkdir(parents=True, exist_ok=True)
     nb = write_notebook(path / "tutorials" / f"{STEM}.ipynb", PARAMS, BODY)
     book = nbformat.read(str(nb), as_version=4)
     book.cells.insert(1, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
@@ -112,23 +113,17 @@ def make_project(path: Path) -> Path:
     return path
 
 
-_BUILT: dict[str, Path] = {}
-
-
-def baseline(tmp_path_factory) -> Path:
-    """A project whose report make built once per test session, with the quick profile."""
-    if "path" not in _BUILT:
-        path = make_project(tmp_path_factory.mktemp("baseline"))
-        done = subprocess.run(
-            make_command(path, "report", "PROFILE=quick"),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=environment(path.parent),
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        _BUILT["path"] = path
-    return _BUILT["path"]
+def build_baseline(directory: Path) -> None:
+    """A project in directory/project whose report make built with the quick profile."""
+    path = make_project(directory / "project")
+    done = subprocess.run(
+        make_command(path, "report", "PROFILE=quick"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=environment(directory),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def environment(temp: Path, **extra: str) -> dict[str, str]:

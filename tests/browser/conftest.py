@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from nnreg_keras.pipeline import report
-from tests.conftest import ROOT
+from tests.conftest import ROOT, once_per_run, run_temp
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 # The screens the report is checked on: a phone and a tablet (touch, overlay scrollbars), a laptop.
@@ -81,13 +81,22 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def report_file(browser, request) -> Path:
+def report_file(browser, request, tmp_path_factory, testrun_uid) -> Path:
     """index.html of the quick run (after the browser, so a missing one skips before the run), or of
-    the reports directory NNREG_BROWSER_REPORTS names (one already built, e.g. the default profile's)."""
+    the reports directory NNREG_BROWSER_REPORTS names (one already built, e.g. the default profile's),
+    built once per test run."""
     given = os.environ.get("NNREG_BROWSER_REPORTS")
-    return report.build(
-        Path(given).resolve() if given else request.getfixturevalue("quick_reports")
-    )
+    reports = Path(given).resolve() if given else request.getfixturevalue("quick_reports")
+    once_per_run(run_temp(tmp_path_factory), "report", testrun_uid, lambda _: report.build(reports))
+    return reports / "index.html"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`--dist loadgroup`), each file of the browser suite runs on one worker,
+    which opens its pages once."""
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group(f"browser-{item.path.stem}"))
 
 
 @dataclass
