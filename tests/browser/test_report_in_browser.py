@@ -269,10 +269,6 @@ def test_a_figure_opened_right_after_another_closed_stays_in_the_viewer(desktop)
     assert found == {"open": True, "second": True, "first": True, "back": True}
 
 
-@pytest.mark.xfail(
-    reason="open bug: in tutorial 04's third figure a panel title can overlap an axis label",
-    strict=False,
-)
 def test_no_text_in_a_figure_overlaps_another(printed):
     """Every drawing, every frame of an explorable figure included (print shows them all)."""
     figures = printed.js(OVERLAPS)
