@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -70,7 +72,11 @@ def run_quick(selectors: list[str], reports: Path, workers: int = 2) -> None:
     def one(stem: str) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "nnreg_keras", "run", stem, "--profile", "quick"]
         return subprocess.run(
-            [*command, *where, "--reports", str(reports)], env=env, capture_output=True, text=True
+            [*command, *where, "--reports", str(reports)],
+            env=env,
+            cwd=ROOT,  # whatever directory a test running meanwhile has moved to
+            capture_output=True,
+            text=True,
         )
 
     with ThreadPoolExecutor(workers) as pool:
@@ -78,19 +84,24 @@ def run_quick(selectors: list[str], reports: Path, workers: int = 2) -> None:
     assert not failed, "\n".join(f"{d.args[4]}: {d.stderr[-3000:]}" for d in failed)
 
 
-def once_per_run(shared: Path, name: str, testrun_uid: str, build: Callable[[Path], None]) -> Path:
+# One identifier per test run, the same in every pytest-xdist worker: what a build made in this run
+# is told from what an earlier run left.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+
+
+def once_per_run(shared: Path, name: str, build: Callable[[Path], None]) -> Path:
     """`build(shared / name)` run once per test run, however many pytest-xdist workers ask for it:
     the first to ask builds it while the others wait on its lock, then each reads the same path."""
     from filelock import FileLock
 
     path, done = shared / name, shared / f"{name}.done"
     shared.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(shared / f"{name}.lock")):
-        if not (done.exists() and done.read_text() == testrun_uid):
+    with FileLock(str(shared / f"{name}.lock"), thread_local=False):
+        if not (done.exists() and done.read_text() == RUN_ID):
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir(parents=True)
             build(path)
-            done.write_text(testrun_uid)
+            done.write_text(RUN_ID)
     return path
 
 
@@ -101,10 +112,8 @@ def run_temp(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@pytest.fixture(scope="session")
-def quick_reports(tmp_path_factory, testrun_uid) -> Path:
-    """Every tutorial executed once per test run with the quick profile, into a temp reports/
-    (or, with NNREG_QUICK_REPORTS=DIR, into DIR/<backend>, kept for `make test-backends`)."""
+def _quick_run(tmp_path_factory) -> Path:
+    """Where the quick run lands, made once per test run (see `quick_reports`)."""
     from nnreg_keras.training import BACKEND
 
     only = os.environ.get("NNREG_TEST_ONLY", "").split()  # e.g. "01 03": run just those notebooks
@@ -112,19 +121,48 @@ def quick_reports(tmp_path_factory, testrun_uid) -> Path:
     shared, name = (
         (Path(kept), BACKEND) if kept and not only else (run_temp(tmp_path_factory), "quick")
     )
-    return once_per_run(shared, name, testrun_uid, lambda path: run_quick(only, path))
+    return once_per_run(shared, name, lambda path: run_quick(only, path))
+
+
+_BACKGROUND: dict[str, Any] = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that read the quick run go last, and the run starts at once in the background
+    (in one worker), so the other tests run while the notebooks do."""
+    needs = [item for item in items if "quick_reports" in getattr(item, "fixturenames", ())]
+    if not needs:
+        return
+    later = set(needs)
+    items[:] = [item for item in items if item not in later] + needs
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
+        import concurrent.futures
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        _BACKGROUND["quick"] = pool.submit(_quick_run, config._tmp_path_factory)
+        pool.shutdown(wait=False)
+
+
+@pytest.fixture(scope="session")
+def quick_reports(tmp_path_factory) -> Path:
+    """Every tutorial executed once per test run with the quick profile, into a temp reports/
+    (or, with NNREG_QUICK_REPORTS=DIR, into DIR/<backend>, kept for `make test-backends`)."""
+    started = _BACKGROUND.get("quick")
+    if started is not None:
+        started.result()  # its failure, if it failed, is this fixture's
+    return _quick_run(tmp_path_factory)
 
 
 # The fault suite's project (tests/faults_kit.py): built with make once per test run, copied afresh
 # for each test that breaks it.
 @pytest.fixture(scope="session")
-def baseline(tmp_path_factory, testrun_uid) -> Path:
+def baseline(tmp_path_factory) -> Path:
     from tests import faults_kit
 
-    built = once_per_run(
-        run_temp(tmp_path_factory), "baseline", testrun_uid, faults_kit.build_baseline
+    return once_per_run(run_temp(tmp_path_factory), "baseline", faults_kit.build_baseline) / (
+        "project"
     )
-    return built / "project"
 
 
 @pytest.fixture

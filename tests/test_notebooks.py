@@ -121,7 +121,12 @@ def test_every_claim_has_a_status_its_interval_supports_and_every_verdict_is_sho
 
 @pytest.mark.notebooks
 def test_same_profile_and_seed_give_identical_results(quick_reports: Path, tmp_path: Path):
-    stem = STEMS[0]
+    """The notebook that ran quickest in the quick run, run again: the same results, byte for byte."""
+    durations = {
+        stem: json.loads((quick_reports / "runs" / stem / "run.json").read_text())["duration"]
+        for stem in STEMS
+    }
+    stem = min(durations, key=durations.get)
     run_quick([stem], tmp_path / "again")
     first = (landed(quick_reports, stem)).read_bytes()
     assert (landed(tmp_path / "again", stem)).read_bytes() == first

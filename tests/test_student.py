@@ -280,6 +280,10 @@ def teacher(path: Path) -> nbformat.NotebookNode:
 
 
 WITH_SOLUTIONS = [p for p in TUTORIALS if solutions(teacher(p), p.name)]
+GRADED = [p for p in TUTORIALS if any("nbgrader" in c.metadata for c in teacher(p).cells)] or [
+    ROOT / "tutorials" / "03_l2_vs_dropout_from_scratch.ipynb"
+]
+UNGRADED = [p for p in WITH_SOLUTIONS if p not in GRADED]
 
 
 CORE = [p for p in TUTORIALS if p.name[:2] <= "05"]  # the core lessons; the rest go further
@@ -335,8 +339,10 @@ def test_a_tutorial_solved_passes_every_check(notebook: Path, quick_reports: Pat
         assert not [o for o in cell.outputs if o.output_type == "error"]
 
 
+# A lesson nbgrader grades is checked to fail first at its first blank on nbgrader's own run of
+# its edition (below); any other lesson with solutions is run here.
 @pytest.mark.notebooks
-@pytest.mark.parametrize("notebook", WITH_SOLUTIONS, ids=[p.stem for p in WITH_SOLUTIONS])
+@pytest.mark.parametrize("notebook", UNGRADED, ids=[p.stem for p in UNGRADED])
 def test_a_tutorials_edition_stops_at_its_first_blank(notebook: Path, tmp_path: Path):
     edition = student_edition(teacher(notebook), notebook.name)
     quick = load_profile(ROOT / "params" / "quick.yaml", STEMS).get(notebook.stem, {})
@@ -353,9 +359,6 @@ def test_a_tutorials_edition_stops_at_its_first_blank(notebook: Path, tmp_path: 
 # quick profile's sizes and up to the last graded cell, so that autograde's execution stays short.
 SOLUTION_CELL = {"grade": False, "locked": False, "schema_version": 3, "solution": True}
 CHECK_CELL = {"grade": True, "locked": True, "points": 1, "schema_version": 3, "solution": False}
-GRADED = [p for p in TUTORIALS if any("nbgrader" in c.metadata for c in teacher(p).cells)] or [
-    ROOT / "tutorials" / "03_l2_vs_dropout_from_scratch.ipynb"
-]
 
 
 def graded_copy(path: Path) -> nbformat.NotebookNode:
@@ -438,3 +441,17 @@ def test_nbgrader_generates_the_edition_and_grades_full_zero_and_a_wrong_answer(
         assert scores("solved") == {c: 1 for c in checks}
         assert scores("blank") == {c: 0 for c in checks}
         assert scores("wrong") == {c: int(c != wrong_check) for c in checks}
+    # The edition's first error is NotImplementedError, from its first blank or a later cell that
+    # calls it: nothing before the first blank fails.
+    graded = teacher(course / "autograded" / "blank" / "lesson" / name)
+    errors = [
+        (i, o)
+        for i, c in enumerate(graded.cells)
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    assert errors, "the blank edition ran without an error"
+    failed, error = errors[0]
+    assert error.ename == "NotImplementedError", (error.ename, error.evalue)
+    assert failed >= first_blank(released), "a cell before the first blank failed"

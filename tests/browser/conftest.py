@@ -81,13 +81,13 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def report_file(browser, request, tmp_path_factory, testrun_uid) -> Path:
+def report_file(browser, request, tmp_path_factory) -> Path:
     """index.html of the quick run (after the browser, so a missing one skips before the run), or of
     the reports directory NNREG_BROWSER_REPORTS names (one already built, e.g. the default profile's),
     built once per test run."""
     given = os.environ.get("NNREG_BROWSER_REPORTS")
     reports = Path(given).resolve() if given else request.getfixturevalue("quick_reports")
-    once_per_run(run_temp(tmp_path_factory), "report", testrun_uid, lambda _: report.build(reports))
+    once_per_run(run_temp(tmp_path_factory), "report", lambda _: report.build(reports))
     return reports / "index.html"
 
 
