@@ -559,11 +559,16 @@ def fit_many(
                 if problem:
                     problems[i] = problem
     if problems:
-        names = ", ".join(repr(models[i].name) for i in sorted(problems))
-        error = DivergenceError(
-            f"training diverged for {len(problems)} of {len(models)} models ({names}); the others "
-            "trained to the end:\n" + "\n".join(problems[i] for i in sorted(problems))
-        )
+        first = problems[min(problems)]
+        if len(problems) == len(models):  # one cause is enough: the rest read the same
+            message = f"training diverged for all {len(models)} models; the first: {first}"
+        else:
+            names = ", ".join(repr(models[i].name) for i in sorted(problems))
+            message = (
+                f"training diverged for {len(problems)} of {len(models)} models ({names}); the "
+                f"others trained to the end. The first: {first}"
+            )
+        error = DivergenceError(message)
         error.records = records
         raise error
     return records

@@ -202,6 +202,18 @@ def test_a_diverging_model_is_named_and_the_others_finish():
         np.testing.assert_array_equal(a, b)
 
 
+def test_when_every_model_diverges_one_line_says_so_with_the_first_cause():
+    models = [mlp(seed) for seed in (1, 2, 3)]
+    for model in models:
+        model.set_weights([1e4 * w for w in model.get_weights()])
+    with pytest.raises(DivergenceError) as caught:
+        fit_many(models, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS)
+    message = str(caught.value)
+    assert message.startswith("training diverged for all 3 models; the first: ")
+    assert "\n" not in message and f"model {models[0].name!r}" in message
+    assert models[1].name not in message and models[2].name not in message
+
+
 def test_same_model_twice_and_bad_counts():
     model = mlp(0)
     with pytest.raises(ValueError, match="the same model twice"):
