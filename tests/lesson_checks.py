@@ -87,3 +87,19 @@ def check_lesson(notebook: Path, core: bool) -> None:
         counts = share(notebook)
         assert counts["lines"] <= 150, counts
         assert counts["reporting lines"] <= 0.2 * counts["lines"], counts
+
+
+def decided_claims(
+    results: dict, expected: dict[str, str], checks: tuple[str, ...] = ()
+) -> dict[str, dict]:
+    """The run's claims by name, after asserting that they are exactly `expected` (name: what each
+    expects) and the `checks` (true or false, no interval), and that each expected claim's status is
+    the one its interval decides; for the assertions that follow."""
+    from nnreg_keras import stats
+
+    found = {c["name"]: c for c in results["claims"]}
+    assert set(found) == {*expected, *checks}
+    for name, expect in expected.items():
+        assert found[name]["expect"] == expect, name
+        assert found[name]["status"] == stats.claim_status(found[name]), name
+    return found

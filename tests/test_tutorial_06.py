@@ -6,10 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnreg_keras import stats
 from nnreg_keras.pipeline.contract import load
 from tests.conftest import ROOT, landed, solution_and_check
-from tests.lesson_checks import check_lesson
+from tests.lesson_checks import check_lesson, decided_claims
 
 STEM = "06_silent_units_and_averaging"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
@@ -60,12 +59,7 @@ def results(quick_reports: Path) -> dict:
 
 @pytest.mark.notebooks
 def test_every_claim_is_decided_by_its_interval_and_the_verdict_follows(results):
-    found = {c["name"]: c for c in results["claims"]}
-    assert set(found) == set(CLAIMS)
-    for name, expect in CLAIMS.items():
-        assert found[name]["expect"] == expect
-        decided = stats.claim_status(found[name])
-        assert found[name]["status"] == decided, name
+    found = decided_claims(results, CLAIMS)
     assert "Zeros at initialization" in found["dropout_sparser"]["text"]
     verdict = results["verdict"]["text"]
     assert verdict.startswith("Trained under masks, the network left ")

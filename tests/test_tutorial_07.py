@@ -6,11 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnreg_keras import stats
 from nnreg_keras.data import make_height
 from nnreg_keras.pipeline.contract import load
 from tests.conftest import ROOT, landed, solution_and_check
-from tests.lesson_checks import check_lesson
+from tests.lesson_checks import check_lesson, decided_claims
 
 STEM = "07_spreading_weights_and_controls"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
@@ -55,12 +54,7 @@ def results(quick_reports: Path) -> dict:
 
 @pytest.mark.notebooks
 def test_every_claim_is_decided_by_its_interval_and_the_verdict_follows(results):
-    found = {c["name"]: c for c in results["claims"]}
-    assert set(found) == set(CLAIMS)
-    for name, expect in CLAIMS.items():
-        assert found[name]["expect"] == expect
-        decided = stats.claim_status(found[name])
-        assert found[name]["status"] == decided, name
+    found = decided_claims(results, CLAIMS)
     first = {"held": "Yes", "did not hold": "No"}.get(
         found["linear_weights_spread"]["status"], "Not shown"
     )
