@@ -131,12 +131,20 @@ _BACKGROUND: dict[str, Any] = {}
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The tests that read the quick run go last, and the run starts at once in the background
     (in one worker), so the other tests run while the notebooks do."""
-    needs = [item for item in items if "quick_reports" in getattr(item, "fixturenames", ())]
+    # The browser suite reads the quick run (unless NNREG_BROWSER_REPORTS names a report already
+    # built), through fixtures some of its tests ask for by name.
+    browser = not os.environ.get("NNREG_BROWSER_REPORTS")
+    needs = [
+        item
+        for item in items
+        if "quick_reports" in getattr(item, "fixturenames", ())
+        or (browser and "browser" in item.path.relative_to(ROOT).parts)
+    ]
     if not needs:
         return
     later = set(needs)
     items[:] = [item for item in items if item not in later] + needs
-    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0" and not config.option.collectonly:
         import concurrent.futures
 
         pool = concurrent.futures.ThreadPoolExecutor(1)
