@@ -230,6 +230,7 @@ def _signature(
     y: np.ndarray,
     config: dict | None = None,
     masks: str = "keras",
+    shapes: bool = True,
 ) -> str | None:
     """What a traced training step depends on; None for a model that trains itself (no config, or
     adapted preprocessing layers). `config` replaces the model's own config (see `_stack_config`).
@@ -238,7 +239,8 @@ def _signature(
     shapes and dtypes of every variable, and the data's shapes. A layer whose config holds a `seed`
     or `mask` must keep what they decide in variables, as Keras's dropout layers and `MaskedDropout`
     do (or be listed in ARCHITECTURE_SEED_LAYERS); anything else that shapes the step is in its config.
-    `masks` (see `fit_many`) is part of it where the model has a `keras.layers.Dropout` that drops."""
+    `masks` (see `fit_many`) is part of it where the model has a `keras.layers.Dropout` that drops.
+    With `shapes=False` only the variables' ranks count (the config then fixes what must agree)."""
     if _adapts(model):
         return None
     try:
@@ -256,7 +258,7 @@ def _signature(
         type(model).__qualname__,
         _canonical(config, names),
         _canonical(compiled, names),
-        [(v.shape, str(v.dtype)) for v in _state(model)],
+        [(v.shape if shapes else len(v.shape), str(v.dtype)) for v in _state(model)],
         [x.shape, y.shape, str(x.dtype)],
         _mask_draw(model, masks),
     ]
@@ -531,11 +533,11 @@ def fit_many(
     records: list[list[dict[str, float]]] = [[] for _ in models]
     problems: dict[int, str] = {}
     for key, members in groups.items():
-        for part in _even_parts(members, group_size):
+        parts = _even_parts(members, group_size)
+        for part in parts:
             found = None
             if len(part) > 1 and key[0] != "alone":
-                train = _fit_group_jax if BACKEND == "jax" else _fit_group_tf
-                found = train(
+                arguments = (
                     [models[i] for i in part],
                     key[0],
                     [data[i] for i in part],
@@ -545,6 +547,11 @@ def fit_many(
                     metrics,
                     _mask_draw(models[part[0]], masks),
                 )
+                if BACKEND == "jax":
+                    found = _fit_group_jax(*arguments)
+                else:  # every part at the first one's size and the widest shapes: one trace
+                    widest = _widest([models[i] for i in members])
+                    found = _fit_group_tf(*arguments, len(parts[0]), widest)
             if found is None:
                 for i in part:
                     try:
@@ -592,7 +599,8 @@ def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray, masks: str) -> 
     draw = _mask_draw(model, masks)
     if BACKEND != "tensorflow" or _stack_plan(model, draw) is None:
         return None
-    signature = _signature(model, x, y, _stack_config(model, draw), masks)
+    config = _stack_config(model, draw)
+    signature = _signature(model, x, y, config, masks, shapes=not _pads_widths(model, draw))
     if signature is None:
         return None
     scalars = tuple(
@@ -713,7 +721,13 @@ def _assign_slice(variables: list[keras.Variable], stacked: list[Any], k: int) -
 
 
 # What the TensorFlow stacked model can run: the losses by name, the element-wise optimizers.
-STACKED_LOSSES = ("binary_crossentropy", "mse", "mean_squared_error")
+STACKED_LOSSES = (
+    "binary_crossentropy",
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "mse",
+    "mean_squared_error",
+)
 STACKED_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad", "Adamax", "Nadam")
 
 
@@ -785,6 +799,37 @@ def _reads_bits(kind: str, layer: keras.Layer) -> bool:
     return kind == "bits" and mask_threshold(layer.rate) > 0
 
 
+def _pads_widths(model: keras.Model, masks: str = "keras") -> bool:
+    """Whether the stacked model may train this model inside a wider one of its group: a stack of
+    Dense layers only, each hidden activation 0 at 0. Its hidden units then have as many more units
+    as the widest model of the group, their weights, biases and optimizer slots 0: such a unit
+    outputs 0 and gets gradient 0, so it stays 0, and the model's own units train as alone (up to
+    float rounding)."""
+    plan = _stack_plan(model, masks)
+    if not plan or any(kind != "dense" or not _per_model_l2(layer) for kind, layer in plan):
+        return False
+    zero = keras.ops.zeros((1, 1))
+    return all(
+        float(keras.ops.convert_to_numpy(layer.activation(zero))[0, 0]) == 0.0
+        for _, layer in plan[:-1]
+    )
+
+
+def _widest(models: list[keras.Model]) -> tuple[tuple[int, ...], ...]:
+    """The shape of each trainable variable, its largest over `models` (equal unless padded)."""
+    shapes = [[tuple(v.shape) for v in m.trainable_variables] for m in models]
+    return tuple(
+        tuple(max(dims) for dims in zip(*same, strict=True)) for same in zip(*shapes, strict=True)
+    )
+
+
+def _pad(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`value` with zeros after it along each axis, to `shape`."""
+    if value.shape == tuple(shape):
+        return value
+    return np.pad(value, [(0, t - d) for d, t in zip(value.shape, shape, strict=True)])
+
+
 def _stack_config(model: keras.Model, masks: str = "keras") -> dict:
     """The model's config without what the stacked model reads per model from variables: the
     strength of each L2 kernel penalty (none counts as strength 0), each BitsDropout rate (whether
@@ -792,8 +837,14 @@ def _stack_config(model: keras.Model, masks: str = "keras") -> dict:
     FixedMaskDropout's seed (its mask)."""
     config = model.get_config()
     layers = {layer.name: layer for layer in model.layers}
+    hidden = [layer for kind, layer in _stack_plan(model, masks)][:-1]
+    pads = _pads_widths(model, masks)
     for entry in config["layers"]:
         inner, layer = entry["config"], layers.get(entry["config"].get("name"))
+        if pads and layer in hidden:
+            inner["units"] = "padded to the widest of the group"
+        if pads:  # the input shape of a layer after a padded one
+            entry.pop("build_config", None)
         if entry["class_name"] == "Dense" and layer is not None and _per_model_l2(layer):
             inner["kernel_regularizer"] = "L2, strength per model"
         elif layer is not None and (
@@ -811,14 +862,15 @@ class _StackedRunner:
     """A TensorFlow model of `size` models of one architecture: each kernel, bias, seed state and
     optimizer slot with a leading model axis. Kept per architecture and size, traced once."""
 
-    def __init__(self, model: keras.Model, size: int, masks: str = "keras"):
+    def __init__(self, model: keras.Model, size: int, masks: str = "keras", shapes=None):
         import tensorflow as tf
 
         self.size, self.plan, self.draw = size, _stack_plan(model, masks), masks
         self.loss = keras.losses.get(model.loss)
+        shapes = shapes or [tuple(v.shape) for v in model.trainable_variables]
         self.weights = [
-            keras.Variable(np.zeros((size, *v.shape), "float32"), name=f"stacked_{i}")
-            for i, v in enumerate(model.trainable_variables)
+            keras.Variable(np.zeros((size, *shape), "float32"), name=f"stacked_{i}")
+            for i, shape in enumerate(shapes)
         ]
         self.seeds = [
             tf.Variable(np.zeros((size, *v.shape), v.dtype), trainable=False)
@@ -912,7 +964,8 @@ class _StackedRunner:
 
         with tf.GradientTape() as tape:
             outputs, penalties = self._forward(x, training=True)
-            targets = tf.broadcast_to(y if y.shape.rank == 3 else y[None], tf.shape(outputs))
+            y = y if y.shape.rank == 3 else y[None]  # one target set for every model, or one each
+            targets = tf.broadcast_to(y, tf.concat([tf.shape(outputs)[:2], tf.shape(y)[2:]], 0))
             losses = tf.reduce_mean(self.loss(targets, outputs), axis=1) + penalties
             total = tf.reduce_sum(losses)
         gradients = tape.gradient(total, [w.value for w in self.weights])
@@ -937,21 +990,31 @@ class _StackedRunner:
         for j, variable in enumerate(self.masks):
             variable.assign(np.stack([masks[j] for masks in fixed]))
         for i, variable in enumerate(self.weights):
-            variable.assign(np.stack([_numpy(m.trainable_variables[i]) for m in models]))
+            shape = variable.shape[1:]
+            variable.assign(
+                np.stack([_pad(_numpy(m.trainable_variables[i]), shape) for m in models])
+            )
         for i, variable in enumerate(self.seeds):
             variable.assign(np.stack([_numpy(m.non_trainable_variables[i]) for m in models]))
         for i, variable in enumerate(self.optimizer.variables):
             values = [_numpy(m.optimizer.variables[i]) for m in models]
-            variable.assign(np.stack(values) if len(variable.shape) > values[0].ndim else values[0])
+            if len(variable.shape) > values[0].ndim:  # a slot per model, padded as its weight
+                values = [_pad(value, variable.shape[1:]) for value in values]
+                variable.assign(np.stack(values))
+            else:
+                variable.assign(values[0])
 
     def store(self, k: int, model: keras.Model) -> None:
+        def own(value, target):  # model k's part, without the padding
+            return value[k][tuple(slice(0, d) for d in target.shape)]
+
         for source, target in zip(self.weights, model.trainable_variables, strict=True):
-            target.assign(_numpy(source)[k])
+            target.assign(own(_numpy(source), target))
         for source, target in zip(self.seeds, model.non_trainable_variables, strict=True):
             target.assign(source.numpy()[k])
         for source, target in zip(self.optimizer.variables, model.optimizer.variables, strict=True):
             value = _numpy(source)
-            target.assign(value[k] if value.ndim > len(target.shape) else value)
+            target.assign(own(value, target) if value.ndim > len(target.shape) else value)
 
 
 def _l2_strength(layer: keras.Layer) -> float:
@@ -964,33 +1027,47 @@ def _numpy(variable: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(getattr(variable, "value", variable)))
 
 
-_STACKED: dict[tuple[str, int], _StackedRunner] = {}
+_STACKED: dict[tuple, _StackedRunner] = {}
 
 
-def _fit_group_tf(models, signature, data, steps, chunk, eval_sets, metrics, masks):
-    """A stacked model of the group, trained in one `tf.function` loop (see `fit_many`)."""
+def _fit_group_tf(
+    models, signature, data, steps, chunk, eval_sets, metrics, masks, size=0, shapes=None
+):
+    """A stacked model of the group, trained in one `tf.function` loop (see `fit_many`). With
+    `size` above the group's length, the last model fills the places left and is trained there
+    too, its copies discarded: a stacked model of that size, traced before, serves the group.
+    `shapes` (`_widest` of the whole group) are the stacked variables' shapes; by default the
+    group's own."""
     import tensorflow as tf
 
-    runner = _STACKED.get((signature, len(models)))
+    size = max(size, len(models))
+    fill = size - len(models)
+    models_in, data = models + models[-1:] * fill, data + data[-1:] * fill
+    eval_sets = eval_sets + eval_sets[-1:] * fill
+    shapes = shapes or _widest(models)
+    runner = _STACKED.get((signature, size, shapes))
     if runner is None:
-        runner = _STACKED[signature, len(models)] = _StackedRunner(models[0], len(models), masks)
-    runner.load(models)
+        runner = _StackedRunner(models[0], size, masks, shapes)
+        _STACKED[signature, size, shapes] = runner
+    runner.load(models_in)
     shared = all(pair is data[0] for pair in data)  # one data set: the stacked model broadcasts it
     stacked = [
         tf.constant(data[0][j] if shared else np.stack([p[j] for p in data])) for j in (0, 1)
     ]
     predictions: dict[str, np.ndarray] = {}
     weights: list[np.ndarray] = []
+    batches = {}  # each evaluation set's inputs: one set for all models, or one per model
+    for name in eval_sets[0]:
+        inputs = [np.asarray(sets[name][0], "float32") for sets in eval_sets]
+        same = all(a is inputs[0] or np.array_equal(a, inputs[0]) for a in inputs)
+        batches[name] = tf.constant(inputs[0] if same else np.stack(inputs))
 
     def train_chunk():
         with _phase("steps" if id(runner) in _TRACED else "trace"):
             runner.loop(*stacked, tf.constant(chunk))
             runner.loss_sum.numpy()
         _TRACED.add(id(runner))
-        for name in eval_sets[0]:
-            inputs = [np.asarray(sets[name][0], "float32") for sets in eval_sets]
-            same = all(a is inputs[0] or np.array_equal(a, inputs[0]) for a in inputs)
-            batch = tf.constant(inputs[0] if same else np.stack(inputs))
+        for name, batch in batches.items():
             with _phase("evaluate"):
                 predictions[name] = runner.outputs(batch)[0].numpy()
         weights[:] = [_numpy(w) for w in runner.weights]

@@ -8,6 +8,7 @@ import pytest
 from nnreg_keras import training
 from nnreg_keras.data import make_goalkeeper
 from nnreg_keras.exceptions import DivergenceError, ParameterError
+from nnreg_keras.metrics import categorical_metrics
 from nnreg_keras.models import BitsDropout, FixedMaskDropout, fast_masks
 from nnreg_keras.training import BACKEND, fit_full_batch, fit_many, keras, set_seed
 
@@ -110,6 +111,101 @@ def test_tensorflow_groups_match_one_model_at_a_time(kind):
     for a, b in zip(alone, grouped, strict=True):
         for va, vb in zip(state(a), state(b), strict=True):
             np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+
+
+def softmax_mlp(seed: int, rate: float) -> keras.Model:
+    """2-16-3 with softmax outputs and fast-mask dropout, as tutorial 05 trains on the digits."""
+    set_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dropout(rate),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+def test_tensorflow_stacks_softmax_models_and_pads_a_short_last_part(monkeypatch):
+    """Classes of softmax outputs train stacked, as each model alone would; five models in parts
+    of at most three train as 3 + 2, the second part at size 3 (its last model repeated)."""
+    calls = []
+    original = training._fit_group_tf
+    monkeypatch.setattr(
+        training,
+        "_fit_group_tf",
+        lambda models, *rest: calls.append((len(models), rest[-2])) or original(models, *rest),
+    )
+    labels = (DATA.x_train[:, 0] > 0).astype("float32") + DATA.y_train  # three classes: 0, 1, 2
+    sets = {"train": (DATA.x_train, labels)}
+    builds = [lambda s=s, r=r: softmax_mlp(s, r) for s in (3, 4) for r in (0.2, 0.5)]
+    builds.append(lambda: softmax_mlp(5, 0.3))
+    grouped = [b() for b in builds]
+    grouped_records = fit_many(
+        grouped, DATA.x_train, labels, 30, 10, sets, categorical_metrics, 3, masks="fast"
+    )
+    assert calls == [(3, 3), (2, 3)]
+    for build, records, model in zip(builds, grouped_records, grouped, strict=True):
+        alone = build()
+        alone_records = fit_full_batch(
+            alone, DATA.x_train, labels, 30, 10, sets, categorical_metrics, masks="fast"
+        )
+        assert [r.keys() for r in alone_records] == [r.keys() for r in records]
+        for a, b in zip(alone_records, records, strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+        for va, vb in zip(state(alone), state(model), strict=True):
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+
+
+def narrow_mlp(seed: int, width: int, l2: float = 0.0) -> keras.Model:
+    """2-width-width-1, ReLU, L2 on the kernels when l2 > 0."""
+    set_seed(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    layers = [keras.Input((2,))]
+    layers += [keras.layers.Dense(width, "relu", kernel_regularizer=regularizer) for _ in "ab"]
+    model = keras.Sequential(layers + [keras.layers.Dense(1, "sigmoid")])
+    model.compile(keras.optimizers.Adam(0.02), "binary_crossentropy")
+    return model
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+def test_tensorflow_stacks_networks_of_different_widths_as_each_trains_alone(monkeypatch):
+    """Dense networks that differ in hidden width (and L2) train in one stacked model of the
+    widest: the narrower ones' extra units stay 0, so each ends as it ends alone."""
+    calls = []
+    original = training._fit_group_tf
+    monkeypatch.setattr(
+        training,
+        "_fit_group_tf",
+        lambda models, *rest: calls.append(rest[-1]) or original(models, *rest),
+    )
+    builds = [
+        lambda w=w, s=s, l2=l2: narrow_mlp(s, w, l2)
+        for s in (3, 4)
+        for w, l2 in ((1, 0.0), (3, 0.01), (8, 0.0), (16, 0.001))
+    ]
+    grouped = [b() for b in builds]
+    grouped_records = fit_many(grouped, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS)
+    assert calls == [((2, 16), (16,), (16, 16), (16,), (16, 1), (1,))]  # one call, the widest
+    for build, records, model in zip(builds, grouped_records, grouped, strict=True):
+        alone = build()
+        alone_records = fit_full_batch(alone, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS)
+        for a, b in zip(alone_records, records, strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+        assert [v.shape for v in state(model)] == [v.shape for v in state(alone)]
+        for va, vb in zip(state(alone), state(model), strict=True):
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+    sigmoid_hidden = [narrow_mlp(3, w) for w in (4, 8)]
+    for model in sigmoid_hidden:
+        model.layers[0].activation = keras.activations.sigmoid  # 0.5 at 0: not padded
+    assert not training._pads_widths(sigmoid_hidden[0])
+    keys = {
+        training._group_key(m, DATA.x_train, DATA.y_train[:, None], "keras") for m in sigmoid_hidden
+    }
+    assert len(keys) == 2
 
 
 STRENGTHS = {
