@@ -1004,16 +1004,27 @@ class _StackedRunner:
             else:
                 variable.assign(values[0])
 
-    def store(self, k: int, model: keras.Model) -> None:
+    def values(self) -> tuple[list[np.ndarray], ...]:
+        """The stacked weights, seed states and optimizer variables, as arrays (for `store`)."""
+        seeds = [v.numpy() for v in self.seeds]  # TensorFlow variables
+        return (
+            [_numpy(v) for v in self.weights],
+            seeds,
+            [_numpy(v) for v in self.optimizer.variables],
+        )
+
+    def store(self, k: int, model: keras.Model, values: tuple | None = None) -> None:
+        """Model k's state into `model`, read from `values()` (taken now if not given)."""
+        weights, seeds, slots = values or self.values()
+
         def own(value, target):  # model k's part, without the padding
             return value[k][tuple(slice(0, d) for d in target.shape)]
 
-        for source, target in zip(self.weights, model.trainable_variables, strict=True):
-            target.assign(own(_numpy(source), target))
-        for source, target in zip(self.seeds, model.non_trainable_variables, strict=True):
-            target.assign(source.numpy()[k])
-        for source, target in zip(self.optimizer.variables, model.optimizer.variables, strict=True):
-            value = _numpy(source)
+        for value, target in zip(weights, model.trainable_variables, strict=True):
+            target.assign(own(value, target))
+        for value, target in zip(seeds, model.non_trainable_variables, strict=True):
+            target.assign(value[k])
+        for value, target in zip(slots, model.optimizer.variables, strict=True):
             target.assign(own(value, target) if value.ndim > len(target.shape) else value)
 
 
@@ -1077,9 +1088,10 @@ def _fit_group_tf(
         return (lambda name, _: predictions[name][k]), [w[k] for w in weights]
 
     found = _group_records(models, steps, chunk, train_chunk, show, eval_sets, metrics)
+    values = runner.values()
     for k, model in enumerate(models):
         if found[k][1] is None:
-            runner.store(k, model)
+            runner.store(k, model, values)
     return found
 
 
