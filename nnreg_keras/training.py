@@ -231,6 +231,8 @@ def _signature(
     config: dict | None = None,
     masks: str = "keras",
     shapes: bool = True,
+    variables: list | None = None,
+    draw: str | None = None,
 ) -> str | None:
     """What a traced training step depends on; None for a model that trains itself (no config, or
     adapted preprocessing layers). `config` replaces the model's own config (see `_stack_config`).
@@ -240,7 +242,9 @@ def _signature(
     or `mask` must keep what they decide in variables, as Keras's dropout layers and `MaskedDropout`
     do (or be listed in ARCHITECTURE_SEED_LAYERS); anything else that shapes the step is in its config.
     `masks` (see `fit_many`) is part of it where the model has a `keras.layers.Dropout` that drops.
-    With `shapes=False` only the variables' ranks count (the config then fixes what must agree)."""
+    With `shapes=False` only the variables' ranks count (the config then fixes what must agree);
+    `variables` and `draw` replace the model's state and mask draw where the stacked model reads
+    them per model."""
     if _adapts(model):
         return None
     try:
@@ -258,9 +262,12 @@ def _signature(
         type(model).__qualname__,
         _canonical(config, names),
         _canonical(compiled, names),
-        [(v.shape if shapes else len(v.shape), str(v.dtype)) for v in _state(model)],
+        [
+            (v.shape if shapes else len(v.shape), str(v.dtype))
+            for v in (_state(model) if variables is None else variables)
+        ],
         [x.shape, y.shape, str(x.dtype)],
-        _mask_draw(model, masks),
+        _mask_draw(model, masks) if draw is None else draw,
     ]
     text = json.dumps(described, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -534,6 +541,11 @@ def fit_many(
     problems: dict[int, str] = {}
     for key, members in groups.items():
         parts = _even_parts(members, group_size)
+        size = len(parts[0])
+        if BACKEND == "tensorflow" and key[0] != "alone" and size > 1:
+            group = [models[i] for i in members]
+            layout = (_widest(group), _active_slots(group, masks))
+            size = _traced_size(key[0], layout, size, group_size)
         for part in parts:
             found = None
             if len(part) > 1 and key[0] != "alone":
@@ -549,9 +561,8 @@ def fit_many(
                 )
                 if BACKEND == "jax":
                     found = _fit_group_jax(*arguments)
-                else:  # every part at the first one's size and the widest shapes: one trace
-                    widest = _widest([models[i] for i in members])
-                    found = _fit_group_tf(*arguments, len(parts[0]), widest)
+                else:  # every part at one size and the widest shapes: one trace
+                    found = _fit_group_tf(*arguments, size, *layout)
             if found is None:
                 for i in part:
                     try:
@@ -581,6 +592,18 @@ def fit_many(
     return records
 
 
+def _traced_size(signature: str, layout: tuple, size: int, group_size: int) -> int:
+    """The size to train parts of `size` models at: that of a stacked model traced before for this
+    architecture and layout, if one holds them at most twice over (its places left are filled, see
+    `_fit_group_tf`); else `size`. A part trained at a traced size costs no new trace."""
+    traced = [
+        known
+        for (sig, known, *rest) in _STACKED
+        if sig == signature and tuple(rest) == layout and size <= known <= min(2 * size, group_size)
+    ]
+    return min(traced, default=size)
+
+
 def _even_parts(members: list[int], group_size: int) -> list[list[int]]:
     """`members` in consecutive parts of at most `group_size`, as equal in size as they can be: 60
     models in groups of 16 train as four of 15, so that one traced group size serves them all."""
@@ -597,10 +620,15 @@ def _group_key(model: keras.Model, x: np.ndarray, y: np.ndarray, masks: str) -> 
         signature = _signature(model, x, y, masks=masks)
         return None if signature is None else (signature,)
     draw = _mask_draw(model, masks)
-    if BACKEND != "tensorflow" or _stack_plan(model, draw) is None:
+    plan = _stack_plan(model, draw) if BACKEND == "tensorflow" else None
+    if plan is None:
         return None
-    config = _stack_config(model, draw)
-    signature = _signature(model, x, y, config, masks, shapes=not _pads_widths(model, draw))
+    config, shapes = _stack_config(model, draw), not _pads_widths(model, draw)
+    if _slots(plan) is None:
+        signature = _signature(model, x, y, config, masks, shapes)
+    else:  # dropout slots: seed states and mask draws are read per model
+        variables = [*model.trainable_variables, *model.optimizer.variables]
+        signature = _signature(model, x, y, config, masks, shapes, variables, "slots")
     if signature is None:
         return None
     scalars = tuple(
@@ -734,7 +762,8 @@ STACKED_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad", "Adamax", "Nadam")
 def _stack_plan(model: keras.Model, masks: str = "keras") -> list[tuple[str, keras.Layer]] | None:
     """The layers of a model the TensorFlow stacked model can train side by side with others of
     its architecture, as ("dense" | "dropout" | "bits" | "fixed", layer); None for any other model.
-    With `masks="fast"` a `keras.layers.Dropout` is a "bits" step: it draws what BitsDropout draws."""
+    With `masks="fast"` a `keras.layers.Dropout` is a "bits" step: it draws what BitsDropout draws
+    (and so is one of rate 0, which draws nothing)."""
     from nnreg_keras.models import BitsDropout, FixedMaskDropout
 
     optimizer = model.optimizer
@@ -762,7 +791,7 @@ def _stack_plan(model: keras.Model, masks: str = "keras") -> list[tuple[str, ker
         ):
             plan.append(("dense", layer))
         elif type(layer) is keras.layers.Dropout and layer.noise_shape is None and layer.rate < 1:
-            plan.append(("bits" if masks == "fast" else "dropout", layer))
+            plan.append(("bits" if masks == "fast" or layer.rate == 0 else "dropout", layer))
             seeds += layer.rate > 0
         elif type(layer) is BitsDropout:
             plan.append(("bits", layer))
@@ -799,19 +828,51 @@ def _reads_bits(kind: str, layer: keras.Layer) -> bool:
     return kind == "bits" and mask_threshold(layer.rate) > 0
 
 
+def _slots(plan: list[tuple[str, keras.Layer]] | None) -> list[keras.Layer | None] | None:
+    """For a stack of Dense layers, each with at most one dropout layer of hashed masks ("bits")
+    just before it: that dropout layer of each Dense, None where it has none. None for any other
+    plan. Models whose slots differ (dropout or none, any rate) train in one stacked model."""
+    if not plan:
+        return None
+    slots, pending = [], None
+    for kind, layer in plan:
+        if kind == "bits" and pending is None:
+            pending = layer
+        elif kind == "dense":
+            slots, pending = [*slots, pending], None
+        else:
+            return None
+    return slots if pending is None else None
+
+
+def _active_slots(models: list[keras.Model], masks: str) -> tuple[int, ...] | None:
+    """The slots (`_slots`) where some model of the group draws masks; None unless slotted."""
+    found = [_slots(_stack_plan(model, _mask_draw(model, masks))) for model in models]
+    if any(slots is None for slots in found):
+        return None
+    return tuple(
+        i
+        for i, column in enumerate(zip(*found, strict=True))
+        if any(layer is not None and layer.rate > 0 for layer in column)
+    )
+
+
 def _pads_widths(model: keras.Model, masks: str = "keras") -> bool:
-    """Whether the stacked model may train this model inside a wider one of its group: a stack of
-    Dense layers only, each hidden activation 0 at 0. Its hidden units then have as many more units
-    as the widest model of the group, their weights, biases and optimizer slots 0: such a unit
-    outputs 0 and gets gradient 0, so it stays 0, and the model's own units train as alone (up to
-    float rounding)."""
+    """Whether the stacked model may train this model inside a wider one of its group: Dense
+    layers (with dropout slots, `_slots`), each hidden activation 0 at 0. Its hidden units then
+    have as many more units as the widest model of the group, their weights, biases and optimizer
+    slots 0: such a unit outputs 0 and gets gradient 0, so it stays 0, and the model's own units
+    train as alone (up to float rounding; its masks are drawn by its own units' indices)."""
     plan = _stack_plan(model, masks)
-    if not plan or any(kind != "dense" or not _per_model_l2(layer) for kind, layer in plan):
+    if _slots(plan) is None:
+        return False
+    denses = [layer for kind, layer in plan if kind == "dense"]
+    if not all(_per_model_l2(layer) for layer in denses):
         return False
     zero = keras.ops.zeros((1, 1))
     return all(
         float(keras.ops.convert_to_numpy(layer.activation(zero))[0, 0]) == 0.0
-        for _, layer in plan[:-1]
+        for layer in denses[:-1]
     )
 
 
@@ -837,8 +898,17 @@ def _stack_config(model: keras.Model, masks: str = "keras") -> dict:
     FixedMaskDropout's seed (its mask)."""
     config = model.get_config()
     layers = {layer.name: layer for layer in model.layers}
-    hidden = [layer for kind, layer in _stack_plan(model, masks)][:-1]
+    plan = _stack_plan(model, masks)
+    hidden = [layer for kind, layer in plan if kind == "dense"][:-1]
     pads = _pads_widths(model, masks)
+    if _slots(plan) is not None:  # each Dense's dropout layer is read per model, rate and seed
+        dropouts = [layer for kind, layer in plan if kind == "bits"]
+        config["layers"] = [
+            entry
+            for entry in config["layers"]
+            if layers.get(entry["config"].get("name")) not in dropouts
+        ]
+        config["dropout"] = "a slot before each Dense layer, its rate and seed per model"
     for entry in config["layers"]:
         inner, layer = entry["config"], layers.get(entry["config"].get("name"))
         if pads and layer in hidden:
@@ -860,21 +930,41 @@ def _stack_config(model: keras.Model, masks: str = "keras") -> dict:
 
 class _StackedRunner:
     """A TensorFlow model of `size` models of one architecture: each kernel, bias, seed state and
-    optimizer slot with a leading model axis. Kept per architecture and size, traced once."""
+    optimizer slot with a leading model axis. Kept per architecture and size, traced once.
 
-    def __init__(self, model: keras.Model, size: int, masks: str = "keras", shapes=None):
+    `shapes` are the stacked weights' shapes (`_widest`), by default the model's. `slots` (from
+    `_active_slots`), where given, are the Dense layers whose input goes through a dropout layer
+    of hashed masks in some model of the group: there each model reads its own keep threshold,
+    scale, width and seed state (a model without dropout there keeps every unit)."""
+
+    def __init__(
+        self, model: keras.Model, size: int, masks: str = "keras", shapes=None, slots=None
+    ):
         import tensorflow as tf
 
-        self.size, self.plan, self.draw = size, _stack_plan(model, masks), masks
+        self.size, self.plan, self.draw, self.slots = size, _stack_plan(model, masks), masks, slots
+        if slots is not None:
+            self.draw = "fast"  # a Keras Dropout of a slot draws hashed masks
+            denses = [layer for kind, layer in self.plan if kind == "dense"]
+            self.plan = []
+            for i, layer in enumerate(denses):
+                if i in slots:
+                    self.plan.append(("slot", slots.index(i)))
+                self.plan.append(("dense", layer))
         self.loss = keras.losses.get(model.loss)
         shapes = shapes or [tuple(v.shape) for v in model.trainable_variables]
         self.weights = [
             keras.Variable(np.zeros((size, *shape), "float32"), name=f"stacked_{i}")
             for i, shape in enumerate(shapes)
         ]
+        seed_shapes = (
+            [(2, "int64")] * len(slots)
+            if slots is not None
+            else [(tuple(v.shape), v.dtype) for v in model.non_trainable_variables]
+        )
         self.seeds = [
-            tf.Variable(np.zeros((size, *v.shape), v.dtype), trainable=False)
-            for v in model.non_trainable_variables
+            tf.Variable(np.zeros((size, *np.atleast_1d(shape)), dtype), trainable=False)
+            for shape, dtype in seed_shapes
         ]
         optimizer = model.optimizer
         self.optimizer = type(optimizer).from_config(optimizer.get_config())
@@ -884,10 +974,13 @@ class _StackedRunner:
         # FixedMaskDropout masks, one row per layer that has them.
         # Python counts, not len() of the variables, which AutoGraph turns into a tensor.
         self.l2_rows = sum(_reads_l2(*step) for step in self.plan)
-        self.bits_rows = sum(_reads_bits(*step) for step in self.plan)
+        self.bits_rows = (
+            len(slots) if slots is not None else sum(_reads_bits(*step) for step in self.plan)
+        )
         self.l2 = tf.Variable(np.zeros((self.l2_rows, size), "float32"), trainable=False)
         self.thresholds = tf.Variable(np.zeros((self.bits_rows, size), "int64"), trainable=False)
         self.scales = tf.Variable(np.zeros((self.bits_rows, size), "float32"), trainable=False)
+        self.widths = tf.Variable(np.zeros((self.bits_rows, size), "int64"), trainable=False)
         self.masks = [
             tf.Variable(np.zeros((size, *layer.mask.shape), "float32"), trainable=False)
             for kind, layer in self.plan
@@ -897,6 +990,7 @@ class _StackedRunner:
         # XLA fuses the hashed masks of BitsDropout and the element-wise updates; it draws other
         # numbers than TensorFlow's own kernels for keras.layers.Dropout, so those run without it.
         keras_masks = any(kind == "dropout" and layer.rate > 0 for kind, layer in self.plan)
+        # (a "slot" step holds the index of its row, not a layer)
 
         @tf.function(jit_compile=not keras_masks)
         def loop(x, y, n):
@@ -937,6 +1031,10 @@ class _StackedRunner:
             if kind == "fixed":  # as models.FixedMaskDropout, in training and at inference
                 h = _model_axis(h, self.size) * next(masks)[:, None, :] / (1.0 - layer.rate)
                 continue
+            if kind == "slot":  # each model's own dropout (threshold 0: it keeps every unit)
+                if training:
+                    h = self._slot(_model_axis(h, self.size), layer)
+                continue
             if layer.rate == 0:
                 continue
             seed = next(seeds)
@@ -958,6 +1056,25 @@ class _StackedRunner:
                 h = tf.stack(kept)
             seed.assign_add(tf.tile(tf.constant([[0, 1]], seed.dtype), [self.size, 1]))
         return h, penalties
+
+    def _slot(self, h, row):
+        """Dropout at a slot: each model's hashed mask over its own units (padded units, which
+        are 0, take what they get), scaled as its layer scales; seed states advance where a
+        model draws."""
+        import tensorflow as tf
+
+        from nnreg_keras.models import hash_bits
+
+        examples = tf.range(h.shape[1], dtype=tf.int64)[None, :, None]
+        units = tf.range(h.shape[2], dtype=tf.int64)[None, None, :]
+        index = examples * self.widths[row][:, None, None] + units  # as the model alone counts
+        seed, threshold = self.seeds[row], self.thresholds[row]
+        keys = tf.cast(seed, tf.uint32)[:, None, None, :]
+        bits = hash_bits(tf.cast(index, tf.uint32), keys[..., 0], keys[..., 1])
+        keep = bits >= tf.cast(threshold, tf.uint32)[:, None, None]
+        draws = tf.cast(threshold > 0, seed.dtype)
+        seed.assign_add(tf.stack([tf.zeros_like(draws), draws], axis=1))
+        return tf.where(keep, h * self.scales[row][:, None, None], tf.zeros_like(h))
 
     def _step(self, x, y):
         import tensorflow as tf
@@ -984,8 +1101,11 @@ class _StackedRunner:
             )
 
         per_layer(self.l2, _reads_l2, _l2_strength)
-        per_layer(self.thresholds, _reads_bits, lambda layer: mask_threshold(layer.rate))
-        per_layer(self.scales, _reads_bits, lambda layer: mask_scale(layer.rate))
+        if self.slots is not None:
+            self._load_slots(models, plans)
+        else:
+            per_layer(self.thresholds, _reads_bits, lambda layer: mask_threshold(layer.rate))
+            per_layer(self.scales, _reads_bits, lambda layer: mask_scale(layer.rate))
         fixed = [[_numpy(layer.mask) for kind, layer in plan if kind == "fixed"] for plan in plans]
         for j, variable in enumerate(self.masks):
             variable.assign(np.stack([masks[j] for masks in fixed]))
@@ -994,7 +1114,7 @@ class _StackedRunner:
             variable.assign(
                 np.stack([_pad(_numpy(m.trainable_variables[i]), shape) for m in models])
             )
-        for i, variable in enumerate(self.seeds):
+        for i, variable in enumerate(self.seeds if self.slots is None else []):
             variable.assign(np.stack([_numpy(m.non_trainable_variables[i]) for m in models]))
         for i, variable in enumerate(self.optimizer.variables):
             values = [_numpy(m.optimizer.variables[i]) for m in models]
@@ -1003,6 +1123,42 @@ class _StackedRunner:
                 variable.assign(np.stack(values))
             else:
                 variable.assign(values[0])
+
+    def _slotted(self, model: keras.Model) -> list[tuple[keras.Layer | None, int]]:
+        """Per row of the slots: the model's dropout layer there (or None) and its input width."""
+        plan = _stack_plan(model, self.draw)
+        denses = [layer for kind, layer in plan if kind == "dense"]
+        slots = _slots(plan)
+        return [(slots[i], int(denses[i].kernel.shape[0])) for i in self.slots]
+
+    def _load_slots(self, models: list[keras.Model], plans) -> None:
+        """Each model's keep threshold, scale, width and seed state at each slot: a model without
+        dropout there (or with a rate that keeps every unit) keeps every unit, unscaled."""
+        rows = [self._slotted(model) for model in models]  # per model, per slot
+        thresholds = [[mask_threshold(l.rate) if l else 0 for l, _ in r] for r in rows]
+        scales = [
+            [mask_scale(l.rate) if t else 1.0 for (l, _), t in zip(r, ts, strict=True)]
+            for r, ts in zip(rows, thresholds, strict=True)
+        ]
+        widths = [[w for _, w in r] for r in rows]
+        for variable, table in (
+            (self.thresholds, thresholds),
+            (self.scales, scales),
+            (self.widths, widths),
+        ):
+            dtype = variable.dtype.as_numpy_dtype
+            variable.assign(np.array(table, dtype).reshape(len(models), len(self.slots)).T)
+        for j, variable in enumerate(self.seeds):
+            variable.assign(
+                np.stack(
+                    [
+                        _numpy(r[j][0].seed_generator.state)
+                        if r[j][0] is not None and r[j][0].rate > 0
+                        else np.zeros(2, "int64")
+                        for r in rows
+                    ]
+                )
+            )
 
     def values(self) -> tuple[list[np.ndarray], ...]:
         """The stacked weights, seed states and optimizer variables, as arrays (for `store`)."""
@@ -1022,8 +1178,13 @@ class _StackedRunner:
 
         for value, target in zip(weights, model.trainable_variables, strict=True):
             target.assign(own(value, target))
-        for value, target in zip(seeds, model.non_trainable_variables, strict=True):
-            target.assign(value[k])
+        if self.slots is None:
+            for value, target in zip(seeds, model.non_trainable_variables, strict=True):
+                target.assign(value[k])
+        else:
+            for value, (layer, _) in zip(seeds, self._slotted(model), strict=True):
+                if layer is not None and layer.rate > 0:
+                    layer.seed_generator.state.assign(value[k])
         for value, target in zip(slots, model.optimizer.variables, strict=True):
             target.assign(own(value, target) if value.ndim > len(target.shape) else value)
 
@@ -1042,13 +1203,23 @@ _STACKED: dict[tuple, _StackedRunner] = {}
 
 
 def _fit_group_tf(
-    models, signature, data, steps, chunk, eval_sets, metrics, masks, size=0, shapes=None
+    models,
+    signature,
+    data,
+    steps,
+    chunk,
+    eval_sets,
+    metrics,
+    masks,
+    size=0,
+    shapes=None,
+    slots=None,
 ):
     """A stacked model of the group, trained in one `tf.function` loop (see `fit_many`). With
     `size` above the group's length, the last model fills the places left and is trained there
     too, its copies discarded: a stacked model of that size, traced before, serves the group.
-    `shapes` (`_widest` of the whole group) are the stacked variables' shapes; by default the
-    group's own."""
+    `shapes` (`_widest` of the whole group) are the stacked variables' shapes, by default the
+    group's own; `slots` (`_active_slots` of the whole group), those of a slotted architecture."""
     import tensorflow as tf
 
     size = max(size, len(models))
@@ -1056,10 +1227,12 @@ def _fit_group_tf(
     models_in, data = models + models[-1:] * fill, data + data[-1:] * fill
     eval_sets = eval_sets + eval_sets[-1:] * fill
     shapes = shapes or _widest(models)
-    runner = _STACKED.get((signature, size, shapes))
+    if slots is None:
+        slots = _active_slots(models, masks)
+    runner = _STACKED.get((signature, size, shapes, slots))
     if runner is None:
-        runner = _StackedRunner(models[0], size, masks, shapes)
-        _STACKED[signature, size, shapes] = runner
+        runner = _StackedRunner(models[0], size, masks, shapes, slots)
+        _STACKED[signature, size, shapes, slots] = runner
     runner.load(models_in)
     shared = all(pair is data[0] for pair in data)  # one data set: the stacked model broadcasts it
     stacked = [

@@ -137,7 +137,7 @@ def test_tensorflow_stacks_softmax_models_and_pads_a_short_last_part(monkeypatch
     monkeypatch.setattr(
         training,
         "_fit_group_tf",
-        lambda models, *rest: calls.append((len(models), rest[-2])) or original(models, *rest),
+        lambda models, *rest: calls.append((len(models), rest[-3])) or original(models, *rest),
     )
     labels = (DATA.x_train[:, 0] > 0).astype("float32") + DATA.y_train  # three classes: 0, 1, 2
     sets = {"train": (DATA.x_train, labels)}
@@ -180,7 +180,7 @@ def test_tensorflow_stacks_networks_of_different_widths_as_each_trains_alone(mon
     monkeypatch.setattr(
         training,
         "_fit_group_tf",
-        lambda models, *rest: calls.append(rest[-1]) or original(models, *rest),
+        lambda models, *rest: calls.append(rest[-2]) or original(models, *rest),
     )
     builds = [
         lambda w=w, s=s, l2=l2: narrow_mlp(s, w, l2)
@@ -206,6 +206,74 @@ def test_tensorflow_stacks_networks_of_different_widths_as_each_trains_alone(mon
         training._group_key(m, DATA.x_train, DATA.y_train[:, None], "keras") for m in sigmoid_hidden
     }
     assert len(keys) == 2
+
+
+def slotted_mlp(seed: int, width: int, rates: tuple, bits: bool = False, l2: float = 0.0):
+    """2-width-width-1 with a dropout layer before each Dense where `rates` has a rate (None: no
+    layer; 0: a layer that keeps all): Keras's Dropout, or BitsDropout where `bits`."""
+    set_seed(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    layers = [keras.Input((2,))]
+    for i, rate in enumerate(rates):
+        if rate is not None:
+            layers.append(BitsDropout(rate) if bits else keras.layers.Dropout(rate))
+        units, activation = (width, "relu") if i < 2 else (1, "sigmoid")
+        layers.append(keras.layers.Dense(units, activation, kernel_regularizer=regularizer))
+    model = keras.Sequential(layers)
+    model.compile(keras.optimizers.Adam(0.02), "binary_crossentropy")
+    return model
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+def test_tensorflow_stacks_networks_with_and_without_dropout_as_each_trains_alone(monkeypatch):
+    """With hashed masks, networks that differ in where they drop, how much, and in width train
+    in one stacked model; each model ends as it ends alone, its masks its own."""
+    calls = []
+    original = training._fit_group_tf
+    monkeypatch.setattr(
+        training,
+        "_fit_group_tf",
+        lambda models, *rest: calls.append(rest[-1]) or original(models, *rest),
+    )
+    settings = [
+        (16, (None, None, None), False, 0.0),  # no dropout
+        (16, (None, 0.5, 0.5), False, 0.0),  # after each hidden layer
+        (16, (0.2, None, None), False, 0.01),  # on the inputs, and L2
+        (8, (None, 0.3, None), True, 0.0),  # BitsDropout after the first, narrower
+        (4, (None, 0.0, 0.0), False, 0.001),  # layers that keep all, narrower
+    ]
+    builds = [lambda s=s, a=a: slotted_mlp(s, *a) for s in (3, 4) for a in settings]
+    grouped = [b() for b in builds]
+    records = fit_many(grouped, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS, masks="fast")
+    assert calls == [(0, 1, 2)]  # one call; masks drawn before each of the three Dense layers
+    for build, found, model in zip(builds, records, grouped, strict=True):
+        alone = build()
+        expected = fit_full_batch(
+            alone, DATA.x_train, DATA.y_train, 30, 10, EVAL_SETS, masks="fast"
+        )
+        for a, b in zip(expected, found, strict=True):
+            assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+        for va, vb in zip(state(alone), state(model), strict=True):
+            np.testing.assert_allclose(va, vb, rtol=1e-4, atol=1e-5)
+    assert records[1] != records[6]  # another seed, other masks and weights
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the stacked model runs on TensorFlow")
+def test_a_smaller_group_trains_at_a_size_traced_before():
+    """Five models, then three of the same architecture: the three train in the stacked model
+    of five (two places filled), not in a new one; nine would not (more than twice over)."""
+    training._STACKED.clear()
+    fit_many([mlp(s, l2=0.01) for s in range(5)], DATA.x_train, DATA.y_train, 20, 10, EVAL_SETS)
+    assert [key[1] for key in training._STACKED] == [5]
+    three = [mlp(s, l2=0.001) for s in (7, 8, 9)]
+    records = fit_many(three, DATA.x_train, DATA.y_train, 20, 10, EVAL_SETS)
+    assert [key[1] for key in training._STACKED] == [5]
+    alone = fit_full_batch(mlp(9, l2=0.001), DATA.x_train, DATA.y_train, 20, 10, EVAL_SETS)
+    for a, b in zip(alone, records[2], strict=True):
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    assert training._traced_size(next(iter(training._STACKED))[0], (), 2, 16) == 2  # no layout
+    fit_many([mlp(s) for s in range(2)], DATA.x_train, DATA.y_train, 20, 10, EVAL_SETS)
+    assert sorted(key[1] for key in training._STACKED) == [2, 5]  # 5 is more than twice 2
 
 
 STRENGTHS = {
