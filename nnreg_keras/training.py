@@ -495,9 +495,15 @@ def fit_many(
     rounding (the stacked products round differently: about 1e-6 relative after a few dozen steps).
     The stacked model reads each model's L2 strengths (no penalty counts as 0), BitsDropout rates
     (and keras.layers.Dropout rates with `masks="fast"`) and fixed masks from variables, so a sweep
-    over them is one group, traced once; a group of more than `group_size` models trains in equal
-    parts. Everything else (PyTorch, adapted preprocessing layers, other layers or optimizers, an
-    architecture met once) goes through `fit_full_batch`.
+    over them is one group, traced once. With hashed masks (BitsDropout, or `masks="fast"`),
+    networks that differ only in where they have a dropout layer before a Dense layer (none counts
+    as one that keeps every unit) are one group too; and Dense networks whose hidden activations
+    are 0 at 0 (ReLU, tanh, linear) train inside the widest of their group, their extra units 0
+    (they stay 0), so a sweep over widths is one group as well. A group of more than `group_size`
+    models trains in equal parts, at a size traced before where one holds them (places left are
+    filled with a copy whose results are dropped). Everything else (PyTorch, adapted
+    preprocessing layers, other layers or optimizers, an architecture met once) goes through
+    `fit_full_batch`.
 
     `masks` decides how `keras.layers.Dropout` layers draw their masks while they train:
     - "keras" (the default): Keras's own random masks, so each model ends as
