@@ -249,15 +249,19 @@ REOPEN = """async () => {
         .filter(f => f.querySelector(':scope > figcaption button.full-size'));
     const [a, b] = figures, dialog = document.querySelector('dialog.viewer');
     const graphic = f => f.querySelector(':scope > .svg, :scope > img');
-    const second = graphic(b), tick = () => new Promise(done => setTimeout(done, 50));
+    // The page's own close listener was added first, so it has run when this one resolves.
+    const closed = () => new Promise(done => dialog.addEventListener('close', done, {once: true}));
+    const second = graphic(b);
     a.querySelector('button.full-size').click();
+    const late = closed();
     dialog.close();  // its close event runs later, after the next figure has opened
     b.querySelector('button.full-size').click();
-    await tick();
+    await late;
     const shown = dialog.querySelector('.viewer-stage > .svg, .viewer-stage > img');
     const result = {open: dialog.open, second: shown === second, first: graphic(a) !== null};
+    const back = closed();
     dialog.close();
-    await tick();
+    await back;
     return {...result, back: graphic(b) === second};
 }"""
 
