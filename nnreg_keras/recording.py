@@ -424,6 +424,9 @@ class Recorder:
         self.data["verdict"] = statement
         self._verdict_read = {n: c.status for n, c in self._comparisons.items()}
         self._show(statement, "verdict")
+        if self.data["comparisons"]:
+            said = render.comparisons_text(self.data["comparisons"])
+            _display({"text/html": f'<p class="muted">{said}</p>', "text/plain": said})
 
     @staticmethod
     def _show(

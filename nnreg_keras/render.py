@@ -297,6 +297,14 @@ def finding_html(statement: dict[str, Any]) -> str:
     return f'<span class="status">{status(statement)}</span> {html.escape(statement["text"])}'
 
 
+def comparisons_text(count: int) -> str:
+    """How many comparisons a notebook's p-values are adjusted over, said beside its findings."""
+    return (
+        f"This notebook makes {count} comparison{'s' * (count != 1)}; their p-values are adjusted"
+        " together (false discovery rate)."
+    )
+
+
 def statement_text(statement: dict[str, Any], kind: str) -> str:
     """A finding or the verdict as one line of plain text."""
     label = "Verdict" if kind == "verdict" else f"Finding ({status(statement)})"

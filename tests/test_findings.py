@@ -159,6 +159,12 @@ def test_the_recorder_adjusts_every_comparison_and_updates_them_in_place(monkeyp
     shown_first = next(ids[0] for _, ids in shown if ids and ids[0].startswith("98_fdr/barely/"))
     updated = [b["text/plain"] for b, ids in shown if ids == (shown_first, True)]
     assert updated and updated[-1].startswith("Finding (inconclusive): Barely: not decided")
+    shown.clear()
+    rec.verdict("Not decided.")
+    assert [b["text/plain"] for b, _ in shown][-1] == (
+        "This notebook makes 6 comparisons; their p-values are adjusted together (false discovery"
+        " rate)."
+    )
     validate(finished(rec))
 
 

@@ -25,6 +25,7 @@ def fake_results(reports, stem, title, **extra):
         "title": title,
         "questions": ["Why would you use dropout?"],
         "verdict": {"text": "Measured: 0.9."},
+        "comparisons": 2,
         "claims": [
             {
                 "name": "wins",
@@ -81,6 +82,8 @@ def test_report_has_every_section_with_its_parts(tmp_path):
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     assert '<tr><th scope="row">wide</th><td>1,200</td><td>0.912</td></tr>' in html
     assert html.count('<p class="verdict"><strong>Measured: 0.9.</strong></p>') == 2
+    said = "This notebook makes 2 comparisons; their p-values are adjusted together"
+    assert html.count(f'<p class="muted">{said}') == 2  # under each section's findings
     # the page opens with the question, answered once, and the way to the first section quoting it
     assert html.count('<p class="asked">Why would you use dropout?</p>') == 1
     assert '<p class="answer">Measured: 0.9. <a href="#01-first">First lesson</a></p>' in html
