@@ -595,7 +595,6 @@ def test_the_first_printed_page_holds_every_question_and_its_answer(printed, pri
     assert first and all(_squeezed(text)[:80] in page for text in first)
 
 
-@pytest.mark.xfail(reason="open bug: a page after a short answer can print 11% full", strict=False)
 def test_no_printed_page_ends_with_a_heading_or_is_filled_40_percent_or_less(printed, printout):
     """Every page but the last is filled below 40% of its height (its lowest text, figures' text
     included; a page that draws an image counts as full) and ends with no heading."""
