@@ -128,6 +128,11 @@ class Comparison:
             return None
         return "higher" if self.interval[0] > 0 else "lower"
 
+    @property
+    def effect(self) -> str:
+        """The mean difference as the findings write it, signed, with its unit: "−0.09 points"."""
+        return self._value(self.difference)
+
     def _value(self, value: float, signed: bool = True) -> str:
         text = number(value * self.scale, 2 if self.scale != 1 else 3)
         sign = "+" if signed and value > 0 else ""

@@ -64,6 +64,9 @@ def test_summary_and_cell_write_points():
     assert "higher on 3 of 3 seeds" in comparison.summary()
     assert comparison.cell().startswith("+2.67 (")
     assert comparison.as_record()["interval"] == list(comparison.interval)
+    assert comparison.effect == "+2.67 points"
+    lower = stats.paired([0.80, 0.81, 0.80], [0.82, 0.84, 0.83], scale=100, unit="points")
+    assert lower.effect == "−2.67 points"  # a minus sign, as in the findings
 
 
 @pytest.mark.parametrize(
