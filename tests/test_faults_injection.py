@@ -346,7 +346,7 @@ def test_the_notebook_shows_every_recorded_text_escaped(text, tmp_path_factory):
             os.environ.pop(recording.OUTPUT_DIR_ENV, None)
         else:
             os.environ[recording.OUTPUT_DIR_ENV] = saved[1]
-    assert len(shown) == 5
+    assert len(shown) == 6  # table, check, finding, verdict, the count of comparisons, figure
     for bundle in shown:
         assert live_content(bundle["text/html"]) == [], bundle["text/html"]
         assert "<script" not in bundle["text/html"] and "<img src=x" not in bundle["text/html"]
