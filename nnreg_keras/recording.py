@@ -425,8 +425,13 @@ class Recorder:
         self._verdict_read = {n: c.status for n, c in self._comparisons.items()}
         self._show(statement, "verdict")
         if self.data["comparisons"]:
-            said = render.comparisons_text(self.data["comparisons"])
-            _display({"text/html": f'<p class="muted">{said}</p>', "text/plain": said})
+            count = self.data["comparisons"]
+            _display(
+                {
+                    "text/html": render.comparisons_html(count),
+                    "text/plain": render.comparisons_text(count),
+                }
+            )
 
     @staticmethod
     def _show(

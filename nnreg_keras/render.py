@@ -305,6 +305,11 @@ def comparisons_text(count: int) -> str:
     )
 
 
+def comparisons_html(count: int) -> str:
+    """`comparisons_text` as the notebook and the report show it, under the findings."""
+    return f'<p class="muted">{comparisons_text(count)}</p>'
+
+
 def statement_text(statement: dict[str, Any], kind: str) -> str:
     """A finding or the verdict as one line of plain text."""
     label = "Verdict" if kind == "verdict" else f"Finding ({status(statement)})"

@@ -263,7 +263,7 @@ def jinja_environment() -> jinja2.Environment:
         finding=_markup(render.finding_html),
         status_class=render.status_class,
         first_sentence=render.first_sentence,
-        comparisons_text=render.comparisons_text,
+        comparisons=_markup(render.comparisons_html),
         icon=Markup(ICON),  # a constant: its quotes stay as written
     )
     return env
