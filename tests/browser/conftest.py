@@ -111,6 +111,16 @@ class OpenedPage:
     def js(self, script: str, arg: Any = None) -> Any:
         return self.page.evaluate(script, arg)
 
+    def settle(self, predicate: str, arg: Any = None, seconds: float = 5) -> None:
+        """Wait until the JavaScript `predicate(arg)` is true, at most `seconds` (a busy machine
+        paints late); on a timeout return anyway, for the test's own assertion to say what it found."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function(predicate, arg=arg, timeout=seconds * 1000)
+        except PlaywrightTimeout:
+            pass
+
 
 @pytest.fixture(scope="session")
 def open_page(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage]]:
