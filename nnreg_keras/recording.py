@@ -256,13 +256,21 @@ class Recorder:
         fmt: str = "svg",
         group: str | None = None,
         frame: str | None = None,
+        in_report: bool = True,
     ) -> None:
         """Save a matplotlib figure (deterministic bytes), list it with caption and alt text, show
         the saved file inline and close the figure (so it is shown exactly once). Consecutive
-        figures with the same `group` are the frames of one explorable figure, each labelled `frame`.
+        figures with the same `group` are the frames of one explorable figure, each labelled `frame`;
+        a frame with `in_report=False` is shown here and on the notebook's page, not in the report
+        (which says how many frames it left out, and where they are).
         Without an output directory the figure is drawn in memory and shown, not saved."""
         if fmt not in ("svg", "png"):
             raise ValueError(f"fmt must be 'svg' or 'png', got {fmt!r}")
+        if not in_report and group is None:
+            raise ValueError(
+                "in_report=False leaves a frame of a group out of the report; "
+                f"figure {name!r} has no group"
+            )
         import io
 
         import matplotlib
@@ -291,6 +299,8 @@ class Recorder:
         entry = {"file": relative.as_posix(), "caption": caption, "alt": alt}
         if group is not None:
             entry.update(group=group, frame=frame or name)
+            if not in_report:
+                entry["in_report"] = False
         previous = self.data["figures"][-1] if self.data["figures"] else {}
         if group is None or previous.get("group") != group:
             self._figure_number += 1

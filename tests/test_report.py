@@ -202,6 +202,36 @@ def test_figures_of_two_groups_or_apart_stay_apart():
     ]
 
 
+def test_frames_left_out_of_the_report_are_counted_and_found_on_the_notebook_page(tmp_path):
+    data = fake_results(tmp_path, "10_x", "X")
+    data["figures"] = [
+        {
+            "file": "figures/10_x/f.svg",
+            "caption": "The grid.",
+            "alt": "A square.",
+            "group": "g",
+            "frame": f"λ {s}",
+            **({} if s in (1, 4) else {"in_report": False}),
+        }
+        for s in range(1, 6)
+    ]
+    run = tmp_path / "runs" / "10_x"
+    (run / "results" / "10_x.json").write_text(json.dumps(data))
+    (run / "notebooks").mkdir(exist_ok=True)
+    (run / "notebooks" / "10_x.html").write_text("<p>every frame</p>")
+    html = report.build(tmp_path).read_text()
+    assert re.findall(r'data-frame="([^"]*)"', html) == ["λ 1", "λ 4"]
+    assert (
+        "Figure 1. The grid. Here 2 of its 5 frames; every frame on "
+        '<a href="runs/10_x/notebooks/10_x.html">the executed notebook\'s page</a>.' in html
+    )
+    figs = [{"group": "g", "in_report": False}, {"group": "g", "in_report": False}, {}]
+    assert [(len(b["frames"]), b["left_out"]) for b in report.figure_blocks(figs)] == [
+        (1, 1),  # a group that marks none of its frames shows its first
+        (1, 0),
+    ]
+
+
 def test_a_lead_table_opens_the_section_under_the_verdict(tmp_path):
     lead = {
         "caption": "When to use which",

@@ -74,6 +74,35 @@ def test_same_content_gives_same_bytes(tmp_path, monkeypatch):
     assert first.results_path.read_bytes() == second.results_path.read_bytes()
 
 
+def test_frames_left_out_of_the_report_are_recorded_and_a_lone_figure_cannot_be(
+    tmp_path, monkeypatch
+):
+    rec = make_recorder(tmp_path, monkeypatch)
+    for i, shown in enumerate((True, False, True)):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [i, 0])
+        rec.add_figure(
+            fig,
+            f"f{i}",
+            caption="A sweep.",
+            alt="A line.",
+            group="g",
+            frame=f"{i}",
+            in_report=shown,
+        )
+    assert [f.get("in_report", True) for f in rec.data["figures"]] == [True, False, True]
+    assert "in_report" not in rec.data["figures"][0]  # the default is not written
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="in_report=False .* figure 'alone' has no group"):
+        rec.add_figure(fig, "alone", caption="c", alt="a", in_report=False)
+    rec.write()
+    assert [f.get("in_report", True) for f in load(rec.results_path)["figures"]] == [
+        True,
+        False,
+        True,
+    ]
+
+
 FIGURE_SCRIPT = """
 import sys
 import matplotlib.pyplot as plt

@@ -17,19 +17,10 @@ from tests.conftest import ROOT, landed
 
 STEM = "05_how_much_and_which"
 NOTEBOOK = ROOT / "tutorials" / f"{STEM}.ipynb"
-SITUATIONS = ("field", "narrow", "more_data", "digits")
+SITUATIONS = ("field", "digits")
 VERSUS_NONE = {f"{key}_{name}_vs_none" for key in SITUATIONS for name in ("l2", "dropout")}
-CLAIMS = VERSUS_NONE | {
-    "field_l2_as_good_as_dropout",
-    "field_combined_as_good",
-    "smaller_network_as_good",
-}
-EQUIVALENCE = {
-    "field_l2_as_good_as_dropout",
-    "field_combined_as_good",
-    "smaller_network_as_good",
-    *(f"{key}_{name}_vs_none" for key in ("narrow", "more_data") for name in ("l2", "dropout")),
-}
+EQUIVALENCE = {"field_l2_as_good_as_dropout", "smaller_network_as_good"}
+CLAIMS = VERSUS_NONE | EQUIVALENCE  # fewer units, more data, both together: tutorial 10
 NUMBER = r"[+−]?[\d.]+(?:e[+−]\d+)?"
 CELL = re.compile(rf"({NUMBER}) \(({NUMBER}) to ({NUMBER})\)")
 
@@ -159,8 +150,6 @@ def test_when_to_use_which_names_a_winner_only_where_intervals_exclude_zero(resu
     p = parameters
     assert [row[0].split(" (")[0] for row in table["rows"]] == [
         f"2-D field, {p['n_train']} points, {p['width']} units",
-        f"2-D field, {p['widths'][0]} units",
-        f"2-D field, {p['more_data']} points",
         f"digits, {p['digits_n_train']} images",
     ]
     for _, *comparisons, winner in table["rows"]:
@@ -185,7 +174,7 @@ def test_when_to_use_which_names_a_winner_only_where_intervals_exclude_zero(resu
 @pytest.mark.notebooks
 def test_each_choice_is_from_its_grid_for_its_own_m_and_an_edge_is_named(results, parameters):
     p = parameters
-    sizes = [p["n_train"], p["n_train"], p["more_data"], p["digits_n_train"]]
+    sizes = [p["n_train"], p["digits_n_train"]]
     choice = re.compile(
         r"L2 ([\d.e-]+) \(course λ ([\d.e-]+)\)(, (?:smallest|largest) tried)?; "
         r"dropout rate ([\d.]+) \(keep_prob [\d.]+\)(, (?:smallest|largest) tried)?"

@@ -1,6 +1,7 @@
 """Tutorial 10 (going further from 05): L2 and dropout tuned on features in mixed units and
 standardised, with the standardised network without a regularizer as the control; the decision
-boundary along the grid as a group of frames; whether dropout reaches its best step later."""
+boundary along the grid as a group of frames; whether dropout reaches its best step later; and
+where tuning stops paying (fewer units, more data, both together, moved here from 05)."""
 
 import json
 import re
@@ -22,6 +23,11 @@ CLAIMS = {
     "boundary_gap_larger_without_l2",
     "dropout_best_step_later",
 }
+STOPS_PAYING = {
+    *(f"{key}_{name}_vs_none" for key in ("narrow", "more_data") for name in ("l2", "dropout")),
+    "field_combined_as_good",
+}
+CLAIMS |= STOPS_PAYING
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +80,8 @@ def test_the_boundary_frames_are_one_group_along_the_grid(results, parameters):
     positions = [results["figures"].index(f) for f in frames]
     assert positions == list(range(positions[0], positions[0] + len(frames)))
     assert frames[0]["frame"] == "none"
+    shown = [f["frame"].split()[0] for f in frames if f.get("in_report", True)]
+    assert shown == ["none", "L2", "dropout"]  # the report: none and the two validated strengths
     for frame in frames:
         assert re.search(r"train [01]\.\d{3}, test [01]\.\d{3} accuracy", frame["alt"]), frame
 
@@ -89,3 +97,24 @@ def test_the_short_answer_is_built_from_the_control(results):
     assert f"by itself {said} the accuracy" in verdict
     held = claims["mixed_units_l2_as_good_as_none"]["status"] == "held"
     assert ("was as good as none" in verdict or "within a point of" in verdict) == held
+
+
+@pytest.mark.notebooks
+def test_where_tuning_stops_paying_each_is_an_equivalence_within_the_margin(results, parameters):
+    claims = {c["name"]: c for c in results["claims"]}
+    for name in STOPS_PAYING:
+        claim = claims[name]
+        assert claim["expect"] == "equal" and claim["margin"] == parameters["margin"], name
+        low, high = claim["interval"]
+        if claim["status"] == "held":
+            assert -claim["margin"] <= low and high <= claim["margin"], name
+    for key, row in (
+        ("narrow", f"{parameters['narrow_width']} units"),
+        ("more_data", f"{parameters['more_data']} points"),
+    ):
+        for name in ("L2", "dropout"):
+            claim = claims[f"{key}_{name.lower()}_vs_none"]
+            assert claim["expected"] == f"2-D field, {row}: tuned {name} is as good as none"
+            assert re.search(
+                rf"Validation chose {'L2' if name == 'L2' else 'dropout rate'} ", claim["text"]
+            ), claim["text"]

@@ -35,14 +35,22 @@ def inline_figure(path: Path, alt: str) -> Markup:
 
 def figure_blocks(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The figures in order, with consecutive figures of one `group` gathered into one block: the
-    frames of an explorable figure. A figure without a group is a block of one frame."""
-    blocks: list[dict[str, Any]] = []
+    frames of an explorable figure. A figure without a group is a block of one frame. Frames
+    recorded with `in_report: false` are counted in the block's `left_out`, not shown; a group
+    that marks none of its frames for the report shows its first."""
+    groups: list[list[dict[str, Any]]] = []
     for fig in figures:
         group = fig.get("group")
-        if group and blocks and blocks[-1]["group"] == group:
-            blocks[-1]["frames"].append(fig)
+        if group and groups and groups[-1][0].get("group") == group:
+            groups[-1].append(fig)
         else:
-            blocks.append({"group": group, "frames": [fig]})
+            groups.append([fig])
+    blocks = []
+    for frames in groups:
+        shown = [f for f in frames if f.get("in_report", True)] or frames[:1]
+        blocks.append(
+            {"group": frames[0].get("group"), "frames": shown, "left_out": len(frames) - len(shown)}
+        )
     return blocks
 
 
@@ -86,14 +94,10 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
-    figures = [
-        {
-            **fig,
-            "markup": inline_figure(reports / fig["file"], fig["alt"]),
-            "href": landed_file(reports, fig["file"]),
-        }
-        for fig in results["figures"]
-    ]
+    figures = [{**fig, "href": landed_file(reports, fig["file"])} for fig in results["figures"]]
+    blocks = figure_blocks(figures)
+    for fig in (fig for block in blocks for fig in block["frames"]):  # what the report shows
+        fig["markup"] = inline_figure(reports / fig["file"], fig["alt"])
     verdict = results["verdict"]
     stamp = read_stamp(reports)
     parameters = (stamp or {}).get("parameters", results.get("parameters", {}))  # exactly as run
@@ -101,7 +105,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         **results,
         "anchor": anchor(stem),
         "figures": figures,
-        "figure_blocks": figure_blocks(figures),
+        "figure_blocks": blocks,
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
         "exercises": _without_heading(
