@@ -434,8 +434,8 @@ class Recorder:
         self.data["verdict"] = statement
         self._verdict_read = {n: c.status for n, c in self._comparisons.items()}
         self._show(statement, "verdict")
-        if self.data["comparisons"]:
-            count = self.data["comparisons"]
+        count = self.data["comparisons"]
+        if count:
             _display(
                 {
                     "text/html": render.comparisons_html(count),

@@ -94,17 +94,18 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
     """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
     stem = results["notebook"]
     notebook = reports / "notebooks" / f"{stem}.ipynb"
-    figures = [{**fig, "href": landed_file(reports, fig["file"])} for fig in results["figures"]]
-    blocks = figure_blocks(figures)
+    blocks = figure_blocks([dict(fig) for fig in results["figures"]])
     for fig in (fig for block in blocks for fig in block["frames"]):  # what the report shows
-        fig["markup"] = inline_figure(reports / fig["file"], fig["alt"])
+        fig.update(
+            href=landed_file(reports, fig["file"]),
+            markup=inline_figure(reports / fig["file"], fig["alt"]),
+        )
     verdict = results["verdict"]
     stamp = read_stamp(reports)
     parameters = (stamp or {}).get("parameters", results.get("parameters", {}))  # exactly as run
     return {
         **results,
         "anchor": anchor(stem),
-        "figures": figures,
         "figure_blocks": blocks,
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
