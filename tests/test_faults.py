@@ -50,10 +50,13 @@ BAD_INPUT = [
 def test_bad_input_is_refused_before_any_kernel_starts(project, args, message):
     (project.path / "mydata").mkdir()
     before = snapshot(project.reports)
+    # In this process (the same entry point, parsing, messages and exit status): a refusal comes
+    # before any kernel, so no interpreter need start. tests/test_faults_inputs.py runs one
+    # refusal through `python -m nnreg_keras` itself.
     done = (
-        project.cli("run", "99", "--profile", "quick", *args)
+        project.main("run", "99", "--profile", "quick", *args)
         if args[0] != "42"
-        else project.cli("run", *args, "--profile", "quick")
+        else project.main("run", *args, "--profile", "quick")
     )
     assert_one_screen(done, 2, message)
     (project.path / "mydata").rmdir()
@@ -118,6 +121,46 @@ def test_a_failing_kernel_keeps_the_notebook_and_its_log(project, args, status, 
     assert_previous_report(project, before, failed=True)
     log = (project.reports / "failed" / f"{STEM}.kernel.log").read_text()
     assert log.startswith("# nnreg_keras: kernel log of a failed run of notebook 99_tiny\n")
+
+
+# A kernel that dies before it answers (two kernels started side by side can race for a port):
+# a script that fails on purpose as long as its flag file says so, then starts the real kernel.
+FLAKY_KERNEL = """import os, runpy, sys
+flag = sys.argv.pop(1)
+if os.path.exists(flag):
+    os.remove(flag) if open(flag).read() == "once" else None
+    sys.exit("this kernel dies at start on purpose")
+sys.argv[0] = "ipykernel_launcher"
+runpy.run_module("ipykernel_launcher", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("fails", ["once", "always"])
+def test_a_kernel_that_dies_at_start_is_started_once_more(project, tmp_path, monkeypatch, fails):
+    from nnreg_keras.pipeline import runner
+
+    script, flag = tmp_path / "flaky_kernel.py", tmp_path / "flag"
+    script.write_text(FLAKY_KERNEL)
+    flag.write_text(fails)
+    argv = runner.kernel_argv()
+    monkeypatch.setattr(runner, "kernel_argv", lambda: [argv[0], str(script), str(flag), *argv[3:]])
+    before = snapshot(project.reports)
+    done = project.main("run", "99", "--profile", "quick")
+    note = "note: the kernel of notebook 99_tiny did not start (Kernel died before replying"
+    assert note in done.stderr and "starting it once more" in done.stderr, done.stderr
+    if fails == "once":
+        assert done.returncode == 0 and f"{STEM} (profile quick) done in" in done.stdout, done
+        assert not (project.reports / "failed").exists() and kit.leftovers(project) == []
+        return
+    assert_one_screen(
+        done,
+        3,
+        "notebook 99_tiny: its kernel did not start, twice (Kernel died before replying",
+        "executed notebook kept at reports/failed/99_tiny.ipynb",
+    )
+    assert_previous_report(project, before, failed=True)
+    log = (project.reports / "failed" / f"{STEM}.kernel.log").read_text()
+    assert log.count("this kernel dies at start on purpose") == 2, log
 
 
 def test_results_that_break_the_contract_are_not_published(project):

@@ -394,7 +394,11 @@ def nbgrader(course: Path, *args: str) -> None:
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 0 and "ERROR" not in done.stderr, done.stderr[-3000:]
+    # nbgrader's own errors are logged as "[AutogradeApp | ERROR] ..."; a kernel may also log,
+    # on its way down, tornado's "ERROR:tornado.general" about a socket already closed (ipykernel
+    # under load), which is no grading error.
+    errors = re.findall(r"^\[\w+ \| (?:ERROR|CRITICAL)\].*$", done.stderr, flags=re.M)
+    assert done.returncode == 0 and not errors, done.stderr[-3000:]
 
 
 @pytest.mark.notebooks

@@ -302,6 +302,18 @@ def _failure(err: BaseException, stem: str, where: str, cell_timeout: float | No
     raise err
 
 
+def kernel_argv() -> list[str]:
+    """The command that starts a notebook's kernel: this Python's ipykernel."""
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return [*argv, "--IPKernelApp.capture_fd_output=False"]
+
+
+def _did_not_start(err: RuntimeError) -> bool:
+    """Whether jupyter_client gave up on a kernel before it ran a cell (it died at start, or never
+    answered): then nothing of the notebook has run, and starting it again is safe."""
+    return str(err).startswith(("Kernel died before replying", "Kernel didn't respond"))
+
+
 def _this_python_kernel(work: Path) -> str:
     """A `python3` kernel spec in `work` that runs this very Python, and JUPYTER_PATH with it
     first: another `python3` spec (a system Jupyter's, another environment's) would start a
@@ -310,9 +322,7 @@ def _this_python_kernel(work: Path) -> str:
     lines, which `import keras` writes before any setting can silence them."""
     spec = work / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    argv.append("--IPKernelApp.capture_fd_output=False")
-    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
+    kernel = {"argv": kernel_argv(), "display_name": "Python 3", "language": "python"}
     (spec / "kernel.json").write_text(json.dumps(kernel))
     return os.pathsep.join(
         [str((work / "jupyter").resolve()), *filter(None, [os.environ.get("JUPYTER_PATH")])]
@@ -366,31 +376,52 @@ def _execute(
     connection = Config({"KernelManager": {"connection_file": connection_file}})
     start = time.perf_counter()
     previous = landing.read_stamp(layout.run_dir(job.stem))
-    try:
-        with (
-            _environment(env),
-            stderr_to(work / "kernel.log"),
-            progress_mod.Display(label, work / "progress", previous),
-        ):
-            papermill.execute_notebook(
-                str(job.notebook),
-                str(executed),
-                parameters=job.inject,
-                kernel_name="python3",
-                cwd=str(job.notebook.parent),
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=cell_timeout,
-                config=connection,
+    # A kernel that dies before it answers has run nothing: it is started once more. Kernels
+    # started side by side can race for the same free port (jupyter_client picks the ports, then
+    # the kernel binds them), and the loser dies at start.
+    for attempt in (1, 2):
+        try:
+            with (
+                _environment(env),
+                stderr_to(work / "kernel.log"),
+                progress_mod.Display(label, work / "progress", previous),
+            ):
+                papermill.execute_notebook(
+                    str(job.notebook),
+                    str(executed),
+                    parameters=job.inject,
+                    kernel_name="python3",
+                    cwd=str(job.notebook.parent),
+                    progress_bar=False,
+                    log_output=False,
+                    execution_timeout=cell_timeout,
+                    config=connection,
+                )
+            break
+        except RuntimeError as err:
+            if not _did_not_start(err):
+                raise
+            if attempt == 1:
+                print(
+                    f"note: the kernel of notebook {job.stem} did not start ({err}); starting it "
+                    "once more",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            where = _keep_failed(job, layout, work, executed)
+            raise NotebookError(
+                f"notebook {job.stem}: its kernel did not start, twice ({err}); the kernel log "
+                f"says why{where}"
+            ) from None
+        except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
+            where = _keep_failed(job, layout, work, executed)
+            full = (
+                _output_failure(err, job.stem, out, layout.reports, where)
+                if isinstance(err, PapermillExecutionError)
+                else None
             )
-    except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
-        where = _keep_failed(job, layout, work, executed)
-        full = (
-            _output_failure(err, job.stem, out, layout.reports, where)
-            if isinstance(err, PapermillExecutionError)
-            else None
-        )
-        raise (full or _failure(err, job.stem, where, cell_timeout)) from None
+            raise (full or _failure(err, job.stem, where, cell_timeout)) from None
     return time.perf_counter() - start
 
 
