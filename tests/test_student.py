@@ -91,6 +91,7 @@ def execute(nb: nbformat.NotebookNode, tmp_path: Path, parameters: dict | None =
             kernel_name="python3",
             cwd=str(ROOT / "tutorials"),
             progress_bar=False,
+            shutdown_kernel="immediate",  # as the runner does
         )
     except PapermillExecutionError as err:
         error = err
@@ -424,7 +425,13 @@ def test_nbgrader_generates_the_edition_and_grades_full_zero_and_a_wrong_answer(
     for student_id, edition in (("solved", nb), ("blank", released), ("wrong", wrong)):
         (course / "submitted" / student_id / "lesson").mkdir(parents=True)
         nbformat.write(edition, str(course / "submitted" / student_id / "lesson" / name))
-    nbgrader(course, "autograde", "lesson", "--ExecutePreprocessor.timeout=600")
+    nbgrader(
+        course,
+        "autograde",
+        "lesson",
+        "--ExecutePreprocessor.timeout=600",
+        "--ExecutePreprocessor.shutdown_kernel=immediate",  # 2.5 s sooner per notebook graded
+    )
 
     checks = [
         c.metadata["nbgrader"]["grade_id"]

@@ -9,9 +9,12 @@ validates it when it reads it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,28 @@ def _where(path: Any) -> str:
     )
 
 
+# jsonschema imports rfc3987_syntax when it is installed (Jupyter's packages bring it in) for its
+# "iri" format, and that module builds a grammar as it is imported: 0.8 s of every process that
+# loads jsonschema (the runner's through nbformat, a kernel's through `validate`). The contract
+# checks no format.
+IRI_FORMAT_MODULE = "rfc3987_syntax"
+
+
+@contextlib.contextmanager
+def jsonschema_without_iri() -> Iterator[None]:
+    """While this runs, a first import of jsonschema leaves out its "iri" format check (it skips
+    a module it cannot import); a process that has loaded jsonschema already keeps it whole, and
+    the module can be imported again afterwards."""
+    block = "jsonschema" not in sys.modules and IRI_FORMAT_MODULE not in sys.modules
+    if block:
+        sys.modules[IRI_FORMAT_MODULE] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if block and sys.modules.get(IRI_FORMAT_MODULE, ...) is None:
+            del sys.modules[IRI_FORMAT_MODULE]
+
+
 def validate(
     results: dict[str, Any], source: str = "results", fix: str | None = None
 ) -> dict[str, Any]:
@@ -71,7 +96,8 @@ def validate(
 
     The contract is `results.schema.json`; beyond what a schema can say, metrics and numbers must be
     finite and the verdict has at most VERDICT_WORDS words."""
-    import jsonschema
+    with jsonschema_without_iri():
+        import jsonschema
 
     fix = fix or f"its notebook writes it with nnreg_keras.recording.Recorder ({SCHEMA_PATH.name})"
     if not isinstance(results, dict):
