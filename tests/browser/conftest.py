@@ -125,8 +125,12 @@ class OpenedPage:
 @pytest.fixture(scope="session")
 def open_page(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage]]:
     """Opens a page of the report's directory (the report itself by default) at a viewport width,
-    in screen or print media and a light or dark colour scheme; blocks every other request."""
-    contexts = []
+    in screen or print media and a light or dark colour scheme; blocks every other request.
+
+    The report opens anew on each call (tests scroll it, click it, resize it). A notebook's page
+    opens once per view and is shared by the tests that ask for it in that view: they only read
+    it, and a browser holding a page per test and view (200 of them) slows down as they pile up."""
+    contexts, shared = [], {}
 
     def opener(
         width: int,
@@ -136,6 +140,9 @@ def open_page(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage]]
         scheme: str = "light",
         path: Path | None = None,
     ) -> OpenedPage:
+        key = (width, media, height, mobile, scheme, path)
+        if path is not None and key in shared:
+            return shared[key]
         context = browser.new_context(
             viewport={"width": width, "height": height},
             is_mobile=mobile,
@@ -165,6 +172,8 @@ def open_page(browser, report_file: Path) -> Iterator[Callable[..., OpenedPage]]
         )
         page.emulate_media(media=media)
         page.goto(opened.url, wait_until="load")
+        if path is not None:
+            shared[key] = opened
         return opened
 
     yield opener
