@@ -52,7 +52,7 @@ $(error PROFILE=$(PROFILE): there is no params/$(PROFILE).yaml; available profil
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help report student test test-backends bench lock clean distclean FORCE
+.PHONY: help report student test test-backends quick-run bench lock clean distclean FORCE
 
 help: ## show this list
 	@echo "make report [PROFILE=quick]   execute tutorials/*.ipynb and build reports/index.html"
@@ -61,6 +61,7 @@ help: ## show this list
 	@echo "make student [STUDENT=dir]    student editions of every notebook in student/ (solutions blanked)"
 	@echo "make test                     run the test suite (includes every notebook, quick profile)"
 	@echo "make test-backends            training tests and every notebook (quick) on each installed backend"
+	@echo "make quick-run [QUICK_REPORTS=dir]   every notebook, quick profile, on KERAS_BACKEND"
 	@echo "make bench                    time the training loops side by side, and each notebook's phases"
 	@echo "make lock                     pin every dependency of pyproject.toml anew in requirements.txt"
 	@echo "make clean                    delete reports/ (generated)"
@@ -129,11 +130,21 @@ test: | $(INSTALLED)
 	@$(VENV)/bin/ruff format --check --quiet nnreg_keras tests benchmarks
 	@$(PY) -m pytest -q -n $(NPROC) --dist loadgroup
 
+# Every notebook with the quick profile into QUICK_REPORTS (a new temporary directory if unset),
+# on the backend KERAS_BACKEND names: QUICK_JOBS at a time (one per core), one thread each, the
+# last first, then the report.
+QUICK_JOBS ?= $(NPROC)
+quick-run: | $(INSTALLED)
+	@out=$${QUICK_REPORTS:-$$(mktemp -d)}; \
+	printf '%s\n' $(STEMS) | sort -r | $(ONE_THREAD_EACH) xargs -P$(QUICK_JOBS) -I{} \
+	  $(PY) -m nnreg_keras run {} --profile quick --reports $$out --no-report || exit 1; \
+	$(PY) -m nnreg_keras report --reports $$out
+
 # Per backend: the training tests, then every notebook with the quick profile into a temporary reports
-# directory; then the largest difference in each notebook's metrics between backends. With
-# NNREG_QUICK_REPORTS=DIR set for both `make test` and this target (as CI does), a backend whose
-# quick run the test session kept in DIR/<backend> is not run a second time. Notebooks run one per
-# core (one thread each), the last first: results are compared between backends, not bit for bit.
+# directory (quick-run); then the largest difference in each notebook's metrics between backends.
+# With NNREG_QUICK_REPORTS=DIR set (as CI does), a backend whose quick run is already in
+# DIR/<backend> (make test keeps its own there; CI runs JAX's beside make test) is not run again.
+# Results are compared between backends, not bit for bit.
 test-backends: | $(INSTALLED)
 	@out=$$(mktemp -d); tested=""; skipped=""; \
 	for backend in $(BACKENDS); do \
@@ -142,11 +153,10 @@ test-backends: | $(INSTALLED)
 	  KERAS_BACKEND=$$backend $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_twin.py \
 	    tests/test_models_analysis.py || exit 1; \
 	  if [ -n "$$NNREG_QUICK_REPORTS" ] && [ -d "$$NNREG_QUICK_REPORTS/$$backend/runs" ]; then \
-	    echo "notebooks: the quick run that make test kept in $$NNREG_QUICK_REPORTS/$$backend"; \
+	    echo "notebooks: the quick run kept in $$NNREG_QUICK_REPORTS/$$backend"; \
 	    cp -r "$$NNREG_QUICK_REPORTS/$$backend" $$out/$$backend; \
 	  else \
-	    printf '%s\n' $(STEMS) | sort -r | KERAS_BACKEND=$$backend $(ONE_THREAD_EACH) xargs -P$(NPROC) -I{} \
-	      $(PY) -m nnreg_keras run {} --profile quick --reports $$out/$$backend || exit 1; \
+	    KERAS_BACKEND=$$backend $(MAKE) --no-print-directory quick-run QUICK_REPORTS=$$out/$$backend || exit 1; \
 	  fi; \
 	  tested="$$tested $$backend"; \
 	done; \

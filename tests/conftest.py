@@ -70,7 +70,9 @@ def run_quick(selectors: list[str], reports: Path, workers: int = 2) -> None:
     where = ["--tutorials", str(ROOT / "tutorials"), "--params", str(ROOT / "params")]
 
     def one(stem: str) -> subprocess.CompletedProcess:
+        # Without the report: the tests that read it build it once (report.build).
         command = [sys.executable, "-m", "nnreg_keras", "run", stem, "--profile", "quick"]
+        command.append("--no-report")
         return subprocess.run(
             [*command, *where, "--reports", str(reports)],
             env=env,

@@ -340,6 +340,17 @@ COVERED = """() => {
 }"""
 
 
+# What keeps the button shown, for a failure to name: its classes (`shown`), keyboard focus, open
+# contents, a `#contents` target, and where the page is.
+BUTTON_STATE = """() => {
+    const button = document.querySelector('a.to-contents'), active = document.activeElement;
+    return {classes: button.className, focused: active === button,
+            active: active ? active.tagName + '#' + active.id : null,
+            contents: document.getElementById('contents').className, hash: location.hash,
+            scrollY: window.scrollY, transform: getComputedStyle(button).transform};
+}"""
+
+
 @pytest.mark.parametrize("view", ["phone", "tablet"])
 def test_the_contents_button_covers_no_text_at_rest(request, view):
     opened = request.getfixturevalue(view)
@@ -351,7 +362,7 @@ def test_the_contents_button_covers_no_text_at_rest(request, view):
         page.wait_for_timeout(2500)  # ... and at rest it leaves
         opened.settle(f"() => ({COVERED})().covered.length === 0")
         found = opened.js(COVERED)
-        assert found["covered"] == [], f"at {share:.0%}: {found}"
+        assert found["covered"] == [], f"at {share:.0%}: {found}; {opened.js(BUTTON_STATE)}"
 
 
 MARKED = """() => [
