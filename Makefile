@@ -143,7 +143,7 @@ quick-run: | $(INSTALLED)
 # Per backend: the training tests, then every notebook with the quick profile into a temporary reports
 # directory (quick-run); then the largest difference in each notebook's metrics between backends.
 # With NNREG_QUICK_REPORTS=DIR set (as CI does), a backend whose quick run is already in
-# DIR/<backend> (make test keeps its own there; CI runs JAX's beside make test) is not run again.
+# DIR/<backend> (make test keeps its own there) is not run again.
 # Results are compared between backends, not bit for bit.
 test-backends: | $(INSTALLED)
 	@out=$$(mktemp -d); tested=""; skipped=""; \
