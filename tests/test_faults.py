@@ -128,7 +128,10 @@ def test_a_failing_kernel_keeps_the_notebook_and_its_log(project, args, status, 
 FLAKY_KERNEL = """import os, runpy, sys
 flag = sys.argv.pop(1)
 if os.path.exists(flag):
-    os.remove(flag) if open(flag).read() == "once" else None
+    with open(flag) as file:
+        once = file.read() == "once"
+    if once:
+        os.remove(flag)
     sys.exit("this kernel dies at start on purpose")
 sys.argv[0] = "ipykernel_launcher"
 runpy.run_module("ipykernel_launcher", run_name="__main__")
