@@ -24,14 +24,12 @@ from nnreg_keras.pipeline.profiles import load_profile
 from nnreg_keras.pipeline.runner import discover
 from nnreg_keras.pipeline.student import (
     SolutionRegionError,
-    check_cells,
-    first_blank,
     solutions,
     student_edition,
-    with_solutions,
     write_editions,
 )
 from tests.conftest import ROOT, landed
+from tests.editions import check_cells, first_blank, is_student_edition, with_solutions
 
 FUNCTION = '''def mean_square(values):
     """The mean of the squared values."""
@@ -218,7 +216,7 @@ def test_write_editions_replaces_only_what_it_wrote_and_deletes_nothing(tmp_path
         "01_lesson.ipynb",
         "02_other.ipynb",
     ]
-    assert student.is_student_edition(target / "01_lesson.ipynb")
+    assert is_student_edition(target / "01_lesson.ipynb")
     (target / "notes.md").write_text("the teacher's notes")
     only_one = tmp_path / "one"
     write_lesson(only_one)
@@ -241,7 +239,7 @@ def test_write_editions_replaces_only_what_it_wrote_and_deletes_nothing(tmp_path
     mine = write_lesson(tmp_path / "mine")
     with pytest.raises(student.NnregError, match="are not the editions this command wrote"):
         write_editions(tutorials, tmp_path / "mine")
-    assert not student.is_student_edition(mine)
+    assert not is_student_edition(mine)
     (tmp_path / "f").write_text("a file")
     assert cli.main(["student", str(tmp_path / "f"), "--tutorials", str(tutorials)]) == 2
     err = capsys.readouterr().err

@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from nnreg_keras.exceptions import NnregError
+from nnreg_keras.pipeline.files import _reason
 
 UNCHANGED = "the previous report is unchanged"
 SIGNALS = {"SIGTERM": 143, "SIGHUP": 129}  # SIGHUP: the terminal was closed
@@ -346,7 +347,3 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     return 0
-
-
-def _reason(err: OSError) -> str:
-    return os.strerror(err.errno).lower() if err.errno else str(err)

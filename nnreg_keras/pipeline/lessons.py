@@ -22,7 +22,7 @@ from typing import Any
 
 from nnreg_keras.exceptions import NnregError, ParameterError
 from nnreg_keras.pipeline.runner import discover
-from nnreg_keras.pipeline.shipped import PARAMS, TUTORIALS
+from nnreg_keras.pipeline.shipped import PARAMS, TEMPLATES, TUTORIALS
 
 GUIDE = "README.md"  # the teachers' guide, in tutorials/
 DEFAULT_PROFILE = "default"
@@ -143,37 +143,16 @@ def install_command() -> str:
 
 
 def _readme(notebooks: list[Path], profiles: list[str]) -> str:
+    """The lesson folder's README.md (templates/lesson_folder.md.j2)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), trim_blocks=True, keep_trailing_newline=True
+    )
     first = notebooks[0].stem.split("_")[0] if notebooks else "01"
-    listed = "\n".join(f"- `tutorials/{nb.name}`" for nb in notebooks)
-    return f"""# Lessons on dropout and L2 regularization
-
-Written by `nnreg-keras init`. Each notebook answers one question from a course forum thread with
-experiments that run in a few seconds to a few minutes; the teachers' guide is
-[`tutorials/README.md`](tutorials/README.md) (how a lesson is built, reading and run times, a lesson
-plan, student editions).
-
-{listed}
-
-## In Jupyter or Colab
-
-Open a notebook and choose Run All. To try an exercise, change the parameter it names in the
-`parameters` cell (the second cell), then Run All again. Run by hand, a notebook saves nothing.
-
-The kernel needs the `nnreg_keras` package. This copy was installed with:
-
-    {install_command()}
-
-(in a notebook cell: `%pip install ...`, then restart the kernel).
-
-## From a terminal, in this folder
-
-    nnreg-keras run --profile quick          # every lesson, small sizes, then reports/index.html
-    nnreg-keras run {first} -p dropout_rate 0.2   # one lesson, one parameter changed; the report is rebuilt
-    nnreg-keras student student              # student editions (solutions blanked) in student/
-
-Profiles in `params/`: {", ".join(profiles)}. A run without `--profile` keeps the profile of the last
-full report. Open `reports/index.html` in any browser; it works offline.
-"""
+    return env.get_template("lesson_folder.md.j2").render(
+        notebooks=notebooks, profiles=profiles, first=first, install=install_command()
+    )
 
 
 def init(target: Path) -> list[Path]:

@@ -54,15 +54,6 @@ def figure_blocks(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return blocks
 
 
-def run_info(notebook: Path) -> dict[str, Any]:
-    """Start time and duration that papermill recorded in the executed notebook, if present."""
-    try:
-        meta = json.loads(notebook.read_text()).get("metadata", {}).get("papermill", {})
-    except (OSError, json.JSONDecodeError):
-        meta = {}
-    return {"start_time": meta.get("start_time"), "duration": meta.get("duration")}
-
-
 def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
     """The command that reproduces a run: its notebook, profile and every one-off override."""
     overrides = (stamp or {}).get("overrides", {})
@@ -115,7 +106,11 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
         "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
         "results_file": landed_file(reports, f"results/{stem}.json"),
-        "run": run_info(notebook),
+        "run": (  # checked by `landing.check_run` before
+            landing.papermill_metadata(notebook, "")
+            if notebook.is_file()
+            else {"start_time": None, "duration": None}
+        ),
         "overrides": (stamp or {}).get("overrides", {}),
         "parameters": parameters,
         "seeds": results.get("seeds", parameters.get("seeds", [])),

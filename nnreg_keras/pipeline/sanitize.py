@@ -20,49 +20,23 @@ from html.parser import HTMLParser
 
 # Elements dropped with their tags (their content, if any, stays as text and markup); script's
 # content goes too. animate and set can rewrite an SVG link's href into a javascript: URL.
-DROPPED = {
-    "script",
-    "iframe",
-    "frame",
-    "frameset",
-    "object",
-    "embed",
-    "applet",
-    "base",
-    "link",
-    "portal",
-    "animate",
-    "set",
-    "animatemotion",
-    "animatetransform",
-    "discard",
-    "handler",
-    "listener",
-}
+DROPPED = frozenset(
+    """
+    script iframe frame frameset object embed applet base link portal animate set
+    animatemotion animatetransform discard handler listener
+    """.split()
+)
 # Attributes whose value is a URL the browser follows only when clicked (on <a> and <area>).
 LINKS = {"href", "xlink:href"}
 LINK_ELEMENTS = {"a", "area"}
 LINK_SCHEMES = {"http", "https", "mailto"}
 # Attributes whose value is a URL the browser loads by itself, or that send requests.
-RESOURCES = {
-    "src",
-    "href",
-    "xlink:href",
-    "lowsrc",
-    "dynsrc",
-    "poster",
-    "background",
-    "data",
-    "codebase",
-    "cite",
-    "longdesc",
-    "usemap",
-    "manifest",
-    "profile",
-    "classid",
-    "icon",
-    "archive",
-}
+RESOURCES = frozenset(
+    """
+    src href xlink:href lowsrc dynsrc poster background data codebase cite longdesc usemap
+    manifest profile classid icon archive
+    """.split()
+)
 ALWAYS_DROPPED = {"srcset", "imagesrcset", "ping", "action", "formaction", "srcdoc", "http-equiv"}
 _NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9_:.]*\Z")
 _IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f-\x9f]+")  # browsers skip these in a URL's scheme
@@ -74,17 +48,13 @@ _ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}[ \t\r\n\f]?|[^\r\n\f0-9a-fA-F])"
 # name is split more often than a browser splits it, so every url( a browser sees is seen here.
 _TOKEN = re.compile(rf"(@?)((?:[-_a-zA-Z0-9]|{_ESCAPE})+)(\(?)")
 _FETCHING = {"url", "src"}  # their argument is a URL
-_REMOVED_FUNCTIONS = {  # functions that fetch or compute from elsewhere: replaced by `none`
-    "image",
-    "image-set",
-    "-webkit-image-set",
-    "cross-fade",
-    "-webkit-cross-fade",
-    "element",
-    "-moz-element",
-    "expression",
-    "paint",
-}
+# Functions that fetch or compute from elsewhere: each is replaced by `none`.
+_REMOVED_FUNCTIONS = frozenset(
+    """
+    image image-set -webkit-image-set cross-fade -webkit-cross-fade element -moz-element
+    expression paint
+    """.split()
+)
 
 
 def _unescape_css(text: str) -> str:

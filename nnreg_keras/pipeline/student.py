@@ -12,17 +12,15 @@ notebook without nbgrader metadata gets the same blanks (ClearSolutions with enf
 
 `write_editions` replaces a file only while it is exactly the edition it wrote (a hash of each is
 kept in `.nnreg-student.json` beside them) and never deletes one: a teacher's edits and a
-student's work survive. `solutions` and `with_solutions` put the teacher's solutions back into an
-edition, which the tests use to check that every edition passes its checks once solved.
+student's work survive. `solutions` gives the teacher's solutions, which the tests put back into
+an edition to check that it passes its checks once solved.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +29,6 @@ from nnreg_keras.pipeline.files import write_text, writing
 from nnreg_keras.pipeline.lessons import clean_notebook, discover
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-CODE_BLANK = ("# YOUR CODE HERE", "raise NotImplementedError()")
-ANSWER_BLANK = "YOUR ANSWER HERE"
-CHECK_TAG = "check"
 EDITION = "student"  # the notebook's metadata `nnreg_keras.edition` says which edition it is
 MANIFEST = ".nnreg-student.json"  # in the editions' directory: the hash of each edition written
 
@@ -109,64 +104,6 @@ def student_edition(nb: Any, name: str = "notebook") -> Any:
         raise SolutionRegionError(f"{name}: nbgrader refuses it: {err}") from None
     edition.metadata.setdefault("nnreg_keras", {})["edition"] = EDITION
     return edition
-
-
-def _is_blank(lines: list[str], at: int, code: bool) -> bool:
-    wanted = CODE_BLANK if code else (ANSWER_BLANK,)
-    return [line.strip() for line in lines[at : at + len(wanted)]] == list(wanted)
-
-
-def with_solutions(edition: Any, answers: list[str]) -> Any:
-    """A student edition with its blanks filled, in order, by `answers` (the `solutions` of the
-    teacher's notebook, or any other code, indented as it goes in), each between the solution
-    markers again: with the teacher's solutions, this is the teacher's notebook."""
-    filled = copy.deepcopy(edition)
-    remaining = list(answers)
-    for cell in filled.cells:
-        code = cell.cell_type == "code"
-        lines, out, at = cell.source.splitlines(), [], 0
-        while at < len(lines):
-            if remaining and _is_blank(lines, at, code):
-                indent = re.match(r"\s*", lines[at]).group()
-                out += [indent + BEGIN, *remaining.pop(0).splitlines(), indent + END]
-                at += len(CODE_BLANK) if code else 1
-            else:
-                out.append(lines[at])
-                at += 1
-        cell.source = "\n".join(out) + ("\n" if cell.source.endswith("\n") else "")
-    if remaining:
-        raise SolutionRegionError(f"{len(remaining)} answer(s) left over: more answers than blanks")
-    filled.metadata.get("nnreg_keras", {}).pop("edition", None)
-    if filled.metadata.get("nnreg_keras") == {}:
-        del filled.metadata["nnreg_keras"]
-    return filled
-
-
-def check_cells(nb: Any) -> list[int]:
-    """The indices of the code cells tagged `check`."""
-    return [
-        i
-        for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", [])
-    ]
-
-
-def first_blank(edition: Any) -> int | None:
-    """The index of the first code cell of a student edition with a blank, or None."""
-    for index, cell in enumerate(edition.cells):
-        lines = cell.source.splitlines()
-        if cell.cell_type == "code" and any(_is_blank(lines, at, True) for at in range(len(lines))):
-            return index
-    return None
-
-
-def is_student_edition(path: Path) -> bool:
-    """Whether the notebook file at `path` is a student edition this module wrote."""
-    try:
-        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
-    except (OSError, ValueError):
-        return False
-    return meta.get("nnreg_keras", {}).get("edition") == EDITION
 
 
 def _digest(path: Path) -> str | None:
