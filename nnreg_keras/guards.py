@@ -51,9 +51,9 @@ def _problem(records: list[dict[str, Any]], weights: Iterable[Any]) -> str | Non
     bad = sorted(k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v))
     if bad:
         return f"{', '.join(bad)} became {record[bad[0]]}"
-    squares = [np.square(np.asarray(w, dtype="float64")) for w in weights]
-    size = sum(s.size for s in squares)
-    rms = math.sqrt(sum(float(s.sum()) for s in squares) / size) if size else 0.0
+    flat = [np.asarray(w, dtype="float64").ravel() for w in weights]
+    size = sum(v.size for v in flat)
+    rms = math.sqrt(sum(float(v @ v) for v in flat) / size) if size else 0.0  # sum of squares
     if not math.isfinite(rms):
         return "the weights became infinite or NaN"
     if rms > MAX_WEIGHT_RMS:

@@ -35,13 +35,26 @@ PACKAGES = ("keras", "tensorflow", "numpy", "papermill", "matplotlib", "jinja2",
 LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.txt"
 
 
+_progress: list[Any] = [None, None]  # the progress file's path and its open handle
+
+
 def note_progress(model: str, step: int, first: bool) -> None:
     """Note one record of `model` at `step` (`first`: the first record of a new model) in the file
-    the runner names in NNREG_PROGRESS, which it reads to draw its progress line."""
+    the runner names in NNREG_PROGRESS, which it reads to draw its progress line.
+
+    The file stays open between records (a training loop notes thousands of them: opening it for
+    each took most of the time), line-buffered, so each line reaches the runner as it is written;
+    it is opened again when NNREG_PROGRESS names another file, or when the file was removed."""
     path = os.environ.get(PROGRESS_ENV)
-    if path:
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(f"{int(first)}\t{step}\t{model}\n")
+    if not path:
+        return
+    known, out = _progress
+    if known != path or out.closed or not os.path.exists(path):
+        if out is not None:
+            out.close()
+        out = open(path, "a", encoding="utf-8", buffering=1)
+        _progress[:] = [path, out]
+    out.write(f"{int(first)}\t{step}\t{model}\n")
 
 
 def plain(value: Any) -> Any:

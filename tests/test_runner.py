@@ -256,6 +256,28 @@ def test_progress_line_counts_models_and_estimates_from_the_previous_run(tmp_pat
     assert progress.line("[1/4] 01_x", tmp_path / "none", 3.0, None) == "[1/4] 01_x  3 s"
 
 
+def test_progress_lines_are_readable_at_once_and_follow_the_named_file(tmp_path, monkeypatch):
+    """The progress file stays open between records: each line is there to read as soon as it is
+    noted, and another NNREG_PROGRESS, or a removed file, gets a file of its own."""
+    from nnreg_keras import recording
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    monkeypatch.setenv(recording.PROGRESS_ENV, str(first))
+    recording.note_progress("wide", 10, True)
+    recording.note_progress("wide", 20, False)
+    assert first.read_text() == "1\t10\twide\n0\t20\twide\n"
+    monkeypatch.setenv(recording.PROGRESS_ENV, str(second))
+    recording.note_progress("narrow", 10, True)
+    assert second.read_text() == "1\t10\tnarrow\n"
+    second.unlink()
+    recording.note_progress("narrow", 20, False)
+    assert second.read_text() == "0\t20\tnarrow\n"
+    assert first.read_text() == "1\t10\twide\n0\t20\twide\n"
+    monkeypatch.delenv(recording.PROGRESS_ENV)
+    recording.note_progress("narrow", 30, False)  # no file named: nothing is written
+    assert second.read_text() == "0\t20\tnarrow\n"
+
+
 def test_an_exercise_keeps_the_baselines_profile_and_lands_beside_it(layout, monkeypatch, capsys):
     from nnreg_keras.pipeline import landing
     from nnreg_keras.pipeline.runner import stale
