@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -125,10 +126,81 @@ def set_seed(seed: int) -> None:
         torch.use_deterministic_algorithms(True)
 
 
+# The compiled stateless call of each architecture, input shape and mode (`_compiled_call`).
+_ARCHITECTURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CALLERS: dict[tuple, Callable] = {}
+
+
 def predict(model: keras.Model, x: np.ndarray, training: bool = False) -> np.ndarray:
-    """Model outputs as a numpy array, in one call (no `predict` batching overhead)."""
+    """Model outputs as a numpy array, in one call (no `predict` batching overhead).
+
+    On TensorFlow and JAX the call goes through one compiled function per architecture, input
+    shape and mode, traced once and shared by every model of that architecture (`_compiled_call`):
+    records, Monte Carlo passes and evaluations cost a fraction of an eager call each, and a value
+    does not depend on which calls came before. Its outputs are the eager call's up to float
+    rounding (bit-identical on JAX), and with `training=True` it draws the same dropout masks and
+    advances the seed states as the eager call does. PyTorch, models with adapted preprocessing
+    layers and models under `models.fast_masks` are called eagerly."""
+    x = np.asarray(x)
+    key = _call_key(model, x, training)
+    if key is not None:
+        return _compiled_call(key, model, x)
     with _phase("evaluate"):
         return keras.ops.convert_to_numpy(model(x, training=training))
+
+
+def _call_key(model: keras.Model, x: np.ndarray, training: bool) -> tuple | None:
+    """The architecture, input shape and mode of a call; None for one that stays eager: PyTorch,
+    a model with adapted preprocessing layers (`_predict_key`), or one under `models.fast_masks`."""
+    from nnreg_keras.models import _keras_dropouts
+
+    if BACKEND not in ("jax", "tensorflow") or not model.built:
+        return None
+    try:
+        architecture = _ARCHITECTURES[model]
+    except KeyError:
+        found = _predict_key(model, x, training, "keras")
+        architecture = _ARCHITECTURES[model] = found[0] if found else None
+    if architecture is None or any("call" in vars(layer) for layer in _keras_dropouts(model)):
+        return None
+    return (architecture, x.shape, str(x.dtype), bool(training))
+
+
+def _compiled_call(key: tuple, model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """`model(x, training)` through the architecture's compiled stateless call, on the model's own
+    variables; with `training` the model's seed states take the values the call returns."""
+    caller = _CALLERS.get(key)
+    first = caller is None
+    if first:
+        saved = random.getstate(), np.random.get_state()
+        try:
+            template = _live_statistics(keras.models.clone_model(model))
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+        training = key[3]
+
+        def call(trainable, non_trainable, xs):
+            return template.stateless_call(trainable, non_trainable, xs, training=training)
+
+        if BACKEND == "jax":
+            import jax
+
+            caller = _CALLERS[key] = jax.jit(call)
+        else:
+            import tensorflow as tf
+
+            caller = _CALLERS[key] = tf.function(call)
+    with _phase("trace" if first else "evaluate"):
+        outputs, new = caller(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            keras.ops.convert_to_tensor(x),
+        )
+        if key[3]:
+            for variable, value in zip(model.non_trainable_variables, new, strict=True):
+                variable.assign(value)
+        return keras.ops.convert_to_numpy(outputs)
 
 
 def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
@@ -274,9 +346,35 @@ def _signature(
 
 
 def _adapts(model: keras.Layer) -> bool:
-    """Whether a preprocessing layer (`Normalization`...) is inside: `adapt` makes its statistics
-    constants of the traced step, which neither a copy of the variables nor a clone carries over."""
-    return any(hasattr(layer, "adapt") or _adapts(layer) for layer in getattr(model, "layers", []))
+    """Whether a preprocessing layer is inside whose `adapt` makes its statistics constants of the
+    traced step, which neither a copy of the variables nor a clone carries over. An adapted
+    `keras.layers.Normalization` does not count: its statistics are variables too, which the
+    library's copies read at each call (`_live_statistics`)."""
+    return any(
+        (hasattr(layer, "adapt") and not _is_adapted_normalization(layer)) or _adapts(layer)
+        for layer in getattr(model, "layers", [])
+    )
+
+
+def _is_adapted_normalization(layer: keras.Layer) -> bool:
+    """A `keras.layers.Normalization` whose mean and variance come from `adapt` (its variables)."""
+    return type(layer) is keras.layers.Normalization and layer.input_mean is None
+
+
+def _live_statistics(model: keras.Model) -> keras.Model:
+    """Make every adapted `keras.layers.Normalization` of `model` (a copy the library traces: a
+    runner, a template) read its mean and variance from its variables at each call, as `adapt`
+    computes them, instead of the constants `adapt` leaves: one traced step or call then serves
+    every model of the architecture, each with the statistics of its own state."""
+    for layer in model._flatten_layers():
+        if _is_adapted_normalization(layer):
+
+            def call(inputs, layer=layer):
+                layer.finalize_state()  # the constants, from the variables' current values
+                return type(layer).call(layer, inputs)
+
+            object.__setattr__(layer, "call", call)
+    return model
 
 
 def _state(model: keras.Model) -> list[keras.Variable]:
@@ -305,7 +403,7 @@ def _new_runner(model: keras.Model, masks: str = "keras") -> _Runner:
         np.random.set_state(saved[1])
     if masks == "fast":
         use_fast_masks(clone)
-    return _Runner(clone)
+    return _Runner(_live_statistics(clone))
 
 
 MASKS = ("keras", "fast")
@@ -1366,7 +1464,7 @@ def _predictor(key: tuple, model: keras.Model) -> Callable:
         return found
     saved = random.getstate(), np.random.get_state()
     try:
-        template = keras.models.clone_model(model)
+        template = _live_statistics(keras.models.clone_model(model))
     finally:
         random.setstate(saved[0])
         np.random.set_state(saved[1])

@@ -170,19 +170,80 @@ def test_the_first_model_is_not_the_runner():
         np.testing.assert_array_equal(a, b)
 
 
-def test_models_with_adapted_preprocessing_train_themselves():
-    """`Normalization.adapt` makes its statistics constants of the traced step, not state to copy."""
-    predictions = []
+def test_adapted_normalization_models_share_a_runner_each_with_its_own_statistics():
+    """An adapted Normalization's statistics are variables the runner reads at each call: models
+    standardised by different statistics share one runner (one trace), and each trains as it
+    would itself, with its own statistics."""
+    found, runners = {}, []
     for scale in (1.0, 100.0):
-        set_seed(0)
-        normalization = keras.layers.Normalization()
-        normalization.adapt(DATA.x_train * scale)
+        for reuse in (True, False):
+            set_seed(0)
+            normalization = keras.layers.Normalization()
+            normalization.adapt(DATA.x_train * scale)
+            model = keras.Sequential(
+                [keras.Input((2,)), normalization, keras.layers.Dense(1, activation="sigmoid")]
+            )
+            model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+            fit_full_batch(
+                model, DATA.x_train * scale, DATA.y_train, steps=10, record_every=10, reuse=reuse
+            )
+            runners.append(len(training._RUNNERS))
+            x = DATA.x_test * scale
+            found[scale, reuse] = predict(model, x)
+            eager = keras.ops.convert_to_numpy(model(x))  # its own constants, from adapt
+            np.testing.assert_allclose(found[scale, reuse], eager, rtol=1e-6, atol=1e-7)
+    assert runners[2] == runners[0]  # the second scale found the first one's runner
+    for scale in (1.0, 100.0):  # through the runner, as trained itself
+        np.testing.assert_allclose(found[scale, True], found[scale, False], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(  # standardised: the same
+        found[1.0, True], found[100.0, True], rtol=1e-4, atol=1e-5
+    )
+
+
+def dropout_pair(seed: int) -> tuple[keras.Model, keras.Model]:
+    """Two identical dropout networks: the same weights and the same seed states."""
+    models = []
+    for _ in range(2):
+        set_seed(seed)
         model = keras.Sequential(
-            [keras.Input((2,)), normalization, keras.layers.Dense(1, activation="sigmoid")]
+            [
+                keras.Input((2,)),
+                keras.layers.Dense(32, activation="relu"),
+                keras.layers.Dropout(0.5),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ]
         )
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
-        fit_full_batch(model, DATA.x_train * scale, DATA.y_train, steps=10, record_every=10)
-        predictions.append(predict(model, DATA.x_test * scale))
-    np.testing.assert_allclose(
-        predictions[0], predictions[1], rtol=1e-4, atol=1e-5
-    )  # standardised: the same
+        models.append(model)
+    return models[0], models[1]
+
+
+def test_predict_gives_the_eager_call_and_traces_once_per_architecture():
+    x = DATA.x_train.astype("float32")
+    exact = keras.backend.backend() == "jax"
+    for seed in (0, 1):  # the second model of the architecture reuses the first one's trace
+        compiled, eager = dropout_pair(seed)
+        for training_mode in (True, True, False, True):
+            ours = predict(compiled, x, training=training_mode)
+            theirs = keras.ops.convert_to_numpy(eager(x, training=training_mode))
+            assert ours.shape == theirs.shape == (len(x), 1)
+            # the same masks: a unit dropped in one is dropped in the other
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=0 if exact else 1e-6)
+        for a, b in zip(
+            compiled.non_trainable_variables, eager.non_trainable_variables, strict=True
+        ):
+            np.testing.assert_array_equal(a.value, b.value)  # seed states advanced alike
+    if keras.backend.backend() in ("jax", "tensorflow"):  # one trace per mode, for both models
+        architecture = training._call_key(compiled, x, True)[0]
+        assert sorted(k[3] for k in training._CALLERS if k[0] == architecture) == [False, True]
+
+
+def test_predict_calls_a_model_under_fast_masks_eagerly():
+    from nnreg_keras.models import fast_masks
+
+    model, _ = dropout_pair(0)
+    x = DATA.x_train.astype("float32")
+    with fast_masks(model):
+        assert training._call_key(model, x, True) is None
+        masked = predict(model, x, training=True)
+    assert training._call_key(model, x, True) is not None
+    assert masked.shape == (len(x), 1) and (masked >= 0).all()
