@@ -88,6 +88,29 @@ def _time_builds() -> None:
     keras.layers.Dense.build, keras.models.clone_model = build, clone
 
 
+def _variables_without_debug_names() -> None:
+    """Create TensorFlow's eager variables without the `debug_name` of their handle op.
+
+    TensorFlow gives each variable's handle op its full name (`sequential_3/dense_12/kernel`) as
+    the attribute `debug_name`, and its cache of eager kernels keys on attributes: every new name
+    builds a new kernel. A variable took 0.51 ms to create under a new name and 0.07 ms under a
+    name seen before (measured here), and a lesson creates thousands of uniquely named weights and
+    optimizer slots (10: 10,621). Without the attribute a variable takes 0.12 ms. Its `name`,
+    Keras's `path` and its values are unchanged; only TensorFlow's own messages about a handle
+    lose the name."""
+    from tensorflow.python.ops import gen_resource_variable_ops as ops
+
+    create = ops.var_handle_op
+
+    def var_handle_op(*args, debug_name="", **kwargs):
+        return create(*args, **kwargs)  # without the name
+
+    ops.var_handle_op = var_handle_op
+
+
+if BACKEND == "tensorflow":
+    _variables_without_debug_names()
+
 if _PHASE_DIR:
     try:
         import psutil

@@ -247,3 +247,13 @@ def test_predict_calls_a_model_under_fast_masks_eagerly():
         masked = predict(model, x, training=True)
     assert training._call_key(model, x, True) is not None
     assert masked.shape == (len(x), 1) and (masked >= 0).all()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's variables")
+def test_tensorflow_variables_keep_their_names_and_values_without_the_debug_name():
+    layer = keras.layers.Dense(3, name="named_layer")
+    layer.build((None, 2))
+    assert layer.kernel.path == "named_layer/kernel"
+    assert layer.kernel.value.name == "named_layer/kernel:0"
+    layer.kernel.assign(np.ones((2, 3)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(np.ones((1, 2)))), [[2, 2, 2]])
