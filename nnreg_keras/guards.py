@@ -45,15 +45,18 @@ def _learning_rate(value: Any) -> float:
     return float(np.asarray(value))
 
 
-def _problem(records: list[dict[str, Any]], weights: Iterable[Any]) -> str | None:
+def _problem(records: list[dict[str, Any]], weights: Iterable[Any] | float) -> str | None:
     record, first = records[-1], records[0]
     loss, first_loss = _loss(record), _loss(first)
     bad = sorted(k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v))
     if bad:
         return f"{', '.join(bad)} became {record[bad[0]]}"
-    flat = [np.asarray(w, dtype="float64").ravel() for w in weights]
-    size = sum(v.size for v in flat)
-    rms = math.sqrt(sum(float(v @ v) for v in flat) / size) if size else 0.0  # sum of squares
+    if isinstance(weights, (int, float)):  # their root mean square, computed where they are
+        rms = float(weights)
+    else:
+        flat = [np.asarray(w, dtype="float64").ravel() for w in weights]
+        size = sum(v.size for v in flat)
+        rms = math.sqrt(sum(float(v @ v) for v in flat) / size) if size else 0.0
     if not math.isfinite(rms):
         return "the weights became infinite or NaN"
     if rms > MAX_WEIGHT_RMS:
@@ -75,11 +78,12 @@ def _problem(records: list[dict[str, Any]], weights: Iterable[Any]) -> str | Non
 
 
 def check_record(
-    records: list[dict[str, Any]], model: str, learning_rate: Any, weights: Iterable[Any]
+    records: list[dict[str, Any]], model: str, learning_rate: Any, weights: Iterable[Any] | float
 ) -> None:
     """Raise DivergenceError if the newest of `records` shows divergence; tick the progress line.
 
-    `learning_rate` is a number, a Keras variable or a schedule; `weights` are the model's arrays."""
+    `learning_rate` is a number, a Keras variable or a schedule; `weights` are the model's arrays,
+    or their root mean square (a stacked model computes it for each of its models at once)."""
     step = int(records[-1].get("step", len(records)))
     problem = _problem(records, weights)
     if problem:

@@ -777,7 +777,7 @@ def _group_records(
 ) -> list[tuple[list[dict[str, float]], str | None]]:
     """Records of a group trained together: `train_chunk()` runs `chunk` steps of every model and
     returns their fit losses; `show(k)` gives model k's inference-mode outputs, as `_record` takes
-    them, and its current weights."""
+    them, and its current weights (or their root mean square: `guards.check_record`)."""
     found: list[tuple[list[dict[str, float]], str | None]] = [([], None) for _ in models]
     for step in range(chunk, steps + 1, chunk):
         losses = train_chunk()
@@ -1129,7 +1129,17 @@ class _StackedRunner:
         def outputs(x):
             return self._forward(x, training=False)
 
-        self.loop, self.outputs = loop, outputs
+        size_each = sum(int(np.prod(shape)) for shape in shapes)  # padding included
+
+        @tf.function
+        def weight_rms():  # per model, for the divergence check: k numbers, not every weight
+            squares = [
+                tf.reduce_sum(tf.square(tf.cast(w.value, tf.float64)), axis=range(1, len(w.shape)))
+                for w in self.weights
+            ]
+            return tf.sqrt(tf.add_n(squares) / size_each)
+
+        self.loop, self.outputs, self.weight_rms = loop, outputs, weight_rms
 
     def _forward(self, x, training):
         import tensorflow as tf
@@ -1366,7 +1376,7 @@ def _fit_group_tf(
         tf.constant(data[0][j] if shared else np.stack([p[j] for p in data])) for j in (0, 1)
     ]
     predictions: dict[str, np.ndarray] = {}
-    weights: list[np.ndarray] = []
+    rms = np.zeros(size)
     batches = {}  # each evaluation set's inputs: one set for all models, or one per model
     for name in eval_sets[0]:
         inputs = [np.asarray(sets[name][0], "float32") for sets in eval_sets]
@@ -1381,11 +1391,11 @@ def _fit_group_tf(
         for name, batch in batches.items():
             with _phase("evaluate"):
                 predictions[name] = runner.outputs(batch)[0].numpy()
-        weights[:] = [_numpy(w) for w in runner.weights]
+        rms[:] = runner.weight_rms().numpy()
         return [float(v) for v in runner.loss_sum.numpy() / chunk]
 
     def show(k):
-        return (lambda name, _: predictions[name][k]), [w[k] for w in weights]
+        return (lambda name, _: predictions[name][k]), float(rms[k])
 
     found = _group_records(models, steps, chunk, train_chunk, show, eval_sets, metrics)
     values = runner.values()

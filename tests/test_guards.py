@@ -90,3 +90,17 @@ def test_chance_level_with_a_rising_loss_is_divergence():
     records[1]["fit_loss"] = math.inf
     with pytest.raises(DivergenceError, match="fit_loss became inf"):
         guards.check_record(records, "m", 0.01, [np.ones(3)])
+
+
+def test_the_weights_root_mean_square_may_be_given_as_a_number():
+    """A stacked model computes each model's root mean square where its weights are."""
+    records = [{"step": 10, "fit_loss": 0.6, "train_accuracy": 0.8}]
+    weights = [np.full((2, 3), 2e3), np.full(4, 2e3)]
+    for given in (weights, 2e3):
+        with pytest.raises(
+            DivergenceError, match=r"the weights exploded \(root mean square 2e\+03\)"
+        ):
+            guards.check_record(records, "m", 0.01, given)
+    with pytest.raises(DivergenceError, match="the weights became infinite or NaN"):
+        guards.check_record(records, "m", 0.01, math.nan)
+    guards.check_record(records, "m", 0.01, 1.0)

@@ -296,7 +296,7 @@ def test_the_notebook_page_carries_its_title_and_links_back_to_its_section(tmp_p
     (run / "results" / "01_dropout_x.json").write_text("{}")
     executed = run / "notebooks" / "01_dropout_x.ipynb"
     nbformat.write(nb, str(executed))
-    export_html(executed, run / "notebooks" / "01_dropout_x.html")
+    export_html(nb, executed, run / "notebooks" / "01_dropout_x.html")
     page = (run / "notebooks" / "01_dropout_x.html").read_text()
     assert "<title>Dropout is not a smaller network</title>" in page
     assert 'href="../../../index.html#01-dropout-x"' in page

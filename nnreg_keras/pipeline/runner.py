@@ -170,11 +170,8 @@ def _is_one_off(job: Plan, layout: Layout) -> bool:
     return bool(job.overrides) or (published is not None and published != job.profile)
 
 
-def exercises(executed: Path) -> str | None:
-    """The source of the executed notebook's markdown cell tagged `exercises`, if it has one."""
-    import nbformat
-
-    nb = nbformat.read(str(executed), as_version=4)
+def exercises(nb: Any) -> str | None:
+    """The source of the notebook's markdown cell tagged `exercises`, if it has one."""
     found = [
         c.source
         for c in nb.cells
@@ -183,17 +180,16 @@ def exercises(executed: Path) -> str | None:
     return found[0] if found else None
 
 
-def export_html(executed: Path, target: Path) -> None:
-    """The executed notebook as one HTML page with its outputs and figures, fetching nothing; it
-    carries the notebook's title and links back to its section of the report (reports/index.html,
-    three levels up from runs/NN_name/notebooks/) and to its own .ipynb and results."""
-    import nbformat
+def export_html(nb: Any, executed: Path, target: Path) -> None:
+    """The executed notebook `nb` (read from `executed`) as one HTML page with its outputs and
+    figures, fetching nothing; it carries the notebook's title and links back to its section of
+    the report (reports/index.html, three levels up from runs/NN_name/notebooks/) and to its own
+    .ipynb and results."""
     from nbconvert import HTMLExporter
 
     from nnreg_keras.pipeline.report import NOTEBOOK_FILTERS, anchor, with_icon
 
     stem = executed.stem
-    nb = nbformat.read(str(executed), as_version=4)
     first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
     headings = [line.lstrip("#").strip() for line in first.splitlines() if line.startswith("#")]
     title = headings[0] if headings else stem
@@ -229,7 +225,10 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
             f"notebook {stem} ran to its end without writing its results: a cell stopped it early "
             f"(sys.exit, exit()), or it never calls rec.write(); the landed run is unchanged"
         )
-    export_html(executed, out / "notebooks" / f"{stem}.html")
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)  # read once, for the page and the exercises
+    export_html(nb, executed, out / "notebooks" / f"{stem}.html")
     stamp = {
         "notebook": stem,
         "profile": job.profile,
@@ -237,7 +236,7 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         "overrides": job.overrides,
         "duration": round(duration, 1),
         "models": models,
-        "exercises": exercises(executed),
+        "exercises": exercises(nb),
     }
     (out / landing.STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
     fix = (
