@@ -39,9 +39,12 @@ STEMS := $(basename $(notdir $(NOTEBOOKS)))
 # A one-off run (`run 01 -p ...`) dates its stamp back to 1970, so the next `make report` reruns it.
 RUNS := $(patsubst tutorials/%.ipynb,reports/runs/%/run.json,$(NOTEBOOKS))
 # The order they start in under -jN: longest first, by the duration each one's last run recorded in
-# its stamp (never run: first, in file order), so that notebooks side by side finish close together.
+# its stamp, or, never run here, by the time `make bench` last measured (benchmarks/
+# notebook_seconds.txt); else first, in file order. Notebooks side by side then finish close together.
 RUNS_LONGEST_FIRST := $(shell for run in $(RUNS); do \
   seconds=$$(sed -n 's/^  "duration": \([0-9.]*\),*$$/\1/p' $$run 2>/dev/null); \
+  stem=$${run#reports/runs/}; stem=$${stem%/run.json}; \
+  : $${seconds:=$$(awk -v s="$$stem" '$$1 == s {print $$2}' benchmarks/notebook_seconds.txt 2>/dev/null)}; \
   echo "$${seconds:-1e9} $$run"; done | sort -s -k1,1gr | cut -d' ' -f2)
 # The lesson library, the code the notebooks run: a change to it reruns them. The pipeline
 # (nnreg_keras/pipeline/) is not in it: a change there rebuilds only what it makes.

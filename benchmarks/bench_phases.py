@@ -7,7 +7,8 @@ weights, clones), trace (the first call of each compiled function, its own steps
 included), steps (training calls after the first), evaluate (records, `predict`, `predict_many`).
 "other" is the rest of the run's wall time: the notebook's own numpy code, plots, papermill's
 saving, the kernel's start and the landing. The last line says the time outside training steps
-against the steps' time.
+against the steps' time. A run of every notebook at the default profile also writes each one's
+total to benchmarks/notebook_seconds.txt, the order `make report` starts them in before any run.
 """
 
 from __future__ import annotations
@@ -77,6 +78,20 @@ def main() -> None:
                 stem, args.profile, Path(tmp) / "reports", Path(tmp) / stem
             )
     print_phases(results, args.profile)
+    if args.profile == "default" and not args.notebooks:
+        write_seconds(results)
+
+
+SECONDS = ROOT / "benchmarks" / "notebook_seconds.txt"
+
+
+def write_seconds(results: dict[str, dict[str, float]]) -> None:
+    """Each notebook's time at the default profile, for `make report` on a checkout that has run
+    none yet: it starts the longest first (see RUNS_LONGEST_FIRST in the Makefile)."""
+    lines = [f"{stem} {found['total']:.0f}" for stem, found in sorted(results.items())]
+    header = "# seconds of each notebook at the default profile, one at a time (make bench)"
+    SECONDS.write_text("\n".join([header, *lines]) + "\n")
+    print(f"  written to {SECONDS.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 
@@ -83,3 +84,30 @@ def test_reporting_is_at_most_a_fifth_of_a_core_lessons_code():
     limit = {stem: 0.2 if stem[:2] <= "05" else 0.4 for stem in shares}
     assert {k: v for k, v in shares.items() if v > limit[k]} == {}
     assert all(v > 0 for v in shares.values())  # every lesson reports something
+
+
+def test_make_starts_the_longest_notebook_first_even_before_any_run(tmp_path):
+    """A notebook's last run (its stamp's duration) decides, else `make bench`'s time, else it goes
+    first: notebooks side by side then finish close together on a fresh checkout too."""
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "default.yaml").write_text("{}\n")
+    (tmp_path / "tutorials").mkdir()
+    for stem in ("01_short", "02_long", "03_ran", "04_new"):
+        (tmp_path / "tutorials" / f"{stem}.ipynb").write_text("{}")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "notebook_seconds.txt").write_text(
+        "# seconds\n01_short 10\n02_long 50\n03_ran 5\n"
+    )
+    ran = tmp_path / "reports" / "runs" / "03_ran"
+    ran.mkdir(parents=True)
+    (ran / "run.json").write_text('{\n  "duration": 30.5,\n  "notebook": "03_ran"\n}\n')
+    done = subprocess.run(
+        ["make", "-s", "--eval", "order: ; @echo $(RUNS_LONGEST_FIRST)", "order"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    order = [run.split("/")[2] for run in done.stdout.split()]
+    assert order == ["04_new", "02_long", "03_ran", "01_short"]
