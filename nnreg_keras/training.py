@@ -1421,11 +1421,12 @@ def predict_many(
 
     Models of one architecture are predicted in one compiled call per group of at most
     `PREDICT_GROUP_SIZE` (on TensorFlow and JAX), traced once per architecture, input shape and
-    group size, instead of one call per model; a model whose architecture is met once here, or
-    with an adapted preprocessing layer, is called eagerly. With `training=True` (Monte Carlo
-    dropout passes) each model draws its own masks and its dropout seed states advance as a call of
-    its own would advance them; `masks="fast"` draws `keras.layers.Dropout`'s masks from the hash
-    of `models.fast_masks` (see `fit_many`)."""
+    group size, instead of one call per model; a model whose architecture is met once here goes
+    through `predict`, and one with an adapted preprocessing layer other than `Normalization` is
+    called eagerly. With `training=True` (Monte Carlo dropout passes) each model draws its own
+    masks and its dropout seed states advance as a call of its own would advance them;
+    `masks="fast"` draws `keras.layers.Dropout`'s masks from the hash of `models.fast_masks` (see
+    `fit_many`)."""
 
     _check_masks(masks)
     n = len(models)
