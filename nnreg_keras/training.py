@@ -189,19 +189,25 @@ def _call_key(model: keras.Model, x: np.ndarray, training: bool) -> tuple | None
     return (architecture, x.shape, str(x.dtype), bool(training))
 
 
+def _template(model: keras.Model) -> keras.Model:
+    """A copy of the model's architecture for a compiled call, made without touching the global
+    random streams (cloning draws default seeds from Python's `random`), its adapted Normalization
+    layers reading their variables (`_live_statistics`)."""
+    saved = random.getstate(), np.random.get_state()
+    try:
+        return _live_statistics(keras.models.clone_model(model))
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+
+
 def _compiled_call(key: tuple, model: keras.Model, x: np.ndarray) -> np.ndarray:
     """`model(x, training)` through the architecture's compiled stateless call, on the model's own
     variables; with `training` the model's seed states take the values the call returns."""
     caller = _CALLERS.get(key)
     first = caller is None
     if first:
-        saved = random.getstate(), np.random.get_state()
-        try:
-            template = _live_statistics(keras.models.clone_model(model))
-        finally:
-            random.setstate(saved[0])
-            np.random.set_state(saved[1])
-        training = key[3]
+        template, training = _template(model), key[3]
 
         def call(trainable, non_trainable, xs):
             return template.stateless_call(trainable, non_trainable, xs, training=training)
@@ -1496,12 +1502,7 @@ def _predictor(key: tuple, model: keras.Model) -> Callable:
     found = _PREDICTORS.get(key)
     if found is not None:
         return found
-    saved = random.getstate(), np.random.get_state()
-    try:
-        template = _live_statistics(keras.models.clone_model(model))
-    finally:
-        random.setstate(saved[0])
-        np.random.set_state(saved[1])
+    template = _template(model)
     if key[2] == "fast":
         use_fast_masks(template)
     training = key[1]
