@@ -16,6 +16,8 @@ Four measurements, each printed with its ratio:
 Both run once per installed Keras backend, each in its own process (`KERAS_BACKEND`).
 3. Wall time of `make report PROFILE=quick` and `make -j2 report PROFILE=quick`, each in a fresh
    temporary copy of the project (the real `reports/` is left alone).
+4. Outside the steps, per backend: a Monte Carlo pass eager against `training.predict`, and on
+   TensorFlow a variable created under a new name against one name (also with `--quick`).
 
 `--models N` sets N; `--skip-report` leaves out 3; `--backends jax,torch` picks the backends;
 `--quick` measures 0 with fewer steps in one round and leaves out 1 to 3.
@@ -211,6 +213,44 @@ def measure_floor(steps: int) -> dict[str, float]:
     return {"none": run(0.0), "dropout": run(0.5)}
 
 
+def measure_overheads(rounds: int = SPEED_ROUNDS) -> dict[str, float]:
+    """Measurement 4, what lies outside the training steps: milliseconds per Monte Carlo pass of a
+    2-128-128-1 dropout network on 1,000 examples, eager against `training.predict` (compiled once
+    per architecture); on TensorFlow, microseconds per variable created under a new name against a
+    name seen before (the library leaves out the handle's debug name, see `training`)."""
+    from nnreg_keras.training import BACKEND, keras, predict, set_seed
+
+    set_seed(0)
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.5)]
+        + [keras.layers.Dense(128, activation="relu"), keras.layers.Dense(1)]
+    )
+    x = np.random.default_rng(0).standard_normal((1000, 2)).astype("float32")
+    calls = {
+        "eager": lambda: keras.ops.convert_to_numpy(model(x, training=True)),
+        "predict": lambda: predict(model, x, training=True),
+    }
+    found = dict.fromkeys(calls, float("inf"))
+    for call in calls.values():
+        call()  # traces
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(50):
+                call()
+            found[name] = min(found[name], 1000 * (time.perf_counter() - start) / 50)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        value = np.zeros((16, 16), "float32")
+        for name, naming in (("new names", "m{}/dense/kernel"), ("one name", "kernel")):
+            start = time.perf_counter()
+            for i in range(1000):
+                tf.Variable(value, name=naming.format(i))
+            found[f"variable, {name}"] = 1e6 * (time.perf_counter() - start) / 1000
+    return found
+
+
 def measure_backend(n_models: int, quick: bool) -> dict:
     """The training measurements on the backend this process runs; plain numbers for the parent."""
     from nnreg_keras import scratch, twin
@@ -224,6 +264,7 @@ def measure_backend(n_models: int, quick: bool) -> dict:
     }
     if BACKEND == "jax":
         measured["floor"] = measure_floor(5 * speed_steps)
+    measured["overheads"] = measure_overheads(1 if quick else SPEED_ROUNDS)
     if quick:
         return measured
 
@@ -406,6 +447,27 @@ def print_speed(results: dict[str, dict | str], quick: bool) -> None:
             )
 
 
+def print_overheads(results: dict[str, dict | str]) -> None:
+    """Measurement 4: a Monte Carlo pass eager and through `training.predict`; variable creation."""
+    print(
+        "\nOutside the steps: one training-mode pass of a 2-128-128-1 dropout net on 1,000 examples"
+    )
+    for backend, r in results.items():
+        if isinstance(r, str) or "overheads" not in r:
+            continue
+        o = r["overheads"]
+        print(
+            f"  {backend:<11} eager {o['eager']:6.2f} ms   training.predict {o['predict']:6.2f} ms"
+            f"   eager / predict {o['eager'] / o['predict']:5.1f}x"
+        )
+        if "variable, new names" in o:
+            new, one = o["variable, new names"], o["variable, one name"]
+            print(
+                f"  {backend:<11} a variable: {new:5.0f} us under a new name, {one:5.0f} us under "
+                f"one name: {new / one:4.1f}x (7x with the handle's debug name, measured)"
+            )
+
+
 def print_table(
     results: dict[str, dict | str], n_models: int, report: dict[int, float] | None
 ) -> None:
@@ -463,6 +525,7 @@ def main() -> None:
         print(f"measuring {backend} ...", flush=True)
         results[backend] = run_backend(backend, args.models, args.quick)
     print_speed(results, args.quick)
+    print_overheads(results)
     if args.quick:
         return
     report = None if args.skip_report else {jobs: make_report_seconds(jobs) for jobs in (1, 2)}
