@@ -174,7 +174,7 @@ def predict(model: keras.Model, x: np.ndarray, training: bool = False) -> np.nda
 
 def _call_key(model: keras.Model, x: np.ndarray, training: bool) -> tuple | None:
     """The architecture, input shape and mode of a call; None for one that stays eager: PyTorch,
-    a model with adapted preprocessing layers (`_predict_key`), or one under `models.fast_masks`."""
+    a model with adapted preprocessing layers (`_architecture`), or one under `models.fast_masks`."""
     from nnreg_keras.models import _keras_dropouts
 
     if BACKEND not in ("jax", "tensorflow") or not model.built:
@@ -182,8 +182,7 @@ def _call_key(model: keras.Model, x: np.ndarray, training: bool) -> tuple | None
     try:
         architecture = _ARCHITECTURES[model]
     except KeyError:
-        found = _predict_key(model, x, training, "keras")
-        architecture = _ARCHITECTURES[model] = found[0] if found else None
+        architecture = _ARCHITECTURES[model] = _architecture(model)
     if architecture is None or any("call" in vars(layer) for layer in _keras_dropouts(model)):
         return None
     return (architecture, x.shape, str(x.dtype), bool(training))
@@ -1470,6 +1469,16 @@ def _predict_groups(models, inputs, training, masks, groups, outputs) -> None:
 
 def _predict_key(model: keras.Model, x: np.ndarray, training: bool, masks: str) -> tuple | None:
     """What models must share to be predicted in one compiled call; None for a model called alone."""
+    architecture = _architecture(model)
+    if architecture is None:
+        return None
+    return ((architecture, x.shape, str(x.dtype)), bool(training), _mask_draw(model, masks))
+
+
+def _architecture(model: keras.Model) -> str | None:
+    """What a compiled call of the model depends on besides its input: its class, its config
+    without layer names and the shapes and dtypes of its variables, as a hash; None for a model
+    that is called eagerly (adapted preprocessing layers, not built, no config)."""
     if _adapts(model) or not model.built:
         return None
     try:
@@ -1485,10 +1494,9 @@ def _predict_key(model: keras.Model, x: np.ndarray, training: bool, masks: str) 
             (v.shape, str(v.dtype))
             for v in (*model.trainable_variables, *model.non_trainable_variables)
         ],
-        [x.shape, str(x.dtype)],
     ]
     text = json.dumps(described, sort_keys=True, default=repr)
-    return (hashlib.sha256(text.encode()).hexdigest(), bool(training), _mask_draw(model, masks))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 _PREDICTORS: dict[tuple, Callable] = {}

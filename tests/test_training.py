@@ -235,6 +235,9 @@ def test_predict_gives_the_eager_call_and_traces_once_per_architecture():
     if keras.backend.backend() in ("jax", "tensorflow"):  # one trace per mode, for both models
         architecture = training._call_key(compiled, x, True)[0]
         assert sorted(k[3] for k in training._CALLERS if k[0] == architecture) == [False, True]
+        first_on_fewer, _ = dropout_pair(2)  # its first call's shape is not its architecture
+        predict(first_on_fewer, x[:5], training=True)
+        assert training._call_key(first_on_fewer, x, True) == training._call_key(compiled, x, True)
 
 
 def test_predict_calls_a_model_under_fast_masks_eagerly():
