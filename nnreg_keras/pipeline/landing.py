@@ -27,7 +27,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nnreg_keras.exceptions import LockError, OutputError, ResultsError
 from nnreg_keras.pipeline import contract
@@ -498,12 +498,21 @@ def papermill_metadata(executed: Path, fix: str) -> dict[str, Any]:
     return {"start_time": start, "duration": duration}
 
 
+class CheckedRun(NamedTuple):
+    """What `check_run` read of a landed run: its results, its stamp, and the start time and
+    duration papermill recorded (None where the executed notebook is absent)."""
+
+    results: dict[str, Any]
+    stamp: dict[str, Any]
+    papermill: dict[str, Any]
+
+
 def check_run(
     run_dir: Path, complete: bool = False, stem: str | None = None, fix: str | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A run's validated results and its stamp, after checking every file the report reads:
-    ResultsError naming the first missing or damaged file and `fix` (by default, the command that
-    reruns the notebook). `complete` also asks for the executed notebook and its HTML page, which
+) -> CheckedRun:
+    """A run's validated results, stamp and papermill times, after checking every file the report
+    reads: ResultsError naming the first missing or damaged file and `fix` (by default, the command
+    that reruns the notebook). `complete` also asks for the executed notebook and its HTML page, which
     every run writes. A new run is checked whole so, in its private directory, before it lands
     (`stem` names its notebook there)."""
     run_dir = Path(run_dir)
@@ -520,9 +529,10 @@ def check_run(
     for figure in results["figures"]:
         check_figure(run_dir / figure["file"], fix)
     executed = run_dir / "notebooks" / f"{stem}.ipynb"
+    times = {"start_time": None, "duration": None}
     if complete or os.path.lexists(executed):
-        papermill_metadata(executed, fix)
+        times = papermill_metadata(executed, fix)
     page = run_dir / "notebooks" / f"{stem}.html"
     if complete and not _is_file(page):
         raise ResultsError(f"notebook page {page} is missing; {fix}")
-    return results, found
+    return CheckedRun(results, found, times)

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from nnreg_keras import render
 from nnreg_keras.exceptions import ResultsError, UsageError
 from nnreg_keras.pipeline import landing, sanitize
-from nnreg_keras.pipeline.landing import RUNS, lock, read_stamp, write_text
+from nnreg_keras.pipeline.landing import RUNS, lock, write_text
 from nnreg_keras.pipeline.shipped import TEMPLATES
 
 
@@ -81,10 +81,11 @@ def landed_file(reports: Path, relative: str) -> str | None:
     return f"{RUNS}/{reports.name}/{relative}" if (reports / relative).is_file() else None
 
 
-def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
-    """Everything the template needs for one tutorial's section; `reports` is the run's directory."""
+def section(checked: landing.CheckedRun, reports: Path) -> dict[str, Any]:
+    """Everything the template needs for one tutorial's section, from what `landing.check_run`
+    read of the run; `reports` is the run's directory."""
+    results, stamp = checked.results, checked.stamp
     stem = results["notebook"]
-    notebook = reports / "notebooks" / f"{stem}.ipynb"
     blocks = figure_blocks([dict(fig) for fig in results["figures"]])
     for fig in (fig for block in blocks for fig in block["frames"]):  # what the report shows
         fig.update(
@@ -92,7 +93,6 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
             markup=inline_figure(reports / fig["file"], fig["alt"]),
         )
     verdict = results["verdict"]
-    stamp = read_stamp(reports)
     parameters = (stamp or {}).get("parameters", results.get("parameters", {}))  # exactly as run
     return {
         **results,
@@ -106,11 +106,7 @@ def section(results: dict[str, Any], reports: Path) -> dict[str, Any]:
         "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
         "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
         "results_file": landed_file(reports, f"results/{stem}.json"),
-        "run": (  # checked by `landing.check_run` before
-            landing.papermill_metadata(notebook, "")
-            if notebook.is_file()
-            else {"start_time": None, "duration": None}
-        ),
+        "run": checked.papermill,
         "overrides": (stamp or {}).get("overrides", {}),
         "parameters": parameters,
         "seeds": results.get("seeds", parameters.get("seeds", [])),
@@ -274,7 +270,7 @@ def load_sections(reports: Path) -> list[dict[str, Any]]:
     whole first (`landing.check_run`). Anything else a section should show is added here, to the
     dict `section` returns, where the templates read it."""
     runs = sorted(p for p in (reports / RUNS).glob("*") if not p.name.startswith("."))
-    sections = [section(landing.check_run(run)[0], run) for run in runs]
+    sections = [section(landing.check_run(run), run) for run in runs]
     by_anchor = {s["anchor"]: s for s in sections}
     for run, found in zip(runs, sections, strict=True):  # a one-off beside its baseline
         if run.name.endswith(landing.ONE_OFF):

@@ -244,7 +244,7 @@ def _finish(out: Path, job: Plan, duration: float, models: int) -> dict[str, Any
         "repair the notebook"
     )
     try:
-        return landing.check_run(out, complete=True, stem=stem, fix=fix)[0]
+        return landing.check_run(out, complete=True, stem=stem, fix=fix).results
     except ResultsError as err:
         raise ResultsError(str(err).replace(str(out), f"the new run of {stem}")) from None
 
@@ -554,7 +554,7 @@ def stale(profile: str, layout: Layout = Layout()) -> list[Path]:
         if not os.path.lexists(run_dir):
             continue  # make runs it: its stamp is missing
         try:
-            _, found = landing.check_run(run_dir, complete=True)
+            found = landing.check_run(run_dir, complete=True).stamp
         except ResultsError as err:
             why = str(err).split("; rerun")[0]
         else:
