@@ -174,7 +174,7 @@ def predict(model: keras.Model, x: np.ndarray, training: bool = False) -> np.nda
 
 def _call_key(model: keras.Model, x: np.ndarray, training: bool) -> tuple | None:
     """The architecture, input shape and mode of a call; None for one that stays eager: PyTorch,
-    a model with adapted preprocessing layers (`_architecture`), or one under `models.fast_masks`."""
+    a model with adapted preprocessing layers (`_architecture`), or one under fast masks."""
     from nnreg_keras.models import _keras_dropouts
 
     if BACKEND not in ("jax", "tensorflow") or not model.built:

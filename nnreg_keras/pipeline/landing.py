@@ -512,9 +512,9 @@ def check_run(
 ) -> CheckedRun:
     """A run's validated results, stamp and papermill times, after checking every file the report
     reads: ResultsError naming the first missing or damaged file and `fix` (by default, the command
-    that reruns the notebook). `complete` also asks for the executed notebook and its HTML page, which
-    every run writes. A new run is checked whole so, in its private directory, before it lands
-    (`stem` names its notebook there)."""
+    that reruns the notebook). `complete` also asks for the executed notebook and its HTML page,
+    which every run writes. A new run is checked whole so, in its private directory, before it
+    lands (`stem` names its notebook there)."""
     run_dir = Path(run_dir)
     stem = stem or notebook_of(run_dir.name)
     fix = fix or rerun_hint(stem, _profile_of(run_dir))
