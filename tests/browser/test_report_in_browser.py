@@ -340,6 +340,9 @@ COVERED = """() => {
 }"""
 
 
+AT_REST = "document.querySelector('a.to-contents').getAnimations().length === 0"
+
+
 # What keeps the button shown, for a failure to name: its classes (`shown`), keyboard focus, open
 # contents, a `#contents` target, and where the page is.
 BUTTON_STATE = """() => {
@@ -360,7 +363,9 @@ def test_the_contents_button_covers_no_text_at_rest(request, view):
         page.evaluate(f"window.scrollTo(0, document.documentElement.scrollHeight * {share})")
         page.evaluate("window.scrollBy(0, -200)")  # scrolling back up shows it ...
         page.wait_for_timeout(2500)  # ... and at rest it leaves
-        opened.settle(f"() => ({COVERED})().covered.length === 0")
+        # At rest: its show or hide transition over (on its way down the button can pass between
+        # two lines and cover none for a moment), and no text under it.
+        opened.settle(f"() => {AT_REST} && ({COVERED})().covered.length === 0")
         found = opened.js(COVERED)
         assert found["covered"] == [], f"at {share:.0%}: {found}; {opened.js(BUTTON_STATE)}"
 
