@@ -10,7 +10,7 @@ import pytest
 from nnreg_keras.exceptions import ParameterError, ResultsError
 from nnreg_keras.pipeline import contract
 from nnreg_keras.pipeline.contract import load, validate
-from nnreg_keras.recording import Recorder, plain
+from nnreg_keras.recording import NO_KERAS, Recorder, plain
 
 
 def make_recorder(tmp_path, monkeypatch, notebook="01_demo"):
@@ -61,7 +61,37 @@ def test_recorder_writes_a_valid_file_where_the_runner_says(tmp_path, monkeypatc
     assert wider["interval"][0] > 0 and wider["text"].startswith("Wide beats narrow: +10.67 points")
     assert data["verdict"] == {"text": "Yes: 90%."}
     assert (tmp_path / "figures" / "01_demo" / "line.svg").read_text().count("<svg") == 1
-    assert data["environment"]["keras_backend"] in {"tensorflow", "jax", "torch", "numpy"}
+    keras = sys.modules.get("keras")  # whether this process has imported it (by other tests)
+    assert data["environment"]["keras_backend"] == (keras.backend.backend() if keras else NO_KERAS)
+
+
+def test_the_backend_recorded_is_that_of_the_keras_the_notebook_imported(tmp_path):
+    """A notebook that never imports Keras (one that trains in numpy) records none, and writing
+    its results does not import Keras either; one that imported it records its backend."""
+    script = f"""
+import os, sys
+os.environ.update(NNREG_OUTPUT_DIR={str(tmp_path)!r}, NNREG_NOTEBOOK="99_numpy")
+from nnreg_keras.recording import Recorder
+rec = Recorder("99_numpy", "In numpy", ["Does it run?"])
+rec.add_metrics(cost=0.5)
+rec.verdict("It ran.")
+if sys.argv[1] == "keras":
+    import keras
+rec.write()
+print(rec.data["environment"]["keras_backend"], "keras" in sys.modules)
+"""
+    found = {}
+    for imports in ("numpy", "keras"):
+        done = subprocess.run(
+            [sys.executable, "-c", script, imports], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        found[imports] = done.stdout.split()
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    assert found == {
+        "numpy": ["none", "(Keras", "not", "imported)", "False"],
+        "keras": [backend, "True"],
+    }
 
 
 def test_same_content_gives_same_bytes(tmp_path, monkeypatch):
