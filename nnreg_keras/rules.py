@@ -179,6 +179,12 @@ def _file(value: str, rule: Rule) -> str:
         raise Rejected(f"{accepted} (this is not a path: {len(value):,} characters)")
     try:
         path = Path(value).expanduser().absolute()
+    except RuntimeError:  # ~name, and no user of that name
+        user = value[1:].split("/")[0]
+        raise Rejected(
+            f"{accepted} ({value[:80]}: there is no user {user!r} for ~{user})"
+        ) from None
+    try:
         if path.is_dir():
             raise Rejected(f"{accepted} ({path} is a directory)")
         if not path.exists():

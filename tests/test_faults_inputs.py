@@ -101,6 +101,11 @@ OVERRIDES = {
         "parameter 'data_path' = 'pipe.csv'",
         "pipe.csv is a FIFO, socket or device, not a file",
     ),
+    "a data file under the home of no user": (
+        ["-p", "data_path", "~no-such-user/data.csv"],
+        "parameter 'data_path' = '~no-such-user/data.csv'",
+        "there is no user 'no-such-user' for ~no-such-user",
+    ),
 }
 
 
