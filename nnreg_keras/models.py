@@ -189,7 +189,9 @@ if BACKEND == "tensorflow":
     import tensorflow as _tf
 
     # The same integer operations compiled together: about twice as fast as a dozen eager ops.
-    _eager_keep_mask = _tf.function(_tf_keep_mask, jit_compile=True, reduce_retracing=True)
+    _eager_keep_mask = _tf.function(
+        _tf_keep_mask, jit_compile=True, reduce_retracing=True, autograph=False
+    )
 
 
 @keras.saving.register_keras_serializable(package="nnreg_keras")

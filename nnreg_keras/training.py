@@ -8,6 +8,8 @@ plain loop of `train_step`). And it keeps one compiled *runner* per architecture
 architecture was trained before has its state (weights, dropout seed states, fresh optimizer state)
 copied into that architecture's runner, the runner trains, and the state is copied back. The model
 ends exactly as if it had been trained itself, and a notebook builds each model in plain Keras.
+On TensorFlow its compiled functions are traced without autograph: the loop is an explicit
+`tf.while_loop`, and Keras's step code, written for JAX too, needs no rewriting into graph code.
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ def _compiled_call(key: tuple, model: keras.Model, x: np.ndarray) -> np.ndarray:
         else:
             import tensorflow as tf
 
-            caller = _CALLERS[key] = tf.function(call)
+            caller = _CALLERS[key] = tf.function(call, autograph=False)
     with _phase("trace" if first else "evaluate"):
         outputs, new = caller(
             [v.value for v in model.trainable_variables],
@@ -236,10 +238,13 @@ def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
-        @tf.function(jit_compile=bool(model.jit_compile))
+        @tf.function(jit_compile=bool(model.jit_compile), autograph=False)
         def loop(x, y, n):
-            for _ in tf.range(n):
+            def step(i):
                 model.train_step((x, y))
+                return (i + 1,)
+
+            tf.while_loop(lambda i: i < n, step, (tf.constant(0),))
 
         return lambda x, y, n: loop(x, y, tf.constant(n))
     if BACKEND == "jax":
@@ -1124,19 +1129,23 @@ class _StackedRunner:
         keras_masks = any(kind == "dropout" and layer.rate > 0 for kind, layer in self.plan)
         # (a "slot" step holds the index of its row, not a layer)
 
-        @tf.function(jit_compile=not keras_masks)
+        @tf.function(jit_compile=not keras_masks, autograph=False)
         def loop(x, y, n):
             self.loss_sum.assign(tf.zeros_like(self.loss_sum))
-            for _ in tf.range(n):
-                self._step(x, y)
 
-        @tf.function
+            def step(i):
+                self._step(x, y)
+                return (i + 1,)
+
+            tf.while_loop(lambda i: i < n, step, (tf.constant(0),))
+
+        @tf.function(autograph=False)
         def outputs(x):
             return self._forward(x, training=False)
 
         size_each = sum(int(np.prod(shape)) for shape in shapes)  # padding included
 
-        @tf.function
+        @tf.function(autograph=False)
         def weight_rms():  # per model, for the divergence check: k numbers, not every weight
             squares = [
                 tf.reduce_sum(tf.square(tf.cast(w.value, tf.float64)), axis=range(1, len(w.shape)))
@@ -1531,7 +1540,7 @@ def _predictor(key: tuple, model: keras.Model) -> Callable:
 
         signature = (tf.float32, [v.dtype for v in template.non_trainable_variables])
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def found(t, nt, xs):
             return tf.map_fn(one, (t, nt, xs), fn_output_signature=signature)
 
