@@ -179,11 +179,10 @@ def _file(value: str, rule: Rule) -> str:
         raise Rejected(f"{accepted} (this is not a path: {len(value):,} characters)")
     try:
         path = Path(value).expanduser().absolute()
-    except RuntimeError:  # ~name, and no user of that name
+    except RuntimeError:  # ~name and no user of that name, or ~ and no home directory
         user = value[1:].split("/")[0]
-        raise Rejected(
-            f"{accepted} ({value[:80]}: there is no user {user!r} for ~{user})"
-        ) from None
+        home = f"there is no user {user!r} for ~{user}" if user else "HOME is not set, for ~"
+        raise Rejected(f"{accepted} ({value[:80]}: {home})") from None
     try:
         if path.is_dir():
             raise Rejected(f"{accepted} ({path} is a directory)")

@@ -347,3 +347,17 @@ def test_every_shipped_notebook_declares_types_papermill_reads(root: Path):
         rules = notebook_parameters(nb)
         assert rules and all(r.type for r in rules.values()), nb.name
         json.dumps({k: r.default for k, r in rules.items()})
+
+
+def test_a_path_under_a_home_that_cannot_be_found_names_it(tmp_path, monkeypatch):
+    rules = notebook_parameters(lesson(tmp_path) / NB)
+    for value, why in (
+        ("~no-such-user/data.csv", "there is no user 'no-such-user' for ~no-such-user"),
+        ("~/data.csv", "HOME is not set, for ~"),
+    ):
+        if value.startswith("~/"):  # no HOME, and no entry for this user: ~ cannot expand
+            monkeypatch.setattr("os.path.expanduser", lambda path: path)
+        with pytest.raises(ParameterError) as err:
+            check_values("n", rules, {"data_path": value})
+        assert f"parameter 'data_path' = {value!r}" in str(err.value)
+        assert f"({value}: {why})" in str(err.value)
