@@ -233,6 +233,18 @@ def _compiled_call(key: tuple, model: keras.Model, x: np.ndarray) -> np.ndarray:
         return keras.ops.convert_to_numpy(outputs)
 
 
+def _repeat(n: Any, step: Callable[[], Any]) -> None:
+    """`step()` n times inside a TensorFlow function traced without autograph: an explicit
+    `tf.while_loop`, the loop autograph would have written for `for _ in tf.range(n)`."""
+    import tensorflow as tf
+
+    def body(i):
+        step()
+        return (i + 1,)
+
+    tf.while_loop(lambda i: i < n, body, (tf.constant(0),))
+
+
 def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
     """`steps(x, y, n)`: n full-batch `train_step`s of the compiled model, traced once per model."""
     if BACKEND == "tensorflow":
@@ -240,11 +252,7 @@ def _steps_function(model: keras.Model) -> Callable[[Any, Any, int], None]:
 
         @tf.function(jit_compile=bool(model.jit_compile), autograph=False)
         def loop(x, y, n):
-            def step(i):
-                model.train_step((x, y))
-                return (i + 1,)
-
-            tf.while_loop(lambda i: i < n, step, (tf.constant(0),))
+            _repeat(n, lambda: model.train_step((x, y)))
 
         return lambda x, y, n: loop(x, y, tf.constant(n))
     if BACKEND == "jax":
@@ -1132,12 +1140,7 @@ class _StackedRunner:
         @tf.function(jit_compile=not keras_masks, autograph=False)
         def loop(x, y, n):
             self.loss_sum.assign(tf.zeros_like(self.loss_sum))
-
-            def step(i):
-                self._step(x, y)
-                return (i + 1,)
-
-            tf.while_loop(lambda i: i < n, step, (tf.constant(0),))
+            _repeat(n, lambda: self._step(x, y))
 
         @tf.function(autograph=False)
         def outputs(x):

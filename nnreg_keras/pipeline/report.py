@@ -54,9 +54,9 @@ def figure_blocks(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return blocks
 
 
-def rerun_command(results: dict[str, Any], stamp: dict[str, Any] | None) -> str:
+def rerun_command(results: dict[str, Any], stamp: dict[str, Any]) -> str:
     """The command that reproduces a run: its notebook, profile and every one-off override."""
-    overrides = (stamp or {}).get("overrides", {})
+    overrides = stamp["overrides"]
     return " ".join(
         [
             landing.run_command(results["notebook"], results["profile"]),
@@ -93,21 +93,19 @@ def section(checked: landing.CheckedRun, reports: Path) -> dict[str, Any]:
             markup=inline_figure(reports / fig["file"], fig["alt"]),
         )
     verdict = results["verdict"]
-    parameters = (stamp or {}).get("parameters", results.get("parameters", {}))  # exactly as run
+    parameters = stamp["parameters"]  # exactly as run
     return {
         **results,
         "anchor": anchor(stem),
         "figure_blocks": blocks,
         "numbered_tables": [(i, t) for i, t in enumerate(results["tables"], start=1)],
         "verdict_text": verdict["text"],
-        "exercises": _without_heading(
-            (stamp or {}).get("exercises") or results.get("exercises", "")
-        ),
+        "exercises": _without_heading(stamp.get("exercises") or results.get("exercises", "")),
         "notebook_link": landed_file(reports, f"notebooks/{stem}.html"),
         "notebook_file": landed_file(reports, f"notebooks/{stem}.ipynb"),
         "results_file": landed_file(reports, f"results/{stem}.json"),
         "run": checked.papermill,
-        "overrides": (stamp or {}).get("overrides", {}),
+        "overrides": stamp["overrides"],
         "parameters": parameters,
         "seeds": results.get("seeds", parameters.get("seeds", [])),
         "command": rerun_command(results, stamp),
