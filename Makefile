@@ -146,19 +146,20 @@ quick-run: | $(INSTALLED)
 # Per backend: the training tests, then every notebook with the quick profile into a temporary reports
 # directory (quick-run); then the largest difference in each notebook's metrics between backends.
 # With NNREG_QUICK_REPORTS=DIR set (as CI does), a backend whose quick run is already in
-# DIR/<backend> (make test keeps its own there) is not run again.
+# DIR/<backend> is not run again: `make test` keeps its quick run there, and it has run the
+# training tests on that backend too.
 # Results are compared between backends, not bit for bit.
 test-backends: | $(INSTALLED)
 	@out=$$(mktemp -d); tested=""; skipped=""; \
 	for backend in $(BACKENDS); do \
 	  if ! $(PY) -c "import $$backend" 2>/dev/null; then skipped="$$skipped $$backend"; continue; fi; \
 	  echo "== KERAS_BACKEND=$$backend"; \
-	  KERAS_BACKEND=$$backend $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_twin.py \
-	    tests/test_models_analysis.py || exit 1; \
 	  if [ -n "$$NNREG_QUICK_REPORTS" ] && [ -d "$$NNREG_QUICK_REPORTS/$$backend/runs" ]; then \
-	    echo "notebooks: the quick run kept in $$NNREG_QUICK_REPORTS/$$backend"; \
+	    echo "training tests and notebooks: run by make test, its quick run kept in $$NNREG_QUICK_REPORTS/$$backend"; \
 	    cp -r "$$NNREG_QUICK_REPORTS/$$backend" $$out/$$backend; \
 	  else \
+	    KERAS_BACKEND=$$backend $(PY) -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_twin.py \
+	      tests/test_models_analysis.py || exit 1; \
 	    KERAS_BACKEND=$$backend $(MAKE) --no-print-directory quick-run QUICK_REPORTS=$$out/$$backend || exit 1; \
 	  fi; \
 	  tested="$$tested $$backend"; \

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, VIEWS
+from tests.browser.conftest import SCREENSHOTS, VIEWS, OpenedPage
 from tests.browser.test_report_in_browser import (
     ALL_FIGURE_TEXT,
     OVERFLOWING,
@@ -104,6 +104,27 @@ def test_axe_finds_no_violation_on_the_notebook_pages(open_page, notebook_pages,
         if violations:
             found[path.name] = violations
     assert found == {}
+
+
+def test_axe_checks_the_contrast_of_a_code_token_unlike_those_before_it(browser, notebook_pages):
+    """The colour-contrast rule skips code tokens that look like an earlier one; a token that looks
+    like none before it (here the page's last with a letter or digit, made pale) is checked, and so is the first of each."""
+    page = browser.new_page()
+    try:
+        page.goto(notebook_pages[0].as_uri(), wait_until="load")
+        opened = OpenedPage(page, notebook_pages[0].as_uri())
+        assert axe_violations(opened) == {}
+        page.evaluate(
+            "() => Array.from(document.querySelectorAll('.highlight pre span'))"
+            ".filter(t => /\\w/.test(t.textContent)).at(-1).style.color = '#e8e8e8'"
+        )
+        assert list(axe_violations(opened)) == ["color-contrast"]
+        page.reload(wait_until="load")
+        page.add_style_tag(content=".highlight pre span { color: #e8e8e8 !important; }")
+        found = axe_violations(opened)["color-contrast"]
+        assert len(found) == 3  # the first three of the pale tokens named
+    finally:
+        page.close()
 
 
 @pytest.mark.parametrize("view", [*VIEWS, "print"])

@@ -657,9 +657,29 @@ def test_axe_finds_no_violation(open_report, view, scheme):
     assert violations == {}
 
 
+# Code tokens whose colour contrast is the same as an earlier token's: the same classes, colours,
+# font and opacity on the token and on each element around it up to <body>. axe's colour-contrast
+# rule computes the same result for each of them, and they are most of a notebook page's text.
+SAME_CONTRAST = """() => {
+  const seen = new Set();
+  for (const token of document.querySelectorAll('.highlight pre span')) {
+    const key = [];
+    for (let el = token; el && el !== document.body; el = el.parentElement) {
+      const s = getComputedStyle(el);
+      key.push(el.tagName, el.className, s.color, s.backgroundColor, s.backgroundImage,
+               s.fontSize, s.fontWeight, s.opacity, s.textShadow, s.visibility);
+    }
+    const joined = key.join('|');
+    token.toggleAttribute('data-same-contrast', seen.has(joined));  // marked afresh each run
+    seen.add(joined);
+  }
+}"""
+
+
 def axe_violations(opened, skip: list[str] = ()) -> dict[str, list]:
     """axe-core's violations on an opened page, any impact, with up to three elements each; the
-    rules named in `skip` are not run."""
+    rules named in `skip` are not run. Colour contrast runs on its own, on the first code token of
+    each look (`SAME_CONTRAST`): on a notebook page, that halves axe's time."""
     from axe_playwright_python.sync_playwright import Axe
 
     # A drawing inside a labelled role="img" is presentational (the label speaks for it); emptied, it
@@ -667,8 +687,19 @@ def axe_violations(opened, skip: list[str] = ()) -> dict[str, list]:
     opened.js(
         "() => document.querySelectorAll('[role=img] > svg').forEach(svg => svg.replaceChildren())"
     )
-    options = {"resultTypes": ["violations"], "rules": {r: {"enabled": False} for r in skip}}
-    violations = Axe().run(opened.page, options=options).response["violations"]
+
+    def run(**how) -> list[dict]:
+        return Axe().run(opened.page, **how).response["violations"]
+
+    off = {rule: {"enabled": False} for rule in [*skip, "color-contrast"]}
+    violations = run(options={"resultTypes": ["violations"], "rules": off})
+    if "color-contrast" not in skip:
+        opened.js(SAME_CONTRAST)
+        only = {"type": "rule", "values": ["color-contrast"]}
+        violations += run(
+            context={"exclude": [["[data-same-contrast]"]]},
+            options={"resultTypes": ["violations"], "runOnly": only},
+        )
     print(
         f"\naxe on {opened.url}: "
         + (
