@@ -385,16 +385,23 @@ def graded_copy(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
+_ALEMBIC: dict[str, str] = {}
+
+
 def nbgrader(course: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """nbgrader's own API on the course in `course`, in this process: its commands run as
     `nbgrader generate_assignment` and `nbgrader autograde` do, without a process (and nbgrader's
     2.5 s of imports) for each. Autograde runs each cell as the runner does, and stops the kernel
     at once when the last has run."""
+    from nbgrader import api
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    # nbgrader sets up its gradebook with alembic's command, found on PATH.
+    # nbgrader stamps each new gradebook with its migrations' head, which it asks alembic's command
+    # for (found on PATH): a 2.2 s process for the same answer every time, so asked once here.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    asked = api.get_alembic_version
+    monkeypatch.setattr(api, "get_alembic_version", lambda: _ALEMBIC.setdefault("head", asked()))
     config = Config()
     config.CourseDirectory.root = str(course)
     config.ExecutePreprocessor.timeout = 600
