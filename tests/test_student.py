@@ -8,6 +8,7 @@ regions (and every tutorial must have at least one)."""
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import subprocess
@@ -385,7 +386,9 @@ def graded_copy(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-_ALEMBIC: dict[str, str] = {}
+@functools.cache
+def _asked_once(ask: Any) -> str:
+    return ask()
 
 
 def nbgrader(course: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -401,7 +404,7 @@ def nbgrader(course: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     # for (found on PATH): a 2.2 s process for the same answer every time, so asked once here.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     asked = api.get_alembic_version
-    monkeypatch.setattr(api, "get_alembic_version", lambda: _ALEMBIC.setdefault("head", asked()))
+    monkeypatch.setattr(api, "get_alembic_version", lambda: _asked_once(asked))
     config = Config()
     config.CourseDirectory.root = str(course)
     config.ExecutePreprocessor.timeout = 600
