@@ -6,8 +6,9 @@ phases (`training.PHASES`): import (the kernel's start until Keras is loaded), b
 weights, clones), trace (the first call of each compiled function, its own steps
 included), steps (training calls after the first), evaluate (records, `predict`, `predict_many`).
 "other" is the rest of the run's wall time: the notebook's own numpy code, plots, papermill's
-saving, the kernel's start and the landing. The last line says the time outside training steps
-against the steps' time. A run of every notebook at the default profile also writes each one's
+saving, the kernel's start and the landing. The last lines say the time outside training steps
+against the steps' time, and the floor under it: what a notebook that only imports Keras and writes
+its results takes through the same runner, once per notebook. A run of every notebook at the default profile also writes each one's
 total to benchmarks/notebook_seconds.txt, the order `make report` starts them in before any run.
 """
 
@@ -45,7 +46,52 @@ def run_notebook(stem: str, profile: str, reports: Path, counts: Path) -> dict[s
     return found
 
 
-def print_phases(results: dict[str, dict[str, float]], profile: str) -> None:
+FLOOR_STEM = "00_floor"
+FLOOR_BODY = """import keras
+from nnreg_keras.recording import Recorder
+
+rec = Recorder("00_floor", title="Only Keras", questions=["What does any notebook cost?"],
+               seeds=seeds)
+rec.verdict("It imported Keras.")
+rec.write()
+"""
+
+
+def floor_seconds(runs: int = 2) -> float:
+    """The least wall time, over `runs` runs, of a notebook that only imports Keras and writes its
+    results, run as `run_notebook` runs the lessons: the runner's start, a kernel, `import keras`,
+    the page and the landing. Every notebook pays it before its first model."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory(prefix="nnreg-floor-") as tmp:
+        project = Path(tmp)
+        notebook = nbformat.v4.new_notebook()
+        parameters = nbformat.v4.new_code_cell(
+            "seeds: list[int] = [0]  # seeds; each in [0, 2**31); at least 1; distinct"
+        )
+        parameters.metadata["tags"] = ["parameters"]
+        notebook.cells = [parameters, nbformat.v4.new_code_cell(FLOOR_BODY)]
+        notebook.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        (project / "tutorials").mkdir()
+        (project / "params").mkdir()
+        nbformat.write(notebook, str(project / "tutorials" / f"{FLOOR_STEM}.ipynb"))
+        (project / "params" / "default.yaml").write_text("{}\n")
+        command = [sys.executable, "-m", "nnreg_keras", "run", FLOOR_STEM, "--no-report"]
+        best = float("inf")
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(command, cwd=project, check=True, capture_output=True)
+            best = min(best, time.perf_counter() - start)
+    return best
+
+
+def print_phases(
+    results: dict[str, dict[str, float]], profile: str, floor: float | None = None
+) -> None:
     columns = (*PHASES, "other", "total")
     print(f"\nSeconds per phase, one run of each notebook, profile {profile}, one at a time")
     print(f"  {'notebook':<40}" + "".join(f"{c:>9}" for c in columns))
@@ -60,6 +106,12 @@ def print_phases(results: dict[str, dict[str, float]], profile: str) -> None:
     print(
         f"  time outside training steps: {outside:.1f} s, {ratio:.1f} x the steps' {sums['steps']:.1f} s"
     )
+    if floor is not None:
+        n = len(results)
+        print(
+            f"  the floor: a notebook that only imports Keras and writes its results takes "
+            f"{floor:.1f} s; {n} of them {n * floor:.1f} s, {n * floor / sums['steps']:.2f} x the steps"
+        )
 
 
 def main() -> None:
@@ -77,7 +129,8 @@ def main() -> None:
             results[stem] = run_notebook(
                 stem, args.profile, Path(tmp) / "reports", Path(tmp) / stem
             )
-    print_phases(results, args.profile)
+    print("running a notebook that only imports Keras (the floor) ...", flush=True)
+    print_phases(results, args.profile, floor_seconds())
     if args.profile == "default" and not args.notebooks:
         write_seconds(results)
 

@@ -216,8 +216,9 @@ def measure_floor(steps: int) -> dict[str, float]:
 def measure_overheads(rounds: int = SPEED_ROUNDS) -> dict[str, float]:
     """Measurement 4, what lies outside the training steps: milliseconds per Monte Carlo pass of a
     2-128-128-1 dropout network on 1,000 examples, eager against `training.predict` (compiled once
-    per architecture); on TensorFlow, microseconds per variable created under a new name against a
-    name seen before (the library leaves out the handle's debug name, see `training`)."""
+    per architecture); milliseconds per model built with and without a seed set before it; on
+    TensorFlow, microseconds per variable created under a new name against a name seen before (the
+    library leaves out the handle's debug name, see `training`)."""
     from nnreg_keras.training import BACKEND, keras, predict, set_seed
 
     set_seed(0)
@@ -239,6 +240,7 @@ def measure_overheads(rounds: int = SPEED_ROUNDS) -> dict[str, float]:
             for _ in range(50):
                 call()
             found[name] = min(found[name], 1000 * (time.perf_counter() - start) / 50)
+    found.update(_build_seconds(rounds))
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
@@ -248,6 +250,37 @@ def measure_overheads(rounds: int = SPEED_ROUNDS) -> dict[str, float]:
             for i in range(1000):
                 tf.Variable(value, name=naming.format(i))
             found[f"variable, {name}"] = 1e6 * (time.perf_counter() - start) / 1000
+    return found
+
+
+def _build_seconds(rounds: int, models: int = 50) -> dict[str, float]:
+    """Milliseconds to build and compile one 2-64-64-1 dropout model as the lessons do, with and
+    without `keras.utils.set_random_seed` before it. On TensorFlow the seed's `tf.random.set_seed`
+    clears TensorFlow's cache of eager kernels, so the build after it makes its kernels anew."""
+    from nnreg_keras.training import keras
+
+    def build() -> None:
+        layers = [keras.Input((2,))]
+        for _ in range(2):
+            layers += [keras.layers.Dense(64, activation="relu"), keras.layers.Dropout(0.3)]
+        model = keras.Sequential([*layers, keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
+
+    found = {"build, seeded": float("inf"), "build, not seeded": float("inf")}
+    build()
+    for _ in range(rounds):
+        for name, seed in (
+            ("build, seeded", keras.utils.set_random_seed),
+            ("build, not seeded", None),
+        ):
+            spent = 0.0
+            for i in range(models):
+                if seed:
+                    seed(i)
+                start = time.perf_counter()
+                build()
+                spent += time.perf_counter() - start
+            found[name] = min(found[name], 1000 * spent / models)
     return found
 
 
@@ -459,6 +492,11 @@ def print_overheads(results: dict[str, dict | str]) -> None:
         print(
             f"  {backend:<11} eager {o['eager']:6.2f} ms   training.predict {o['predict']:6.2f} ms"
             f"   eager / predict {o['eager'] / o['predict']:5.1f}x"
+        )
+        seeded, plain = o["build, seeded"], o["build, not seeded"]
+        print(
+            f"  {backend:<11} a model built after keras.utils.set_random_seed {seeded:5.1f} ms, "
+            f"without {plain:5.1f} ms: {seeded / plain:4.1f}x"
         )
         if "variable, new names" in o:
             new, one = o["variable, new names"], o["variable, one name"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -43,7 +44,7 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 BACKEND = keras.backend.backend()
 
 # Seconds spent per phase in this process, for `make bench`'s table per notebook: "import" (the
-# process's start until Keras is loaded here), "build" (Dense layers' weights, clones),
+# process's start until Keras is loaded here), "build" (models, their weights, optimizers, clones),
 # "trace" (the first call of each compiled function: tracing, compiling and that call's own
 # steps), "steps" (training calls after the first) and "evaluate" (records, predict_many). With
 # NNREG_PHASES=DIR set, they are written to DIR/<process id>.json as they grow.
@@ -76,18 +77,25 @@ def _phase(name: str):
 
 
 def _time_builds() -> None:
-    """Count model building (Dense weights, clone_model) as "build" in PHASES."""
-    dense_build, clone_model = keras.layers.Dense.build, keras.models.clone_model
+    """Count building models as "build" in PHASES: a Sequential's build (its layers called on the
+    Input, with their weights), Dense weights, optimizers and seed generators (both create
+    variables), and clone_model."""
+    counted = [
+        (keras.layers.Dense, "build"),
+        (keras.Sequential, "build"),
+        (keras.optimizers.Optimizer, "__init__"),
+        (keras.random.SeedGenerator, "__init__"),
+        (keras.models, "clone_model"),
+    ]
+    for owner, name in counted:
+        original = getattr(owner, name)
 
-    def build(self, input_shape):  # the parameters Keras reads from a layer's build
-        with _phase("build"):
-            return dense_build(self, input_shape)
+        @functools.wraps(original)
+        def timed(*args, _original=original, **kwargs):
+            with _phase("build"):
+                return _original(*args, **kwargs)
 
-    def clone(*args, **kwargs):
-        with _phase("build"):
-            return clone_model(*args, **kwargs)
-
-    keras.layers.Dense.build, keras.models.clone_model = build, clone
+        setattr(owner, name, timed)
 
 
 def _variables_without_debug_names() -> None:

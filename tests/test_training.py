@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -260,3 +265,56 @@ def test_tensorflow_variables_keep_their_names_and_values_without_the_debug_name
     assert layer.kernel.value.name == "named_layer/kernel:0"
     layer.kernel.assign(np.ones((2, 3)))
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(np.ones((1, 2)))), [[2, 2, 2]])
+
+
+PHASE_PROBE = """
+import contextlib, json
+from nnreg_keras import training
+from nnreg_keras.training import keras
+
+entered = []
+
+
+@contextlib.contextmanager
+def recorded(name):
+    entered.append(name)
+    yield
+
+
+training._phase = recorded  # the timed wrappers look it up at each call
+dropout = keras.layers.Dropout(0.5, seed=1)  # its seed generator, a variable
+counted = {"dropout": entered[:]}
+for name, make in {
+    "seed generator": lambda: keras.random.SeedGenerator(1),
+    "optimizer": lambda: keras.optimizers.Adam(0.01),
+    "sequential": lambda: keras.Sequential([keras.Input((3,)), dropout]),
+    "dense": lambda: keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
+}.items():
+    entered.clear()
+    made = make()
+    counted[name] = entered[:]
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.Dropout(0.5)])
+clone = keras.models.clone_model(model)
+print(json.dumps({"counted": counted, "build_config": model.get_build_config(),
+                  "same_config": clone.get_config() == model.get_config()}))
+"""
+
+
+def test_make_bench_counts_building_a_model_as_build(tmp_path):
+    """With NNREG_PHASES set, creating a model's variables counts as "build": a Sequential's build
+    on its Input (even with no Dense layer), an optimizer, a seed generator, a Dense layer's
+    weights; and the models built so still report their build and clone as before."""
+    env = {**os.environ, "NNREG_PHASES": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", PHASE_PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    found = json.loads(out.splitlines()[-1])
+    assert {name: "build" in seen for name, seen in found["counted"].items()} == {
+        "dropout": True,
+        "seed generator": True,
+        "optimizer": True,
+        "sequential": True,
+        "dense": True,
+    }
+    assert found["build_config"] == {"input_shape": [None, 3]}
+    assert found["same_config"]
