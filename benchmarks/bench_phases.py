@@ -47,20 +47,21 @@ def run_notebook(stem: str, profile: str, reports: Path, counts: Path) -> dict[s
 
 
 FLOOR_STEM = "00_floor"
-FLOOR_BODY = """import keras
+FLOOR_BODY = """{imports}
 from nnreg_keras.recording import Recorder
 
-rec = Recorder("00_floor", title="Only Keras", questions=["What does any notebook cost?"],
+rec = Recorder("00_floor", title="The floor", questions=["What does every notebook cost?"],
                seeds=seeds)
-rec.verdict("It imported Keras.")
+rec.verdict("It ran its imports.")
 rec.write()
 """
 
 
-def floor_seconds(runs: int = 2) -> float:
-    """The least wall time, over `runs` runs, of a notebook that only imports Keras and writes its
+def floor_seconds(imports: str = "import keras", runs: int = 2) -> float:
+    """The least wall time, over `runs` runs, of a notebook that only runs `imports` and writes its
     results, run as `run_notebook` runs the lessons: the runner's start, a kernel, `import keras`,
-    the page and the landing. Every notebook pays it before its first model."""
+    the page and the landing. Every notebook pays it before its first model; with
+    `imports="import numpy"`, the package's own part of it."""
     import nbformat
 
     with tempfile.TemporaryDirectory(prefix="nnreg-floor-") as tmp:
@@ -70,7 +71,7 @@ def floor_seconds(runs: int = 2) -> float:
             "seeds: list[int] = [0]  # seeds; each in [0, 2**31); at least 1; distinct"
         )
         parameters.metadata["tags"] = ["parameters"]
-        notebook.cells = [parameters, nbformat.v4.new_code_cell(FLOOR_BODY)]
+        notebook.cells = [parameters, nbformat.v4.new_code_cell(FLOOR_BODY.format(imports=imports))]
         notebook.metadata["kernelspec"] = {
             "name": "python3",
             "display_name": "Python 3",
@@ -90,8 +91,11 @@ def floor_seconds(runs: int = 2) -> float:
 
 
 def print_phases(
-    results: dict[str, dict[str, float]], profile: str, floor: float | None = None
+    results: dict[str, dict[str, float]],
+    profile: str,
+    floor: tuple[float, float] | None = None,
 ) -> None:
+    """The table, the time outside the steps, and the floor (with and without `import keras`)."""
     columns = (*PHASES, "other", "total")
     print(f"\nSeconds per phase, one run of each notebook, profile {profile}, one at a time")
     print(f"  {'notebook':<40}" + "".join(f"{c:>9}" for c in columns))
@@ -107,10 +111,12 @@ def print_phases(
         f"  time outside training steps: {outside:.1f} s, {ratio:.1f} x the steps' {sums['steps']:.1f} s"
     )
     if floor is not None:
-        n = len(results)
+        n, (keras_floor, own) = len(results), floor
+        share = n * keras_floor / sums["steps"] if sums["steps"] else float("inf")
         print(
             f"  the floor: a notebook that only imports Keras and writes its results takes "
-            f"{floor:.1f} s; {n} of them {n * floor:.1f} s, {n * floor / sums['steps']:.2f} x the steps"
+            f"{keras_floor:.1f} s ({own:.1f} s without `import keras`); {n} of them "
+            f"{n * keras_floor:.1f} s, {share:.2f} x the steps"
         )
 
 
@@ -130,7 +136,8 @@ def main() -> None:
                 stem, args.profile, Path(tmp) / "reports", Path(tmp) / stem
             )
     print("running a notebook that only imports Keras (the floor) ...", flush=True)
-    print_phases(results, args.profile, floor_seconds())
+    floor = floor_seconds(), floor_seconds("import numpy")
+    print_phases(results, args.profile, floor)
     if args.profile == "default" and not args.notebooks:
         write_seconds(results)
 
