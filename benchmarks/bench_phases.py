@@ -2,14 +2,15 @@
 
 Every notebook of tutorials/ runs once, one at a time, with the profile given (default: default),
 into a temporary reports directory, with NNREG_PHASES set so that the training library counts its
-phases (`training.PHASES`): import (the kernel's start until Keras is loaded), build (Dense
-weights, clones), trace (the first call of each compiled function, its own steps
-included), steps (training calls after the first), evaluate (records, `predict`, `predict_many`).
-"other" is the rest of the run's wall time: the notebook's own numpy code, plots, papermill's
-saving, the kernel's start and the landing. The last lines say the time outside training steps
-against the steps' time, and the floor under it: what a notebook that only imports Keras and writes
-its results takes through the same runner, once per notebook. A run of every notebook at the default profile also writes each one's
-total to benchmarks/notebook_seconds.txt, the order `make report` starts them in before any run.
+phases (`training.PHASES`): import (the kernel's start until Keras is loaded), build (a Sequential's
+build with its layers' weights, optimizers, seed generators, clones), trace (the first call of each
+compiled function, its own steps included), steps (training calls after the first), evaluate
+(records, `predict`, `predict_many`). "other" is the rest of the run's wall time: the notebook's own
+numpy code, plots, papermill's saving, the kernel's start and the landing. The last lines say the
+time outside training steps against the steps' time, and the floor under it: what a notebook that
+only imports Keras and writes its results takes through the same runner, once per notebook. A run of
+every notebook at the default profile also writes each one's total to
+benchmarks/notebook_seconds.txt, the order `make report` starts them in before any run.
 """
 
 from __future__ import annotations

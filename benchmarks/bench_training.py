@@ -240,7 +240,7 @@ def measure_overheads(rounds: int = SPEED_ROUNDS) -> dict[str, float]:
             for _ in range(50):
                 call()
             found[name] = min(found[name], 1000 * (time.perf_counter() - start) / 50)
-    found.update(_build_seconds(rounds))
+    found.update(_build_milliseconds(rounds))
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
@@ -253,7 +253,7 @@ def measure_overheads(rounds: int = SPEED_ROUNDS) -> dict[str, float]:
     return found
 
 
-def _build_seconds(rounds: int, models: int = 50) -> dict[str, float]:
+def _build_milliseconds(rounds: int, models: int = 50) -> dict[str, float]:
     """Milliseconds to build and compile one 2-64-64-1 dropout model as the lessons do, with and
     without `keras.utils.set_random_seed` before it. On TensorFlow the seed's `tf.random.set_seed`
     clears TensorFlow's cache of eager kernels, so the build after it makes its kernels anew."""
